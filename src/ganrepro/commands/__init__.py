@@ -1,0 +1,1 @@
+"""Subcommands of the `ganrepro` CLI: one module per stage, each with a ``register(subparsers)``."""

@@ -1,0 +1,114 @@
+"""PatchGAN (NLayerDiscriminator) and PixelGAN discriminators, described as layer lists.
+
+Each discriminator is a plain chain of convolutions, so it is written down once as a list of
+:class:`ConvSpec` and both the module and its receptive field / output size are derived from that one
+list.  That way the "70" in "70×70 PatchGAN" is computed from the layers actually built, never typed in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ganrepro.errors import ConfigError
+from ganrepro.models.layers import conv_bias, get_norm_layer, output_size_of, receptive_field_of
+
+LEAKY_SLOPE = 0.2
+MAX_WIDTH_MULT = 8  # channels stop doubling at 8·ndf
+
+
+@dataclass(frozen=True)
+class ConvSpec:
+    """One conv of a discriminator and what follows it.
+
+    ``always_bias`` marks convs that keep a bias whatever the norm (the first conv, which has no norm after
+    it, and the PatchGAN's final 1-channel conv); the others follow :func:`conv_bias`.
+    """
+
+    in_ch: int
+    out_ch: int
+    kernel: int
+    stride: int
+    padding: int
+    norm: bool
+    leaky: bool
+    always_bias: bool = False
+
+
+def nlayer_specs(input_nc: int, ndf: int, n_layers: int) -> list[ConvSpec]:
+    """Layer list of the PatchGAN with ``n_layers`` stride-2 convs (reference §2)."""
+    if n_layers < 1:
+        raise ConfigError(f"a PatchGAN needs n_layers >= 1, got {n_layers}")
+    specs = [ConvSpec(input_nc, ndf, 4, 2, 1, norm=False, leaky=True, always_bias=True)]
+    mult = 1
+    for n in range(1, n_layers):
+        prev, mult = mult, min(2**n, MAX_WIDTH_MULT)
+        specs.append(ConvSpec(ndf * prev, ndf * mult, 4, 2, 1, norm=True, leaky=True))
+    prev, mult = mult, min(2**n_layers, MAX_WIDTH_MULT)
+    specs.append(ConvSpec(ndf * prev, ndf * mult, 4, 1, 1, norm=True, leaky=True))
+    specs.append(ConvSpec(ndf * mult, 1, 4, 1, 1, norm=False, leaky=False, always_bias=True))
+    return specs
+
+
+def pixel_specs(input_nc: int, ndf: int) -> list[ConvSpec]:
+    """Layer list of the 1×1 PixelGAN: three 1×1 convs, a norm on the middle one."""
+    return [
+        ConvSpec(input_nc, ndf, 1, 1, 0, norm=False, leaky=True, always_bias=True),
+        ConvSpec(ndf, ndf * 2, 1, 1, 0, norm=True, leaky=True),
+        ConvSpec(ndf * 2, 1, 1, 1, 0, norm=False, leaky=False),
+    ]
+
+
+def specs_receptive_field(specs: list[ConvSpec]) -> int:
+    """Receptive field (pixels per side) of one output unit of the chain."""
+    return receptive_field_of((s.kernel, s.stride) for s in specs)
+
+
+def specs_output_size(specs: list[ConvSpec], size: int) -> int:
+    """Side of the output logit map for a ``size``×``size`` input."""
+    return output_size_of(((s.kernel, s.stride, s.padding) for s in specs), size)
+
+
+class _ConvChain(nn.Module):
+    """A discriminator built from a layer list; outputs logits (no sigmoid: the loss applies it)."""
+
+    def __init__(self, specs: list[ConvSpec], norm: str) -> None:
+        super().__init__()
+        norm_layer = get_norm_layer(norm)
+        layers: list[nn.Module] = []
+        for s in specs:
+            bias = s.always_bias or conv_bias(norm)
+            layers.append(nn.Conv2d(s.in_ch, s.out_ch, s.kernel, stride=s.stride, padding=s.padding, bias=bias))
+            if s.norm:
+                layers.append(norm_layer(s.out_ch))
+            if s.leaky:
+                layers.append(nn.LeakyReLU(LEAKY_SLOPE, True))
+        self.specs = tuple(specs)
+        self.model = nn.Sequential(*layers)
+
+    @property
+    def receptive_field(self) -> int:
+        return specs_receptive_field(list(self.specs))
+
+    def output_size(self, size: int) -> int:
+        return specs_output_size(list(self.specs), size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+
+class NLayerDiscriminator(_ConvChain):
+    """PatchGAN: classifies each receptive-field-sized patch as real or fake (n_layers 3 → 70×70)."""
+
+    def __init__(self, input_nc: int, *, ndf: int = 64, n_layers: int = 3, norm: str = "batch") -> None:
+        super().__init__(nlayer_specs(input_nc, ndf, n_layers), norm)
+        self.n_layers = n_layers
+
+
+class PixelDiscriminator(_ConvChain):
+    """PixelGAN: a 1×1 receptive field, judging colour statistics only."""
+
+    def __init__(self, input_nc: int, *, ndf: int = 64, norm: str = "batch") -> None:
+        super().__init__(pixel_specs(input_nc, ndf), norm)

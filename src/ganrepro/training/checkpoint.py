@@ -1,0 +1,58 @@
+"""Checkpoints that hold everything a run needs to continue exactly where it stopped.
+
+A checkpoint stores the networks, optimisers, schedulers, image pools, every RNG state, the epoch, the
+number of batches already done in that epoch and the global step.  It is written atomically, so a run
+killed while saving still has its previous checkpoint.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ganrepro import atomic
+from ganrepro.errors import DataError
+from ganrepro.training.rng import capture_rng_state
+
+FORMAT = 1
+
+
+@dataclass
+class Progress:
+    """Where training stands: ``epoch`` is 0-based; ``batches_done`` counts batches of that epoch."""
+
+    epoch: int = 0
+    batches_done: int = 0
+    step: int = 0
+
+
+def save(path: Path, model_state: dict[str, Any], progress: Progress, config_digest: str) -> None:
+    payload = {
+        "format": FORMAT,
+        "config_digest": config_digest,
+        "epoch": progress.epoch,
+        "batches_done": progress.batches_done,
+        "step": progress.step,
+        "model": model_state,
+        "rng": capture_rng_state(),
+    }
+    atomic.torch_save(payload, path)
+
+
+def load(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=False)
+    except FileNotFoundError:
+        raise DataError(f"checkpoint not found: {path}") from None
+    except Exception as err:  # a truncated/corrupt file: name it, never guess
+        raise DataError(f"cannot read checkpoint {path}: {err}") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise DataError(f"{path} is not a ganrepro checkpoint (format {FORMAT})")
+    return payload
+
+
+def progress_of(payload: dict[str, Any]) -> Progress:
+    return Progress(epoch=payload["epoch"], batches_done=payload["batches_done"], step=payload["step"])

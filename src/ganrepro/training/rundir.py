@@ -1,0 +1,95 @@
+"""One run directory per training run, and the rule that it is never silently reused for another config.
+
+Layout::
+
+    RUN_DIR/config.yaml         the resolved config (all keys, after overrides)
+    RUN_DIR/provenance.json     code version, git commit, command lines, device, torch version per invocation
+    RUN_DIR/losses.csv          one row per training step
+    RUN_DIR/loss_curves.png     the losses so far (refreshed every epoch)
+    RUN_DIR/checkpoints/latest.pt, epoch_NNNN.pt
+    RUN_DIR/samples/*.png       input | output | target grids on fixed test images
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import platform
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ganrepro import __version__, atomic
+from ganrepro.config import Config, dump_yaml
+from ganrepro.errors import UserError
+
+CONFIG_FILE = "config.yaml"
+
+
+def latest_checkpoint(run_dir: Path) -> Path:
+    return run_dir / "checkpoints" / "latest.pt"
+
+
+def claim(run_dir: Path, config: Config) -> bool:
+    """Make ``run_dir`` this config's run directory; return True when there is a checkpoint to resume.
+
+    Refuses a directory that holds another config's run, or files that are not a run's.
+    """
+    config_path = run_dir / CONFIG_FILE
+    if config_path.exists():
+        existing = yaml.safe_load(config_path.read_text()) or {}
+        if existing != config.to_dict():
+            diff = ", ".join(differing_keys(existing, config.to_dict())) or "(unreadable)"
+            raise UserError(f"{run_dir} holds a run of a different config (differs in: {diff}); "
+                            "choose another --out or remove that directory")
+        return latest_checkpoint(run_dir).exists()
+    if run_dir.exists() and any(run_dir.iterdir()):
+        entries = ", ".join(sorted(p.name for p in run_dir.iterdir())[:5])
+        raise UserError(f"{run_dir} is not empty ({entries}) and holds no run config; "
+                        "refusing to overwrite it — choose another --out")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic.write_text(config_path, dump_yaml(config))
+    return False
+
+
+def differing_keys(old: Any, new: Any, prefix: str = "") -> list[str]:
+    if isinstance(old, dict) and isinstance(new, dict):
+        keys = sorted(set(old) | set(new))
+        return [k for key in keys for k in differing_keys(old.get(key), new.get(key), f"{prefix}{key}.")]
+    return [] if old == new else [prefix.rstrip(".")]
+
+
+def record_invocation(run_dir: Path, device: str, resumed_from_step: int | None) -> None:
+    """Append this invocation (command, code version, git commit, device) to provenance.json."""
+    path = run_dir / "provenance.json"
+    record = json.loads(path.read_text()) if path.exists() else {"invocations": []}
+    import torch
+
+    record["invocations"].append({
+        "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": sys.argv,
+        "ganrepro_version": __version__,
+        "git_commit": git_commit(),
+        "torch_version": torch.__version__,
+        "python": platform.python_version(),
+        "host": platform.node(),
+        "device": device,
+        "resumed_from_step": resumed_from_step,
+    })
+    atomic.write_json(path, record)
+
+
+def git_commit() -> str | None:
+    """The commit of the code that runs (with a ``-dirty`` suffix for uncommitted changes), if in a checkout."""
+    here = Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True,
+                                timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit + ("-dirty" if dirty else "")

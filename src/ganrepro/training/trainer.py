@@ -1,0 +1,219 @@
+"""The training loop shared by pix2pix and CycleGAN: epochs, logging, samples, checkpoints, resume.
+
+Resuming is exact: the data order is a function of (seed, epoch), augmentation of (seed, epoch, item), and
+the checkpoint holds the optimisers, schedulers, pools and RNG states; so stopping after epoch 1 and
+running the same command again ends with the same weights, bit for bit on CPU, as one uninterrupted run.
+SIGTERM/SIGINT (e.g. a cluster's time limit) save ``latest.pt`` at the next step boundary and stop cleanly.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader, Dataset, default_collate
+from tqdm import tqdm
+
+from ganrepro.config import Config
+from ganrepro.data import build_dataset
+from ganrepro.data.sampler import EpochSampler
+from ganrepro.errors import UserError
+from ganrepro.training import checkpoint, rundir
+from ganrepro.training.base import GANModel
+from ganrepro.training.rng import restore_rng_state, seed_everything
+from ganrepro.training.samples import plot_losses, side_effect_free, write_grid
+
+LOG_COLUMNS = ("step", "epoch", "iter", "lr", "seconds")
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    progress: checkpoint.Progress
+    completed: bool
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"--device {name} was requested but no CUDA device is available (use --device cpu)")
+    return torch.device(name)
+
+
+def build_model(config: Config, device: torch.device) -> GANModel:
+    if config.model == "pix2pix":
+        from ganrepro.training.pix2pix import Pix2PixModel
+
+        return Pix2PixModel(config, device)
+    from ganrepro.training.cyclegan import CycleGANModel
+
+    return CycleGANModel(config, device)
+
+
+class StopFlag:
+    """Set by SIGTERM/SIGINT; checked between steps so that a stop never interrupts a checkpoint write."""
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> "StopFlag":
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                self._previous[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not the main thread (e.g. inside a test runner's worker): no handler
+                pass
+        return self
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.signal = signum
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+class LossLog:
+    """``losses.csv``: one row per step, flushed as it is written; truncated back to the checkpoint on resume."""
+
+    def __init__(self, path: Path, loss_names: tuple[str, ...], resume_step: int | None) -> None:
+        self.path = path
+        self.columns = [*LOG_COLUMNS, *loss_names]
+        kept: list[list[str]] = []
+        if resume_step is not None and path.exists():
+            with open(path, newline="") as handle:
+                rows = list(csv.reader(handle))
+            kept = [row for row in rows[1:] if row and int(row[0]) <= resume_step]
+        self.handle = open(path, "w", newline="")
+        self.writer = csv.writer(self.handle)
+        self.writer.writerow(self.columns)
+        self.writer.writerows(kept)
+        self.handle.flush()
+
+    def write(self, values: dict[str, float | int]) -> None:
+        self.writer.writerow([_fmt(values[c]) for c in self.columns])
+        self.handle.flush()
+
+    def close(self) -> None:
+        self.handle.close()
+
+
+def _fmt(value: float | int) -> str:
+    return str(value) if isinstance(value, int) else f"{value:.6g}"
+
+
+def train(config: Config, run_dir: str | Path, device: str = "auto", *, stop_after_epoch: int | None = None,
+          dataset: Dataset | None = None, progress_bar: bool = True) -> TrainResult:
+    """Train ``config`` into ``run_dir``, resuming from ``checkpoints/latest.pt`` when it exists."""
+    run_dir = Path(run_dir)
+    resume = rundir.claim(run_dir, config)
+    dev = resolve_device(device)
+    seed_everything(config.seed)
+    model = build_model(config, dev)  # weights drawn from the freshly seeded global RNG
+    train_set = dataset if dataset is not None else build_dataset(config, "train", augment=True)
+    sample_batch = _fixed_sample_batch(config)
+
+    progress = checkpoint.Progress()
+    if resume:
+        payload = checkpoint.load(rundir.latest_checkpoint(run_dir), map_location=dev)
+        model.load_state_dict(payload["model"])
+        restore_rng_state(payload["rng"])
+        progress = checkpoint.progress_of(payload)
+    rundir.record_invocation(run_dir, str(dev), progress.step if resume else None)
+    log = LossLog(run_dir / "losses.csv", model.loss_names, progress.step if resume else None)
+
+    t = config.train
+    total_epochs = t.n_epochs + t.n_epochs_decay
+    sampler = EpochSampler(len(train_set), config.seed)
+    digest = config.digest()
+
+    def save_latest() -> None:
+        checkpoint.save(rundir.latest_checkpoint(run_dir), model.state_dict(), progress, digest)
+
+    def write_samples() -> None:
+        with side_effect_free(model.nets):
+            rows = model.sample_row(sample_batch)
+        write_grid(rows, run_dir / "samples" / f"step{progress.step:08d}.png")
+
+    started = time.perf_counter()
+    try:
+        with StopFlag() as stop:
+            while progress.epoch < total_epochs:
+                epoch = progress.epoch
+                _set_epoch(train_set, epoch)
+                sampler.set_epoch(epoch, skip=progress.batches_done * t.batch_size)
+                # The loader draws its worker base seed from this generator, not from the global RNG, so
+                # re-creating it after a mid-epoch resume does not shift the dropout stream.
+                loader = DataLoader(train_set, batch_size=t.batch_size, sampler=sampler,
+                                    num_workers=config.data.num_workers, pin_memory=dev.type == "cuda",
+                                    generator=torch.Generator().manual_seed(config.seed * 1_000_003 + epoch))
+                bar = tqdm(loader, total=len(loader) + progress.batches_done, initial=progress.batches_done,
+                           desc=f"epoch {epoch + 1}/{total_epochs}", unit="it", disable=not progress_bar,
+                           dynamic_ncols=True, mininterval=1.0)
+                model.train_mode(True)
+                for batch in bar:
+                    losses = model.train_step(batch)
+                    progress.batches_done += 1
+                    progress.step += 1
+                    log.write({"step": progress.step, "epoch": epoch + 1, "iter": progress.batches_done,
+                               "lr": model.lr, "seconds": round(time.perf_counter() - started, 3), **losses})
+                    bar.set_postfix({k: f"{v:.3g}" for k, v in losses.items()}, refresh=False)
+                    if t.sample_every_steps and progress.step % t.sample_every_steps == 0:
+                        write_samples()
+                    if stop.signal is not None:
+                        save_latest()
+                        return TrainResult(run_dir, progress, completed=False)
+                    if t.latest_every_steps and progress.step % t.latest_every_steps == 0:
+                        save_latest()
+                bar.close()
+                model.end_epoch()
+                write_samples()
+                progress.epoch += 1
+                progress.batches_done = 0
+                save_latest()
+                if t.checkpoint_every_epochs and progress.epoch % t.checkpoint_every_epochs == 0:
+                    _link(rundir.latest_checkpoint(run_dir), run_dir / "checkpoints" / f"epoch_{progress.epoch:04d}.pt")
+                plot_losses(log.path, run_dir / "loss_curves.png")
+                if stop_after_epoch is not None and progress.epoch >= stop_after_epoch:
+                    break
+    finally:
+        log.close()
+    completed = progress.epoch >= total_epochs
+    if completed:
+        _link(rundir.latest_checkpoint(run_dir), run_dir / "checkpoints" / "final.pt")
+    return TrainResult(run_dir, progress, completed=completed)
+
+
+def _set_epoch(dataset: Dataset, epoch: int) -> None:
+    if hasattr(dataset, "set_epoch"):
+        dataset.set_epoch(epoch)
+
+
+def _link(source: Path, target: Path) -> None:
+    """Keep a named copy of a checkpoint without doubling disk use (hard link, replaced atomically)."""
+    tmp = target.with_name(f".{target.name}.tmp")
+    if tmp.exists():
+        tmp.unlink()
+    try:
+        os.link(source, tmp)
+    except OSError:  # file systems without hard links
+        import shutil
+
+        shutil.copyfile(source, tmp)
+    os.replace(tmp, target)
+
+
+def _fixed_sample_batch(config: Config) -> dict:
+    """The first ``sample_count`` test items (train if no test split), un-jittered: the same every time."""
+    try:
+        dataset = build_dataset(config, "test", augment=False)
+    except UserError:
+        dataset = build_dataset(config, "train", augment=False)
+    count = min(config.train.sample_count, len(dataset))
+    return default_collate([dataset[i] for i in range(count)])
