@@ -168,3 +168,40 @@ def test_run_dir_of_another_config_is_refused(aligned_root: Path, tmp_path: Path
     with pytest.raises(UserError, match="not empty"):
         train(config_for(aligned_root, "pix2pix"), other, "cpu", progress_bar=False)
     assert (other / "notes.txt").read_text() == "mine"
+
+
+def test_sigterm_saves_at_the_next_step_and_exits(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    make_aligned(root, "train", 40, seed=5)
+    run = tmp_path / "run"
+    args = ["train", "--config", str(ROOT / "params" / "pix2pix.yaml"), "--device", "cpu", "--no-progress",
+            "--out", str(run)] + [x for o in tiny_overrides(root, "pix2pix") for x in ("--set", o)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT / "src")}
+    proc = subprocess.Popen([sys.executable, "-m", "ganrepro.cli", *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not ((run / "losses.csv").exists() and len(loss_steps(run)) >= 3):
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 3 and "run the same command to continue" in out
+    saved = checkpoint.load(run / "checkpoints" / "latest.pt")
+    assert saved["step"] == loss_steps(run)[-1] and saved["epoch"] == 0  # saved mid-epoch, nothing lost
+
+
+def test_cyclegan_reads_unaligned_folders(tmp_path: Path) -> None:
+    root = tmp_path / "unaligned"
+    for split, count in (("train", 3), ("test", 2)):
+        for domain, seed in (("A", 1), ("B", 2)):
+            folder = root / f"{split}{domain}"
+            folder.mkdir(parents=True)
+            for i in range(count + (domain == "B")):  # |B| != |A| on purpose
+                Image.new("RGB", (40, 40), (seed * 60, i * 40, 0)).save(folder / f"{domain}{i}.png")
+    cfg = config_for(root, "cyclegan", "data.direction=AtoB")
+    from ganrepro.data import build_dataset
+
+    ds = build_dataset(cfg)
+    assert len(ds) == 4 and not ds.paired
+    item = ds[0]
+    assert item["A"].shape == (3, 32, 32) and "trainA" in item["A_path"] and "trainB" in item["B_path"]
+    assert train(cfg, tmp_path / "run", "cpu", progress_bar=False).completed
