@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -53,6 +54,7 @@ def loss_steps(run_dir: Path) -> list[int]:
 
 @pytest.mark.parametrize("model", ["pix2pix", "cyclegan"])
 def test_same_seed_same_weights_and_declared_outputs(aligned_root: Path, tmp_path: Path, model: str) -> None:
+    (aligned_root / "manifest.json").write_text('{"data_hash": "feedbeef"}')
     cfg = config_for(aligned_root, model)
     first = train(cfg, tmp_path / "a", "cpu", progress_bar=False)
     train(cfg, tmp_path / "b", "cpu", progress_bar=False)
@@ -69,6 +71,8 @@ def test_same_seed_same_weights_and_declared_outputs(aligned_root: Path, tmp_pat
                  "checkpoints/final.pt", "checkpoints/epoch_0001.pt", "checkpoints/epoch_0002.pt"]:
         assert (run / name).is_file(), name
     assert loss_steps(run) == list(range(1, 9))
+    invocation = json.loads((run / "provenance.json").read_text())["invocations"][0]
+    assert invocation["data_hash"] == "feedbeef" and invocation["device"] == "cpu"
     grids = sorted((run / "samples").glob("*.png"))
     assert grids, "no sample grid written"
     columns = 3 if model == "pix2pix" else 6

@@ -43,7 +43,7 @@ def load_run(run_dir: str | Path, device: str = "cpu", checkpoint_name: str = "l
     config = load_config(run_dir / rundir.CONFIG_FILE)
     dev = resolve_device(device)
     path = run_dir / "checkpoints" / checkpoint_name
-    payload = checkpoint.load(path, map_location=dev)
+    payload = checkpoint.load(path, map_location="cpu")
     model = build_model(config, dev)
     model.load_state_dict(payload["model"], nets_only=True)
     bundle = RunBundle(config, model, payload["epoch"], payload["step"], path)

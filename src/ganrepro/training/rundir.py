@@ -62,8 +62,8 @@ def differing_keys(old: Any, new: Any, prefix: str = "") -> list[str]:
     return [] if old == new else [prefix.rstrip(".")]
 
 
-def record_invocation(run_dir: Path, device: str, resumed_from_step: int | None) -> None:
-    """Append this invocation (command, code version, git commit, device) to provenance.json."""
+def record_invocation(run_dir: Path, device: str, resumed_from_step: int | None, data_root: Path) -> None:
+    """Append this invocation (command, code version, git commit, data hash, device) to provenance.json."""
     path = run_dir / "provenance.json"
     record = json.loads(path.read_text()) if path.exists() else {"invocations": []}
     import torch
@@ -77,6 +77,8 @@ def record_invocation(run_dir: Path, device: str, resumed_from_step: int | None)
         "python": platform.python_version(),
         "host": platform.node(),
         "device": device,
+        "data_root": str(data_root),
+        "data_hash": data_hash(data_root),
         "resumed_from_step": resumed_from_step,
     })
     atomic.write_json(path, record)
@@ -93,3 +95,12 @@ def git_commit() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return commit + ("-dirty" if dirty else "")
+
+
+def data_hash(data_root: Path) -> str | None:
+    """The prepared dataset's checksum from its manifest.json (None for data not made by ``ganrepro prepare``)."""
+    manifest = Path(data_root) / "manifest.json"
+    try:
+        return json.loads(manifest.read_text()).get("data_hash")
+    except (OSError, ValueError, AttributeError):
+        return None

@@ -121,11 +121,12 @@ def train(config: Config, run_dir: str | Path, device: str = "auto", *, stop_aft
 
     progress = checkpoint.Progress()
     if resume:
-        payload = checkpoint.load(rundir.latest_checkpoint(run_dir), map_location=dev)
+        # Loaded on the CPU: RNG states must stay CPU tensors; parameters are copied onto ``dev``.
+        payload = checkpoint.load(rundir.latest_checkpoint(run_dir), map_location="cpu")
         model.load_state_dict(payload["model"])
         restore_rng_state(payload["rng"])
         progress = checkpoint.progress_of(payload)
-    rundir.record_invocation(run_dir, str(dev), progress.step if resume else None)
+    rundir.record_invocation(run_dir, str(dev), progress.step if resume else None, Path(config.data.root))
     log = LossLog(run_dir / "losses.csv", model.loss_names, progress.step if resume else None)
 
     t = config.train
