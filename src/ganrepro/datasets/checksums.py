@@ -1,0 +1,85 @@
+"""File hashes and the data dir's lock file of first-seen archive hashes.
+
+Most of the original archives have no published checksum.  Rather than trusting whatever arrives each
+time, the first verified download of an archive records its sha256 in ``{data_dir}/datasets.lock.json``
+("trust on first use"); every later download or re-extraction of that archive must match it, so a silently
+changed upstream file or a corrupted mirror copy is caught.  The lock file can be committed or shared to pin
+a team to the same bytes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterator
+
+from ganrepro.atomic import write_json
+from ganrepro.errors import DataError
+
+LOCK_NAME = "datasets.lock.json"
+_CHUNK = 1 << 20
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Hex sha256 of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def sha256_json(obj: Any) -> str:
+    """sha256 of the canonical JSON of ``obj`` (sorted keys, no spaces): stable across runs and machines."""
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+class ChecksumLock:
+    """``{data_dir}/datasets.lock.json``: ``{"<dataset>/<file>": {"sha256", "size", "url"}}``.
+
+    Updates take an exclusive ``flock`` on a sidecar file and rewrite the JSON atomically, so two downloads
+    running at once cannot lose each other's entries.
+    """
+
+    def __init__(self, data_dir: str | os.PathLike[str]) -> None:
+        self.path = Path(data_dir) / LOCK_NAME
+
+    def entries(self) -> dict[str, dict[str, Any]]:
+        if not self.path.is_file():
+            return {}
+        try:
+            data = json.loads(self.path.read_text())
+        except (OSError, ValueError) as err:
+            raise DataError(f"cannot read the checksum lock file {self.path}: {err}") from None
+        if not isinstance(data, dict):
+            raise DataError(f"checksum lock file {self.path} is not a JSON object")
+        return data
+
+    def get(self, dataset: str, file: str) -> dict[str, Any] | None:
+        return self.entries().get(f"{dataset}/{file}")
+
+    def record(self, dataset: str, file: str, sha256: str, size: int, url: str) -> None:
+        """Record a first-seen hash (never overwrites a different one: that would defeat the lock)."""
+        key = f"{dataset}/{file}"
+        with self._exclusive():
+            data = self.entries()
+            old = data.get(key)
+            if old is not None and old.get("sha256") != sha256:
+                raise DataError(f"{self.path}: {key} is locked to sha256 {old.get('sha256')}, not {sha256}")
+            data[key] = {"sha256": sha256, "size": size, "url": url}
+            write_json(self.path, dict(sorted(data.items())))
+
+    @contextlib.contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_name(f".{LOCK_NAME}.flock"), "a") as handle:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)

@@ -1,0 +1,134 @@
+"""Checking and extracting tar/zip archives without trusting their member names.
+
+An archive from a mirror is data from a stranger: a member called ``/etc/x`` or ``../../x``, or a link
+pointing out of the target, would write outside the data folder.  :func:`scan_archive` reads the whole
+archive once (which also catches truncated or corrupt files: gzip end-of-stream errors, zip CRC errors) and
+refuses such members before a single byte is written; :func:`safe_extract` then extracts into a temporary
+folder beside the target and renames it into place, so a failure leaves nothing extracted.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import shutil
+import stat
+import tarfile
+import tempfile
+import zipfile
+import zlib
+from pathlib import Path
+
+from ganrepro.errors import DataError
+
+_ZIP_BAD = (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError)
+_TAR_BAD = (tarfile.TarError, zlib.error, EOFError, OSError)
+
+
+def is_zip(path: Path) -> bool:
+    return zipfile.is_zipfile(path)
+
+
+def _unsafe_name(name: str) -> str | None:
+    """Why a member name is refused, or None when it stays inside the target."""
+    if not name or "\x00" in name:
+        return "empty or NUL in the name"
+    if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
+        return "absolute path"
+    if ".." in name.replace("\\", "/").split("/"):
+        return "'..' component"
+    return None
+
+
+def _link_escapes(member: str, target: str, hard: bool) -> bool:
+    """True when a link (symlink relative to its folder, hard link relative to the archive root) leaves."""
+    if target.startswith(("/", "\\")):
+        return True
+    base = "" if hard else posixpath.dirname(member)
+    resolved = posixpath.normpath(posixpath.join(base, target.replace("\\", "/")))
+    return resolved == ".." or resolved.startswith("../")
+
+
+def scan_archive(path: str | os.PathLike[str]) -> int:
+    """Read the whole archive, refuse unsafe members; return the number of members.  DataError names why."""
+    path = Path(path)
+    if is_zip(path):
+        return _scan_zip(path)
+    try:
+        with tarfile.open(path, "r:*") as tar:
+            count = 0
+            for member in tar:
+                _check_tar_member(path, member)
+                if member.isreg():  # read the data too: a truncated stream fails here, not half-way later
+                    handle = tar.extractfile(member)
+                    if handle is not None:
+                        while handle.read(1 << 20):
+                            pass
+                count += 1
+            return count
+    except DataError:
+        raise
+    except _TAR_BAD as err:
+        raise DataError(f"{path}: corrupt or truncated archive ({err or type(err).__name__})") from None
+
+
+def _check_tar_member(path: Path, member: tarfile.TarInfo) -> None:
+    why = _unsafe_name(member.name)
+    if why is None and (member.issym() or member.islnk()):
+        if _link_escapes(member.name, member.linkname, hard=member.islnk()):
+            why = f"link to {member.linkname!r} leaves the target folder"
+    if why is None and not (member.isreg() or member.isdir() or member.issym() or member.islnk()):
+        why = "device, fifo or other special file"
+    if why is not None:
+        raise DataError(f"{path}: refusing unsafe archive member {member.name!r}: {why}; nothing was extracted")
+
+
+def _scan_zip(path: Path) -> int:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+            for info in infos:
+                why = _unsafe_name(info.filename)
+                if why is None and stat.S_ISLNK(info.external_attr >> 16):
+                    if _link_escapes(info.filename, archive.read(info).decode("utf-8", "replace"), hard=False):
+                        why = "symbolic link that leaves the target folder"
+                if why is not None:
+                    raise DataError(f"{path}: refusing unsafe archive member {info.filename!r}: {why}; "
+                                    "nothing was extracted")
+            bad = archive.testzip()
+            if bad is not None:
+                raise DataError(f"{path}: corrupt archive (CRC error in {bad!r})")
+            return len(infos)
+    except DataError:
+        raise
+    except _ZIP_BAD as err:
+        raise DataError(f"{path}: corrupt or truncated archive ({err or type(err).__name__})") from None
+
+
+def safe_extract(archive: str | os.PathLike[str], target: str | os.PathLike[str], *,
+                 scanned: int | None = None) -> int:
+    """Extract ``archive`` into ``target`` (replacing it) all-or-nothing; return the member count.
+
+    ``scanned``: the member count from an earlier :func:`scan_archive` of the same (verified) file, to skip
+    a second full read.
+    """
+    archive, target = Path(archive), Path(target)
+    count = scanned if scanned is not None else scan_archive(archive)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.extracting-", dir=target.parent))
+    try:
+        if is_zip(archive):
+            with zipfile.ZipFile(archive) as zf:
+                zf.extractall(staging)  # names were checked by scan_archive
+        else:
+            with tarfile.open(archive, "r:*") as tar:
+                tar.extractall(staging, filter="data")
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(staging, target)
+    except (*_TAR_BAD, *_ZIP_BAD, tarfile.FilterError) as err:
+        raise DataError(f"{archive}: extraction failed ({err}); nothing was extracted") from None
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return count
