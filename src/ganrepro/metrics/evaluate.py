@@ -1,0 +1,160 @@
+"""``ganrepro evaluate RUN_DIR``: run a trained generator on a test split, save PNGs, score them.
+
+Generation follows the papers by default: the generator stays in train mode (dropout on, batch-norm with the
+statistics of the image itself) and runs one image at a time, since with batch statistics the batch
+composition would change every output; ``train_mode=False`` uses eval mode (running statistics, no dropout) and
+may batch.  Dropout noise is seeded from the run's seed, so an evaluation is repeatable.  Outputs are quantised
+to uint8 and written as PNG (``images/``), the targets likewise (``real/``), and the metrics read those files,
+exactly as they would read another implementation's outputs with ``ganrepro score``.  ``metrics.json`` holds
+every metric with its protocol and the provenance of the run, checkpoint and data.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from ganrepro import __version__
+from ganrepro.atomic import write_json
+from ganrepro.errors import UserError
+from ganrepro.images import save_png, to_uint8
+from ganrepro.metrics import METRIC_NAMES, progress
+from ganrepro.metrics.confusion import ABSENT_CLASS_NOTE, TABLE_CONVENTION
+from ganrepro.metrics.imagesets import NamedImage
+from ganrepro.metrics.score import PAIRED_METRICS, MetricOptions, resolve_extractor, run_metrics, unavailable
+from ganrepro.metrics.weights import sha256_file
+
+METRICS_FORMAT = "ganrepro-metrics/1"
+
+
+def default_out(run_dir: Path, split: str, train_mode: bool) -> Path:
+    return run_dir / "eval" / f"{split}-{'train' if train_mode else 'eval'}mode"
+
+
+def generate(bundle: Any, dataset: Any, out: Path, train_mode: bool, batch_size: int, seed: int) -> dict[str, Any]:
+    """Translate every item of ``dataset``; write ``images/{name}.png`` (generated) and ``real/{name}.png``."""
+    import torch
+
+    bundle.set_train_mode(train_mode)
+    batch = 1 if train_mode else max(1, batch_size)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=batch, shuffle=False, num_workers=0)
+    torch.manual_seed(seed)
+    start = time.perf_counter()
+    names: list[str] = []
+    for item in progress(loader, desc="generating", total=len(loader)):
+        fake = bundle.translate(item["A"]).cpu()
+        for name, generated, target in zip(item["name"], fake, item["B"]):
+            save_png(to_uint8(generated), out / "images" / f"{name}.png")
+            save_png(to_uint8(target), out / "real" / f"{name}.png")
+            names.append(name)
+    if len(set(names)) != len(names):
+        raise UserError(f"the {dataset.__class__.__name__} items of this split do not have unique names")
+    keep = set(names)
+    for folder in ("images", "real"):  # outputs of an earlier evaluation into this folder must not linger
+        for stale in (out / folder).glob("*.png"):
+            if stale.stem not in keep:
+                stale.unlink()
+    return {
+        "mode": "train" if train_mode else "eval",
+        "mode_note": "train mode: dropout on, batch statistics (the papers' test protocol)" if train_mode
+        else "eval mode: running statistics, no dropout",
+        "batch_size": batch, "seed": seed, "n_images": len(names), "names": names,
+        "output_format": "PNG, uint8 rounded to nearest from [-1, 1]",
+        "images_dir": str(out / "images"), "real_dir": str(out / "real"),
+        "seconds": round(time.perf_counter() - start, 3),
+    }
+
+
+def _fcn_checkpoint(manifest: dict[str, Any] | None, prepared: Path, config: Any, segmenter: str | None) -> tuple[Path | None, str | None]:
+    """(segmenter checkpoint, None) for the FCN-score of this run's outputs, or (None, why it cannot run)."""
+    from ganrepro.metrics.segmenter_train import DEFAULT_ARCH, default_out as segmenter_default
+
+    if manifest is None:
+        return None, f"no manifest.json in {prepared}: label maps unknown"
+    output_side = "B" if config.data.direction == "AtoB" else "A"
+    if output_side != manifest["photo_side"]:
+        return None, f"the generator outputs the label side (direction {config.data.direction}), not photos"
+    ckpt = Path(segmenter) if segmenter else segmenter_default(prepared, DEFAULT_ARCH, config.data.crop_size) / "segmenter.pt"
+    if not ckpt.is_file():
+        return None, (f"segmenter checkpoint {ckpt} not found; train one with `ganrepro segmenter train "
+                      f"{prepared} --size {config.data.crop_size}` or pass --segmenter")
+    return ckpt, None
+
+
+def evaluate_run(
+    run_dir: str | os.PathLike[str],
+    split: str = "test",
+    train_mode: bool = True,
+    metrics: Sequence[str] = METRIC_NAMES,
+    segmenter: str | None = None,
+    out: str | os.PathLike[str] | None = None,
+    options: MetricOptions | None = None,
+    checkpoint_name: str = "latest.pt",
+) -> dict[str, Any]:
+    """Generate, score and write ``metrics.json``; returns its content."""
+    from ganrepro.data import build_dataset
+    from ganrepro.metrics.prepared import label_paths, load_manifest
+    from ganrepro.metrics.segmenter import ground_truth_scores, load_segmenter
+    from ganrepro.training.inference import load_run
+
+    run_dir = Path(run_dir).resolve()
+    options = options or MetricOptions()
+    if not (run_dir / "config.yaml").is_file():
+        raise UserError(f"{run_dir} is not a run directory (no config.yaml)")
+    results: dict[str, dict[str, Any]] = resolve_extractor(metrics, options)  # fail before generating
+    bundle = load_run(run_dir, device=options.device, checkpoint_name=checkpoint_name)
+    config = bundle.config
+    prepared = Path(config.data.root)
+    manifest = load_manifest(prepared) if (prepared / "manifest.json").is_file() else None
+    data_hash = manifest["data_hash"] if manifest else None
+    dataset = build_dataset(config, split=split, augment=False)
+    paired = bool(getattr(dataset, "paired", False))
+    results.update({m: unavailable(f"the {split} split is unpaired") for m in metrics if m in PAIRED_METRICS and not paired})
+    if "fcn" in metrics and "fcn" not in results:
+        ckpt, reason = _fcn_checkpoint(manifest, prepared, config, segmenter)
+        if reason:
+            if not options.skip_unavailable:
+                raise UserError(f"FCN-score unavailable: {reason}")
+            results["fcn"] = unavailable(reason)
+        else:
+            options.segmenter = load_segmenter(ckpt, options.device)
+            if manifest and options.segmenter.classes != [str(c) for c in manifest["classes"]]:
+                raise UserError(f"segmenter {ckpt} was trained for other classes than {prepared}")
+
+    out = Path(out) if out else default_out(run_dir, split, train_mode)
+    generation = generate(bundle, dataset, out, train_mode, options.batch_size, config.seed)
+    names = generation.pop("names")
+    real = [NamedImage(n, out / "real" / f"{n}.png") for n in names]
+    fake = [NamedImage(n, out / "images" / f"{n}.png") for n in names]
+    todo = [m for m in metrics if m not in results]
+    if "fcn" in todo:
+        options.labels = label_paths(prepared, split, names)
+    if data_hash is not None:
+        options.cache_dir = options.cache_dir or prepared.parent / ".cache" / "fid"
+        options.identity = {"data_hash": data_hash, "split": split, "side": "target", "direction": config.data.direction,
+                            "size": config.data.crop_size, "real": "dataset targets via build_dataset(augment=False), PNG"}
+    options.seed = config.seed
+    results.update(run_metrics(real, fake, todo, options))
+    if "fcn" in todo:
+        gt = ground_truth_scores(prepared, options.segmenter, split, options.device, options.batch_size)
+        results["fcn"]["ground_truth"] = {k: gt[k] for k in ("pixel_acc", "class_acc", "class_iou", "class_acc_present_only",
+                                                               "class_iou_present_only", "n_images", "cache_file")}
+    for name in todo:
+        results[name]["generator_mode"] = generation["mode"]
+    report = {
+        "format": METRICS_FORMAT,
+        "ganrepro": __version__,
+        "run": {"run_dir": str(run_dir), "model": config.model, "config_digest": config.digest(),
+                "config_sha256": sha256_file(run_dir / "config.yaml"), "checkpoint": str(bundle.checkpoint_path),
+                "checkpoint_sha256": sha256_file(bundle.checkpoint_path), "step": bundle.step, "epoch": bundle.epoch},
+        "data": {"prepared_dir": str(prepared), "dataset": manifest["name"] if manifest else None, "data_hash": data_hash,
+                 "split": split, "direction": config.data.direction, "crop_size": config.data.crop_size,
+                 "n_images": len(names)},
+        "generation": {**generation, "device": options.device},
+        "absent_class_convention": {"tables_use": TABLE_CONVENTION, "note": ABSENT_CLASS_NOTE},
+        "metrics": {m: results[m] for m in metrics},
+    }
+    write_json(out / "metrics.json", report)
+    return report

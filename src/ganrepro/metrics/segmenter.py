@@ -1,0 +1,239 @@
+"""The FCN-score's scorer: a torchvision segmentation network trained on a dataset's real photos.
+
+The pix2pix paper's scorer (Caffe FCN-8s trained on Cityscapes at 256×256) is no longer downloadable, so we
+train one per dataset (:mod:`.segmenter_train`) with a torchvision architecture (``fcn_resnet50`` is the
+paper's FCN family; ``lraspp_mobilenet_v3_large`` is the fast default).  Its output has exactly K channels, so
+argmax predictions are always valid class ids (and :mod:`.confusion` still range-checks them).
+
+Scoring protocol (recorded with every score): an image is resized to the segmenter's training resolution
+(bilinear with antialiasing; a no-op when generated images already have that size, the normal case), its
+logits are upsampled bilinearly to the label map's resolution and the argmax is compared with the label.
+This follows the pix2pix protocol of scoring at the labels' full resolution, adapted to a segmenter trained at
+the generators' resolution: only the photos are at 256, never the labels.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from ganrepro.atomic import write_json
+from ganrepro.errors import ConfigError, DataError, UserError
+from ganrepro.metrics import progress
+from ganrepro.metrics.confusion import ABSENT_CLASS_NOTE, ConfusionAccumulator
+from ganrepro.metrics.imagesets import NamedImage, batches, read_label, to_float_batch
+from ganrepro.metrics.weights import locate_weights, sha256_file, verify_weights
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+BACKBONE_ENV = "GANREPRO_BACKBONE_WEIGHTS"
+CHECKPOINT_FORMAT = "ganrepro-segmenter/1"
+INPUT_RESIZE = "bilinear (antialias) to the segmenter's size; none when sizes match"
+PREDICTION_RESIZE = "logits upsampled bilinearly (align_corners=False) to the label map's resolution, then argmax"
+
+#: arch -> (torchvision builder name, backbone weights enum path)
+ARCHS: dict[str, tuple[str, str]] = {
+    "lraspp_mobilenet_v3_large": ("lraspp_mobilenet_v3_large", "MobileNet_V3_Large_Weights"),
+    "deeplabv3_mobilenet_v3_large": ("deeplabv3_mobilenet_v3_large", "MobileNet_V3_Large_Weights"),
+    "fcn_resnet50": ("fcn_resnet50", "ResNet50_Weights"),
+    "fcn_resnet101": ("fcn_resnet101", "ResNet101_Weights"),
+    "deeplabv3_resnet50": ("deeplabv3_resnet50", "ResNet50_Weights"),
+}
+DEFAULT_ARCH = "lraspp_mobilenet_v3_large"
+
+
+def check_arch(arch: str) -> None:
+    if arch not in ARCHS:
+        raise ConfigError(f"unknown segmenter architecture {arch!r}; allowed: {', '.join(ARCHS)}")
+
+
+def backbone_weights_url(arch: str) -> str:
+    import torchvision.models as tvm
+
+    return getattr(tvm, ARCHS[arch][1]).IMAGENET1K_V1.url
+
+
+def _load_backbone(model: Any, state: dict[str, Any], path: Path) -> None:
+    """Copy an ImageNet classifier's weights into the segmentation backbone (``features.`` prefix for MobileNet)."""
+    target = model.backbone.state_dict()
+    mapped, missing = {}, []
+    for key, value in target.items():
+        source = next((c for c in (key, f"features.{key}") if c in state and state[c].shape == value.shape), None)
+        if source is None:
+            missing.append(key)
+        else:
+            mapped[key] = state[source]
+    if missing:
+        raise ConfigError(f"backbone weights {path} do not fit the backbone ({len(missing)} tensors missing, e.g. {missing[0]})")
+    model.backbone.load_state_dict(mapped)
+
+
+def build_segmenter(arch: str, num_classes: int, backbone_weights: str | None = "auto") -> tuple[Any, dict[str, Any]]:
+    """A segmentation net with ``num_classes`` outputs, its backbone from ImageNet weights when found.
+
+    ``backbone_weights``: ``"auto"`` looks at ``$GANREPRO_BACKBONE_WEIGHTS`` then the torch hub cache;
+    a path uses that file; ``None``/``"none"`` trains from scratch.  Returns (model, record for the json).
+    """
+    import torch
+    import torchvision.models.segmentation as seg
+
+    check_arch(arch)
+    model = getattr(seg, ARCHS[arch][0])(weights=None, weights_backbone=None, num_classes=num_classes)
+    url = backbone_weights_url(arch)
+    filename = url.rsplit("/", 1)[-1]
+    if backbone_weights in (None, "none"):
+        return model, {"imagenet_backbone": False, "reason": "from scratch on request", "official_file": filename}
+    path, source = locate_weights(filename, None if backbone_weights == "auto" else backbone_weights, BACKBONE_ENV)
+    if not path.is_file():
+        if backbone_weights != "auto":
+            raise UserError(f"backbone weights {path} not found")
+        return model, {"imagenet_backbone": False, "reason": f"{filename} not found at {path} ({source}); trained from scratch",
+                       "official_file": filename, "url": url}
+    found = verify_weights(path, filename, source, verify=False)
+    _load_backbone(model, torch.load(path, map_location="cpu", weights_only=True), path)
+    return model, {"imagenet_backbone": True, "official_file": filename, "path": str(path), "source": source,
+                   "sha256": found.sha256, "official_hash_matches": found.verified}
+
+
+@dataclass
+class Segmenter:
+    """A trained segmenter ready to label uint8 images; ``sha256`` identifies the checkpoint file."""
+
+    model: Any
+    arch: str
+    classes: list[str]
+    size: int
+    ignore_index: int = 255
+    device: str = "cpu"
+    path: Path | None = None
+    sha256: str | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def logits(self, images: np.ndarray) -> Any:
+        """uint8 (N, H, W, 3) -> logits (N, K, size, size); checks that the network emits exactly K channels."""
+        import torch
+
+        x = prepare_input(images, self.size, self.device)
+        with torch.no_grad():
+            out = self.model(x)["out"]
+        if out.shape[1] != self.num_classes:
+            raise DataError(f"segmenter {self.path} outputs {out.shape[1]} channels for {self.num_classes} classes")
+        return out
+
+    def record(self) -> dict[str, Any]:
+        return {"segmenter": str(self.path) if self.path else None, "segmenter_sha256": self.sha256, "arch": self.arch,
+                "segmenter_size": self.size, "imagenet_backbone": self.info.get("backbone", {}).get("imagenet_backbone")}
+
+
+def prepare_input(images: np.ndarray, size: int, device: str = "cpu") -> Any:
+    """uint8 (N, H, W, 3) -> ImageNet-normalised float (N, 3, size, size): the same path in training and scoring."""
+    import torch
+    import torch.nn.functional as F
+
+    x = to_float_batch(images, device)
+    if x.shape[-2:] != (size, size):
+        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+    mean = torch.tensor(IMAGENET_MEAN, device=x.device).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, device=x.device).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
+def load_segmenter(path: str | os.PathLike[str], device: str = "cpu") -> Segmenter:
+    """A segmenter checkpoint written by ``ganrepro segmenter train``, in eval mode on ``device``."""
+    import torch
+
+    path = Path(path).resolve()
+    if not path.is_file():
+        raise UserError(f"segmenter checkpoint not found: {path} (train one with `ganrepro segmenter train DATASET`)")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise UserError(f"cannot read segmenter checkpoint {path}: {str(err).strip().splitlines()[0]}") from None
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        raise UserError(f"{path} is not a ganrepro segmenter checkpoint")
+    model, _ = build_segmenter(payload["arch"], len(payload["classes"]), backbone_weights=None)
+    model.load_state_dict(payload["state_dict"])
+    model.to(device).eval()
+    return Segmenter(model, payload["arch"], list(payload["classes"]), int(payload["size"]), int(payload["ignore_index"]),
+                     device, path, sha256_file(path), dict(payload.get("info", {})))
+
+
+def fcn_score(
+    segmenter: Segmenter,
+    images: Sequence[NamedImage],
+    labels: dict[str, Path],
+    batch_size: int = 8,
+    desc: str = "segmenting",
+) -> dict[str, Any]:
+    """FCN-score of ``images`` against their label maps: one confusion matrix over the whole set."""
+    import torch
+    import torch.nn.functional as F
+
+    start = time.perf_counter()
+    acc = ConfusionAccumulator(segmenter.num_classes, segmenter.ignore_index)
+    for names, array in progress(batches(images, batch_size), desc=desc, total=-(-len(images) // batch_size)):
+        logits = segmenter.logits(array)
+        for name, item_logits in zip(names, logits):
+            label = read_label(labels[name])
+            if tuple(item_logits.shape[-2:]) != label.shape:
+                item_logits = F.interpolate(item_logits[None], size=label.shape, mode="bilinear", align_corners=False)[0]
+            pred = torch.argmax(item_logits, dim=0).cpu().numpy()
+            acc.update(label, pred, name)
+    if acc.images != len(images):
+        raise DataError(f"segmented {acc.images} of {len(images)} images")
+    result = acc.scores(segmenter.classes)
+    result.update(
+        confusion_matrix=acc.matrix.tolist(),
+        **segmenter.record(),
+        input_resize=INPUT_RESIZE,
+        prediction_resize=PREDICTION_RESIZE,
+        ignore_index=segmenter.ignore_index,
+        absent_class_note=ABSENT_CLASS_NOTE,
+        seconds=round(time.perf_counter() - start, 3),
+    )
+    return result
+
+
+def ground_truth_scores(
+    prepared_dir: str | os.PathLike[str],
+    segmenter: Segmenter | str | os.PathLike[str],
+    split: str = "test",
+    device: str = "cpu",
+    batch_size: int = 8,
+    refresh: bool = False,
+) -> dict[str, Any]:
+    """The scorer's ceiling: the FCN-score of the real photos of ``split``, cached beside the checkpoint.
+
+    The cache file is keyed by the prepared data's hash and the checkpoint's SHA-256, so it is computed once
+    per dataset and scorer and never reused for another one.
+    """
+    import json
+
+    from ganrepro.metrics.prepared import label_paths, load_manifest, photos
+
+    prepared = Path(prepared_dir)
+    manifest = load_manifest(prepared)
+    seg = segmenter if isinstance(segmenter, Segmenter) else load_segmenter(segmenter, device)
+    if seg.path is None or seg.sha256 is None:
+        raise ValueError("ground_truth_scores needs a segmenter loaded from (or saved to) a checkpoint file")
+    if list(manifest["classes"]) != seg.classes:
+        raise DataError(f"segmenter {seg.path} was trained for other classes than {prepared}")
+    cache = seg.path.parent / f"ground_truth_{split}_{str(manifest['data_hash'])[:16]}_{seg.sha256[:12]}.json"
+    if cache.is_file() and not refresh:
+        return json.loads(cache.read_text())
+    real = photos(prepared, split, manifest)
+    if not real:
+        raise DataError(f"no images in {prepared / split}")
+    result = fcn_score(seg, real, label_paths(prepared, split, [r.name for r in real]), batch_size, "ground truth")
+    result.update(split=split, data_hash=manifest["data_hash"], prepared_dir=str(prepared), cache_file=str(cache))
+    write_json(cache, result)
+    return result
