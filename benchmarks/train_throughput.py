@@ -21,7 +21,8 @@ import torch
 from ganrepro.config import load_config
 from ganrepro.paths import params_dir
 from ganrepro.training.rng import seed_everything
-from ganrepro.training.trainer import build_model, resolve_device
+from ganrepro.devices import resolve_device
+from ganrepro.training.trainer import build_model
 
 
 def sync(device: torch.device) -> None:
@@ -59,7 +60,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--models", default="pix2pix,cyclegan")
     args = parser.parse_args()
-    device = resolve_device(args.device)
+    device = torch.device(resolve_device(args.device))
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
     print(f"device: {device} ({name}), torch {torch.__version__}, threads {torch.get_num_threads()}")
     for model_name in args.models.split(","):

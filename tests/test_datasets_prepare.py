@@ -10,7 +10,7 @@ import pytest
 from datasets_helpers import LocalServer, entry, facade_pairs, facades_archive, image_bytes, spec_for, tar_gz, zip_bytes
 from PIL import Image
 
-from ganrepro.datasets.checksums import sha256_file, sha256_json
+from ganrepro.hashing import sha256_file, sha256_json
 from ganrepro.datasets.download import download_dataset
 from ganrepro.datasets.manifest import load_manifest, verify_files
 from ganrepro.datasets.prepare import prepare_dataset

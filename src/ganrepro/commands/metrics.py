@@ -30,7 +30,7 @@ def _add_metric_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _options(args: argparse.Namespace):
-    from ganrepro.metrics import resolve_device
+    from ganrepro.devices import resolve_device
     from ganrepro.metrics.score import MetricOptions
 
     return MetricOptions(device=resolve_device(args.device), batch_size=args.batch_size, segmenter=args.segmenter,
@@ -82,7 +82,7 @@ def _register_segmenter(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_segmenter_train(args: argparse.Namespace) -> int:
-    from ganrepro.metrics import resolve_device
+    from ganrepro.devices import resolve_device
     from ganrepro.metrics.prepared import resolve_prepared
     from ganrepro.metrics.segmenter import check_arch
     from ganrepro.metrics.segmenter_train import train_segmenter
@@ -103,7 +103,7 @@ def run_segmenter_train(args: argparse.Namespace) -> int:
 
 def run_ground_truth(args: argparse.Namespace) -> int:
     from ganrepro.atomic import write_json
-    from ganrepro.metrics import resolve_device
+    from ganrepro.devices import resolve_device
     from ganrepro.metrics.prepared import resolve_prepared
     from ganrepro.metrics.score import format_table
     from ganrepro.metrics.segmenter import ground_truth_scores

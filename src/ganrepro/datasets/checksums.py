@@ -1,4 +1,4 @@
-"""File hashes and the data dir's lock file of first-seen archive hashes.
+"""The data dir's lock file of first-seen archive hashes (the hashes themselves: :mod:`ganrepro.hashing`).
 
 Most of the original archives have no published checksum.  Rather than trusting whatever arrives each
 time, the first verified download of an archive records its sha256 in ``{data_dir}/datasets.lock.json``
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -21,22 +20,6 @@ from ganrepro.atomic import write_json
 from ganrepro.errors import DataError
 
 LOCK_NAME = "datasets.lock.json"
-_CHUNK = 1 << 20
-
-
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def sha256_json(obj: Any) -> str:
-    """sha256 of the canonical JSON of ``obj`` (sorted keys, no spaces): stable across runs and machines."""
-    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return hashlib.sha256(text.encode("ascii")).hexdigest()
 
 
 class ChecksumLock:

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Callable
 
 from ganrepro.atomic import write_json
-from ganrepro.datasets.checksums import ChecksumLock, sha256_file
+from ganrepro.datasets.checksums import ChecksumLock
+from ganrepro.hashing import sha256_file
 from ganrepro.datasets.extract import safe_extract, scan_archive
 from ganrepro.datasets.registry import ArchiveSpec, DatasetSpec, extracted_dir, raw_dir
 from ganrepro.datasets.transfer import OfflineError, RetryPolicy, fetch

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ganrepro.datasets.checksums import sha256_file, sha256_json
+from ganrepro.hashing import sha256_file, sha256_json
 from ganrepro.errors import DataError
 
 MANIFEST_NAME = "manifest.json"

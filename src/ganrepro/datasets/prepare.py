@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ganrepro.datasets.checksums import sha256_json
+from ganrepro.hashing import sha256_json
 from ganrepro.datasets.imagecheck import CheckedImage, check_pair, halves, read_checked
 from ganrepro.datasets.labels import DecodeStats, decode_colour_map, palette_array
 from ganrepro.datasets.manifest import load_manifest

@@ -22,15 +22,6 @@ METRIC_NAMES: tuple[str, ...] = ("fcn", "fid", "kid", "ssim", "psnr")
 T = TypeVar("T")
 
 
-def resolve_device(device: str | None = "auto") -> str:
-    """``auto`` -> ``cuda`` when a GPU is visible, else ``cpu``; any other name is passed through to torch."""
-    import torch
-
-    if device in (None, "", "auto"):
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
-
-
 def progress(iterable: Iterable[T], desc: str, total: int | None = None) -> Iterator[T]:
     """A tqdm bar on stderr; shown on terminals, or everywhere with ``GANREPRO_PROGRESS=1``; off with ``=0``."""
     from tqdm import tqdm

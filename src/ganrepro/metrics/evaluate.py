@@ -24,7 +24,7 @@ from ganrepro.metrics import METRIC_NAMES, progress
 from ganrepro.metrics.confusion import ABSENT_CLASS_NOTE, TABLE_CONVENTION
 from ganrepro.metrics.imagesets import NamedImage
 from ganrepro.metrics.score import PAIRED_METRICS, MetricOptions, resolve_extractor, run_metrics, unavailable
-from ganrepro.metrics.weights import sha256_file
+from ganrepro.hashing import sha256_file
 
 METRICS_FORMAT = "ganrepro-metrics/1"
 

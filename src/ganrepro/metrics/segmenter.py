@@ -27,7 +27,8 @@ from ganrepro.errors import ConfigError, DataError, UserError
 from ganrepro.metrics import progress
 from ganrepro.metrics.confusion import ABSENT_CLASS_NOTE, ConfusionAccumulator
 from ganrepro.metrics.imagesets import NamedImage, batches, read_label, to_float_batch
-from ganrepro.metrics.weights import locate_weights, sha256_file, verify_weights
+from ganrepro.hashing import sha256_file
+from ganrepro.metrics.weights import locate_weights, verify_weights
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

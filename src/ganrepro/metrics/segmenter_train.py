@@ -35,7 +35,7 @@ from ganrepro.metrics.segmenter import (
     ground_truth_scores,
     prepare_input,
 )
-from ganrepro.metrics.weights import sha256_file
+from ganrepro.hashing import sha256_file
 
 SUMMARY_KEYS = ("pixel_acc", "class_acc", "class_iou", "class_acc_present_only", "class_iou_present_only",
                 "absent_classes", "n_images", "per_class")

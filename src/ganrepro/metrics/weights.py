@@ -8,13 +8,13 @@ with ``check_hash=True``.  The full digest is returned so that results and cache
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from ganrepro.errors import UserError
+from ganrepro.hashing import sha256_file
 
 _HASH_IN_NAME = re.compile(r"-([a-f0-9]+)\.")
 
@@ -30,14 +30,6 @@ def hash_prefix(filename: str) -> str | None:
     """The SHA-256 prefix torch.hub reads from a weight file name (``resnet50-0676ba61.pth`` -> ``0676ba61``)."""
     match = _HASH_IN_NAME.search(Path(filename).name)
     return match.group(1) if match else None
-
-
-def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(chunk), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

@@ -37,11 +37,12 @@ class RunBundle:
 
 
 def load_run(run_dir: str | Path, device: str = "cpu", checkpoint_name: str = "latest.pt") -> RunBundle:
-    from ganrepro.training.trainer import build_model, resolve_device
+    from ganrepro.devices import resolve_device
+    from ganrepro.training.trainer import build_model
 
     run_dir = Path(run_dir)
     config = load_config(run_dir / rundir.CONFIG_FILE)
-    dev = resolve_device(device)
+    dev = torch.device(resolve_device(device))
     path = run_dir / "checkpoints" / checkpoint_name
     payload = checkpoint.load(path, map_location="cpu")
     model = build_model(config, dev)

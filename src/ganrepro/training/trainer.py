@@ -22,6 +22,7 @@ from tqdm import tqdm
 from ganrepro.config import Config
 from ganrepro.data import build_dataset
 from ganrepro.data.sampler import EpochSampler
+from ganrepro.devices import resolve_device
 from ganrepro.errors import UserError
 from ganrepro.training import checkpoint, rundir
 from ganrepro.training.base import GANModel
@@ -36,14 +37,6 @@ class TrainResult:
     run_dir: Path
     progress: checkpoint.Progress
     completed: bool
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError(f"--device {name} was requested but no CUDA device is available (use --device cpu)")
-    return torch.device(name)
 
 
 def build_model(config: Config, device: torch.device) -> GANModel:
@@ -113,7 +106,7 @@ def train(config: Config, run_dir: str | Path, device: str = "auto", *, stop_aft
     """Train ``config`` into ``run_dir``, resuming from ``checkpoints/latest.pt`` when it exists."""
     run_dir = Path(run_dir)
     resume = rundir.claim(run_dir, config)
-    dev = resolve_device(device)
+    dev = torch.device(resolve_device(device))
     seed_everything(config.seed)
     model = build_model(config, dev)  # weights drawn from the freshly seeded global RNG
     train_set = dataset if dataset is not None else build_dataset(config, "train", augment=True)
