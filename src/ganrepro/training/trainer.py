@@ -157,7 +157,8 @@ def train(config: Config, run_dir: str | Path, device: str = "auto", *, stop_aft
                     progress.step += 1
                     log.write({"step": progress.step, "epoch": epoch + 1, "iter": progress.batches_done,
                                "lr": model.lr, "seconds": round(time.perf_counter() - started, 3), **losses})
-                    bar.set_postfix({k: f"{v:.3g}" for k, v in losses.items()}, refresh=False)
+                    bar.set_postfix({"step": progress.step, **{k: f"{v:.3g}" for k, v in losses.items()}},
+                                    refresh=False)
                     if t.sample_every_steps and progress.step % t.sample_every_steps == 0:
                         write_samples()
                     if stop.signal is not None:
