@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -46,19 +45,11 @@ def make_prepared(root: Path, n_train: int = 6, n_test: int = 3, size: int = 32,
 
 
 def prepare_dataset(data_dir: Path, n_train: int = 4, n_test: int = 3, size: int = 32) -> Path:
-    """The data layer's ``ganrepro prepare synthetic`` when that command exists, else :func:`make_prepared`."""
-    import contextlib
-    import io
-
-    from ganrepro.cli import build_parser, main
+    """A small synthetic facades set made by the data layer's ``ganrepro prepare synthetic``."""
+    from ganrepro.cli import main
 
     args = ["prepare", "synthetic", "--data-dir", str(data_dir), "--size", str(size), "--train", str(n_train),
             "--test", str(n_test)]
-    try:
-        with contextlib.redirect_stderr(io.StringIO()):
-            build_parser().parse_args(args)
-    except SystemExit:
-        return make_prepared(data_dir / "tiny", n_train=n_train, n_test=n_test, size=size)
     assert main(args) == 0
     return data_dir / "synthetic" / "prepared"
 
@@ -68,13 +59,9 @@ def manifest_hash(prepared: Path) -> str:
 
 
 def tree_hash(prepared: Path) -> tuple[dict[str, str], str]:
-    """(files, data_hash) as the data layer's manifest records them (its functions when present)."""
-    try:
-        from ganrepro.datasets.manifest import data_hash, hash_tree
-    except ImportError:
-        files = {p.relative_to(prepared).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-                 for p in sorted(prepared.rglob("*")) if p.is_file() and p.name != "manifest.json"}
-        return files, hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
+    """(files, data_hash) as the data layer's manifest records them."""
+    from ganrepro.datasets.manifest import data_hash, hash_tree
+
     files = hash_tree(prepared)
     return files, data_hash(files)
 

@@ -21,8 +21,8 @@ PARAMS = Path(__file__).resolve().parents[1] / "params" / "pix2pix.yaml"
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 1-epoch labels->photo pix2pix run on a tiny prepared set (the data layer's synthetic one when
-    ``ganrepro prepare`` exists), and a segmenter in its default place."""
+    """A 1-epoch labels->photo pix2pix run on a tiny synthetic prepared set, and a segmenter in its
+    default place."""
     from ganrepro.metrics.segmenter_train import default_out, train_segmenter
 
     root = tmp_path_factory.mktemp("eval")

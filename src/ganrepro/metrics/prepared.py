@@ -8,13 +8,15 @@ each pair is the ``photo_side`` half; it is the segmenter's training input and t
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ganrepro.data.aligned import split_pair
+from ganrepro.datasets.manifest import load_manifest as data_layer_load
+from ganrepro.datasets.registry import prepared_dir
 from ganrepro.errors import DataError
 from ganrepro.images import list_images, load_image
 from ganrepro.metrics.imagesets import NamedImage
@@ -27,31 +29,15 @@ def resolve_prepared(dataset: str | os.PathLike[str], data_dir: str | os.PathLik
     candidate = Path(dataset)
     if (candidate / "manifest.json").is_file():
         return candidate
-    try:
-        from ganrepro.datasets.registry import prepared_dir
-    except ImportError:
-        from ganrepro.paths import data_dir as default_data_dir
-
-        path = default_data_dir(data_dir) / str(dataset) / "prepared"
-    else:
-        path = Path(prepared_dir(str(dataset), data_dir))
+    path = Path(prepared_dir(str(dataset), data_dir))
     if not (path / "manifest.json").is_file():
         raise DataError(f"no prepared dataset at {path} (manifest.json missing); run `ganrepro prepare {dataset}` first")
     return path
 
 
 def load_manifest(prepared: Path) -> dict[str, Any]:
-    """The manifest (through the data layer's loader when present), checked for the keys the metrics use."""
-    try:
-        from ganrepro.datasets.manifest import load_manifest as data_layer_load
-    except ImportError:
-        path = prepared / "manifest.json"
-        try:
-            manifest = json.loads(path.read_text())
-        except (OSError, ValueError) as err:
-            raise DataError(f"cannot read {path}: {err}") from None
-    else:
-        manifest = dict(data_layer_load(prepared))
+    """The data layer's manifest (integrity-checked there), checked for the keys the metrics use."""
+    manifest = dict(data_layer_load(prepared))
     missing = [k for k in REQUIRED_KEYS if k not in manifest]
     if missing:
         raise DataError(f"{prepared}/manifest.json lacks {', '.join(missing)}")
@@ -71,11 +57,8 @@ def image_size(manifest: dict[str, Any]) -> int:
 
 
 def _photo_half(path: Path, side: str) -> np.ndarray:
-    image = np.asarray(load_image(path, "RGB"))
-    h, w = image.shape[:2]
-    if w != 2 * h:
-        raise DataError(f"{path}: aligned pair must be exactly 2:1 (A|B side by side), got {w}x{h}")
-    return image[:, :h] if side == "A" else image[:, h:]
+    left, right = split_pair(path, load_image(path, "RGB"))
+    return np.asarray(left if side == "A" else right)
 
 
 def photos(prepared: Path, split: str, manifest: dict[str, Any]) -> list[NamedImage]:
