@@ -76,7 +76,9 @@ def test_bad_yaml_and_missing_file(tmp_path: Path) -> None:
 
 
 def test_layered_config_files(tmp_path: Path) -> None:
-    cfg = load_config([PARAMS / "pix2pix.yaml", PARAMS / "profiles" / "quick.yaml"], ["train.n_epochs=1"])
+    small = tmp_path / "small.yaml"
+    small.write_text("data: {load_size: 72, crop_size: 64}\nnetwork: {ngf: 16}\n")
+    cfg = load_config([PARAMS / "pix2pix.yaml", small], ["train.n_epochs=1"])
     assert cfg.network.generator == "unet_64" and cfg.data.crop_size == 64
     assert cfg.network.discriminator == "patch70" and cfg.pix2pix.lambda_l1 == 100.0  # kept from the base
     assert cfg.train.n_epochs == 1

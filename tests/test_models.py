@@ -327,3 +327,24 @@ def test_cli_rejects_bad_input_nc(capsys: pytest.CaptureFixture[str]) -> None:
 def test_command_module_does_not_import_torch() -> None:
     code = "import sys, ganrepro.commands.models; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("name, min_size", [("pixel", 2), ("patch16", 6), ("patch70", 24), ("patch286", 96)])
+def test_small_images_are_zero_padded_to_what_the_discriminator_can_process(name: str, min_size: int) -> None:
+    """64 px into the 286×286 ImageGAN would leave nothing for batch norm; it is padded with zeros instead,
+    and images at least the minimum size (every paper setting) pass through untouched."""
+    import torch
+
+    from ganrepro.models import build_discriminator
+
+    net = build_discriminator(name, 6, ndf=8, norm="batch")
+    assert net.min_input_size == min_size
+    small = torch.randn(1, 6, 64, 64)
+    assert net(small).shape[-1] >= 1
+    big = torch.randn(1, 6, max(min_size, 64), max(min_size, 64))
+    torch.manual_seed(0)
+    direct = net.model(big)
+    assert torch.equal(net(big), direct)
+    if min_size > 64:
+        padded = torch.nn.functional.pad(small, (16, 16, 16, 16))
+        assert torch.equal(net(small), net.model(padded))

@@ -172,6 +172,11 @@ def test_run_dir_of_another_config_is_refused(aligned_root: Path, tmp_path: Path
     with pytest.raises(UserError, match="not empty"):
         train(config_for(aligned_root, "pix2pix"), other, "cpu", progress_bar=False)
     assert (other / "notes.txt").read_text() == "mine"
+    # A folder holding only empty folders (a workflow manager's pre-made checkpoints/) is a fresh run dir.
+    premade = tmp_path / "premade"
+    (premade / "checkpoints").mkdir(parents=True)
+    train(config_for(aligned_root, "pix2pix"), premade, "cpu", stop_after_epoch=1, progress_bar=False)
+    assert (premade / "config.yaml").is_file()
 
 
 def test_sigterm_saves_at_the_next_step_and_exits(tmp_path: Path) -> None:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
+from pathlib import Path
 from typing import Sequence
 
 from ganrepro import __version__, commands
@@ -24,6 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Regenerate the pix2pix and CycleGAN ablation tables: download, prepare, train, evaluate, report.",
     )
     parser.add_argument("--version", action="version", version=f"ganrepro {__version__}")
+    parser.add_argument("--log", default=None, metavar="FILE",
+                        help="append everything the command prints (stdout and stderr) to FILE instead of the terminal")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         module = importlib.import_module(f"{commands.__name__}.{info.name}")
@@ -34,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.log:
+        redirect_output(Path(args.log))
     try:
         return int(args.func(args) or 0)
     except UserError as err:
@@ -42,6 +48,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"ganrepro {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def redirect_output(log: Path) -> None:
+    """Point file descriptors 1 and 2 (so also child processes and C libraries) at ``log``, appending: a job's
+    log keeps every attempt, e.g. a training run and its resumptions."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
 
 
 if __name__ == "__main__":

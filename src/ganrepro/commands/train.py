@@ -13,7 +13,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "a RUN_DIR holding another config's run is refused.")
     parser.add_argument("--config", required=True, action="append", metavar="FILE",
                         help="YAML config (e.g. params/pix2pix.yaml); repeat to layer files, later ones win "
-                             "(e.g. --config params/pix2pix.yaml --config params/profiles/quick.yaml)")
+                             "(e.g. --config params/pix2pix.yaml --config my-small.yaml)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config key (dotted, repeatable), e.g. --set train.n_epochs=5")
     parser.add_argument("--out", required=True, help="run directory")

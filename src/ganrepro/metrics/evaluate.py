@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -34,7 +35,8 @@ def default_out(run_dir: Path, split: str, train_mode: bool) -> Path:
 
 
 def generate(bundle: Any, dataset: Any, out: Path, train_mode: bool, batch_size: int, seed: int) -> dict[str, Any]:
-    """Translate every item of ``dataset``; write ``images/{name}.png`` (generated) and ``real/{name}.png``."""
+    """Translate every item of ``dataset``; write ``images/{name}.png`` (generated), ``real/{name}.png`` (the
+    target) and ``inputs/{name}.png`` (what the generator saw, for figures)."""
     import torch
 
     bundle.set_train_mode(train_mode)
@@ -45,14 +47,15 @@ def generate(bundle: Any, dataset: Any, out: Path, train_mode: bool, batch_size:
     names: list[str] = []
     for item in progress(loader, desc="generating", total=len(loader)):
         fake = bundle.translate(item["A"]).cpu()
-        for name, generated, target in zip(item["name"], fake, item["B"]):
+        for name, source, generated, target in zip(item["name"], item["A"], fake, item["B"]):
             save_png(to_uint8(generated), out / "images" / f"{name}.png")
             save_png(to_uint8(target), out / "real" / f"{name}.png")
+            save_png(to_uint8(source), out / "inputs" / f"{name}.png")
             names.append(name)
     if len(set(names)) != len(names):
         raise UserError(f"the {dataset.__class__.__name__} items of this split do not have unique names")
     keep = set(names)
-    for folder in ("images", "real"):  # outputs of an earlier evaluation into this folder must not linger
+    for folder in ("images", "real", "inputs"):  # outputs of an earlier evaluation into this folder must not linger
         for stale in (out / folder).glob("*.png"):
             if stale.stem not in keep:
                 stale.unlink()
@@ -62,7 +65,7 @@ def generate(bundle: Any, dataset: Any, out: Path, train_mode: bool, batch_size:
         else "eval mode: running statistics, no dropout",
         "batch_size": batch, "seed": seed, "n_images": len(names), "names": names,
         "output_format": "PNG, uint8 rounded to nearest from [-1, 1]",
-        "images_dir": str(out / "images"), "real_dir": str(out / "real"),
+        "images_dir": str(out / "images"), "real_dir": str(out / "real"), "inputs_dir": str(out / "inputs"),
         "seconds": round(time.perf_counter() - start, 3),
     }
 
@@ -146,6 +149,7 @@ def evaluate_run(
     report = {
         "format": METRICS_FORMAT,
         "ganrepro": __version__,
+        "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "run": {"run_dir": str(run_dir), "model": config.model, "config_digest": config.digest(),
                 "config_sha256": sha256_file(run_dir / "config.yaml"), "checkpoint": str(bundle.checkpoint_path),
                 "checkpoint_sha256": sha256_file(bundle.checkpoint_path), "step": bundle.step, "epoch": bundle.epoch},

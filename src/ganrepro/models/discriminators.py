@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ganrepro.errors import ConfigError
@@ -71,6 +72,20 @@ def specs_output_size(specs: list[ConvSpec], size: int) -> int:
     return output_size_of(((s.kernel, s.stride, s.padding) for s in specs), size)
 
 
+def specs_min_input_size(specs: list[ConvSpec]) -> int:
+    """The smallest input side the chain can process: every normalised layer keeps at least 2×2 values (batch
+    norm with batch 1 needs more than one) and the logit map at least 1×1."""
+    size = 1
+    while True:
+        sides, side = [], size
+        for s in specs:
+            side = output_size_of([(s.kernel, s.stride, s.padding)], side)
+            sides.append((side, s.norm))
+        if sides[-1][0] >= 1 and all(side >= 2 for side, norm in sides if norm):
+            return size
+        size += 1
+
+
 class _ConvChain(nn.Module):
     """A discriminator built from a layer list; outputs logits (no sigmoid: the loss applies it)."""
 
@@ -87,6 +102,7 @@ class _ConvChain(nn.Module):
                 layers.append(nn.LeakyReLU(LEAKY_SLOPE, True))
         self.specs = tuple(specs)
         self.model = nn.Sequential(*layers)
+        self.min_input_size = specs_min_input_size(specs)
 
     @property
     def receptive_field(self) -> int:
@@ -96,6 +112,12 @@ class _ConvChain(nn.Module):
         return specs_output_size(list(self.specs), size)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits; an image smaller than the chain can process (e.g. 64 px into the 286×286 ImageGAN) is first
+        zero-padded, centred, to :attr:`min_input_size`: the paper pads fields larger than the image with
+        zeros, and images at least that large (all paper settings) are untouched."""
+        pad_h, pad_w = max(0, self.min_input_size - x.shape[-2]), max(0, self.min_input_size - x.shape[-1])
+        if pad_h or pad_w:
+            x = F.pad(x, (pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2))
         return self.model(x)
 
 

@@ -46,7 +46,8 @@ def claim(run_dir: Path, config: Config) -> bool:
             raise UserError(f"{run_dir} holds a run of a different config (differs in: {diff}); "
                             "choose another --out or remove that directory")
         return latest_checkpoint(run_dir).exists()
-    if run_dir.exists() and any(run_dir.iterdir()):
+    if run_dir.exists() and any(p.is_file() or p.is_symlink() for p in run_dir.rglob("*")):
+        # Empty folders (e.g. checkpoints/ made by a workflow manager for a declared output) hold nothing to lose.
         entries = ", ".join(sorted(p.name for p in run_dir.iterdir())[:5])
         raise UserError(f"{run_dir} is not empty ({entries}) and holds no run config; "
                         "refusing to overwrite it — choose another --out")

@@ -1,0 +1,75 @@
+"""``ganrepro dvc-yaml`` (dvc.yaml from the plan) and ``ganrepro plan`` (list a build's runs and commands)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _add_build_options(parser: argparse.ArgumentParser) -> None:
+    from ganrepro.pipeline.plan import DEFAULT_DATASET, DEFAULT_PROFILE
+
+    parser.add_argument("--dataset", default=DEFAULT_DATASET, help=f"dataset name (default {DEFAULT_DATASET})")
+    parser.add_argument("--profile", default=DEFAULT_PROFILE, help=f"profile in params/profiles/ (default {DEFAULT_PROFILE})")
+    parser.add_argument("--data-dir", default="data", help="data folder (default data)")
+    parser.add_argument("--mirror", default=None, help="base URL holding the dataset's archives")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    dvc = subparsers.add_parser("dvc-yaml", help="write dvc.yaml: the Snakefile's jobs as DVC stages",
+                                description="Generates dvc.yaml from params/ (the same commands as the Snakefile).")
+    _add_build_options(dvc)
+    dvc.add_argument("--out", default="dvc.yaml", help="file to write (default dvc.yaml; - for stdout)")
+    dvc.add_argument("--check", action="store_true", help="exit 1 if --out differs from what would be generated")
+    dvc.set_defaults(func=run_dvc_yaml)
+
+    plan = subparsers.add_parser("plan", help="list a table build's runs and the command of each job",
+                                 description="What `snakemake` would run for one dataset and profile, from params/.")
+    _add_build_options(plan)
+    plan.add_argument("--table", default=None, help="only this table")
+    plan.set_defaults(func=run_plan)
+
+
+def _plan(args: argparse.Namespace):
+    from ganrepro.pipeline.plan import Plan
+
+    plan = Plan(args.dataset, args.profile, args.data_dir, args.mirror)
+    plan.validate()
+    return plan
+
+
+def run_dvc_yaml(args: argparse.Namespace) -> int:
+    from ganrepro.atomic import write_text
+    from ganrepro.pipeline.dvc import render_dvc_yaml
+
+    flags = "".join(f" --{k.replace('_', '-')} {v}" for k, v in (("dataset", args.dataset), ("profile", args.profile),
+                                                                   ("data_dir", args.data_dir), ("mirror", args.mirror))
+                    if v is not None and not (k == "data_dir" and v == "data"))
+    text = render_dvc_yaml(_plan(args), flags)
+    if args.out == "-":
+        sys.stdout.write(text)
+        return 0
+    out = Path(args.out)
+    if args.check:
+        current = out.read_text() if out.is_file() else None
+        if current != text:
+            print(f"{out} is out of date with params/; regenerate with `ganrepro dvc-yaml{flags}`", file=sys.stderr)
+            return 1
+        print(f"{out} matches params/")
+        return 0
+    write_text(out, text)
+    print(f"wrote {out}")
+    return 0
+
+
+def run_plan(args: argparse.Namespace) -> int:
+    plan = _plan(args)
+    tables = [args.table] if args.table else list(plan.tables)
+    print(f"dataset {plan.dataset}, profile {plan.profile_name}: {plan.profile.description}")
+    for table in tables:
+        runs = list(plan.runs(table))
+        print(f"\n{table}: {len(plan.table(table).rows)} rows x {len(plan.profile.seeds)} seeds = {len(runs)} runs")
+        for row, seed in runs:
+            print(f"  {plan.train_command(table, row, seed)}")
+    return 0

@@ -1,0 +1,211 @@
+"""Every job of a table build as a path and a ``ganrepro`` command line: the one place both DAGs come from.
+
+A :class:`Plan` is (dataset, profile, data folder, optional mirror).  For each table it expands rows × seeds
+into training runs and says where every file goes::
+
+    data/{dataset}/raw/…, data/{dataset}/prepared/manifest.json         download, prepare
+    results/{dataset}/{profile}/segmenter/{arch}-{size}/segmenter.pt     the FCN-score's scorer
+    results/{dataset}/{profile}/{table}/{row}/seed{seed}/                one training run (RUN_DIR)
+        checkpoints/final.pt, eval/test-trainmode/metrics.json, mlflow.json
+    results/{dataset}/{profile}/{table}/mlflow_parent.json               the table build's MLflow parent run
+    reports/{table}.md + reports/{dataset}/{profile}/{table}.md (+ figures in …/{table}/)
+
+The Snakefile rules and ``ganrepro dvc-yaml`` both take their command lines from here, so the two can only
+differ if one of them is edited by hand — which the parity test catches.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, Iterator
+
+from ganrepro.config import Config, ConfigError, load_config
+from ganrepro.pipeline.spec import Profile, Table, available, load_profile, load_table
+
+DEFAULT_DATASET = "facades"
+DEFAULT_PROFILE = "paper"
+
+
+def _assignments(overrides: dict[str, Any]) -> list[str]:
+    """``key=value`` strings as ``--set`` parses them back (YAML scalars: true, null, 0.5, text)."""
+    def text(value: Any) -> str:
+        return "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+    return [f"{key}={text(value)}" for key, value in overrides.items()]
+
+
+def _sets(overrides: dict[str, Any]) -> list[str]:
+    return [arg for item in _assignments(overrides) for arg in ("--set", item)]
+
+
+def _logged(argv: list[str], log: str) -> str:
+    """The command line, its output appended to ``log`` by ``ganrepro --log`` (which creates the folder, so
+    the same line runs under Snakemake and DVC)."""
+    assert argv[0] == "ganrepro"
+    return shlex.join(["ganrepro", "--log", log, *argv[1:]])
+
+
+@dataclass(frozen=True)
+class Plan:
+    dataset: str = DEFAULT_DATASET
+    profile_name: str = DEFAULT_PROFILE
+    data_dir: str = "data"
+    mirror: str | None = None
+
+    # ------------------------------------------------------------------------------------------ the params
+
+    @cached_property
+    def profile(self) -> Profile:
+        return load_profile(self.profile_name)
+
+    @cached_property
+    def tables(self) -> dict[str, Table]:
+        return {name: load_table(name) for name in available("tables")}
+
+    def table(self, name: str) -> Table:
+        if name not in self.tables:
+            raise ConfigError(f"unknown table {name!r}; known: {', '.join(self.tables)}")
+        return self.tables[name]
+
+    def overrides(self, table: str, row: str, seed: int) -> dict[str, Any]:
+        """Dotted overrides of one run, in the order applied: data root, profile, row, seed."""
+        spec = self.table(table)
+        profile = self.profile.overrides(spec.model, self.dataset)
+        row_overrides = spec.row_overrides(row)
+        clash = sorted(set(profile) & set(row_overrides))
+        if clash:
+            raise ConfigError(f"{spec.path}: row {row!r} and profile {self.profile_name!r} both set {clash[0]}; "
+                              "rows choose the ablation, profiles the scale, never the same key")
+        return {"data.root": self.prepared_dir, **profile, **row_overrides, "seed": seed}
+
+    def set_arguments(self, table: str, row: str, seed: int) -> str:
+        """The ``--set key=value`` arguments of one run, as one shell-quoted string (for the Snakefile)."""
+        return shlex.join(_sets(self.overrides(table, row, seed)))
+
+    def config(self, table: str, row: str, seed: int) -> Config:
+        """The resolved, validated config of one run (what ``ganrepro train`` will build)."""
+        return load_config([self.table(table).base_config], _assignments(self.overrides(table, row, seed)))
+
+    def validate(self) -> None:
+        """Resolve every run's config now, so a bad row or profile fails before any job starts."""
+        for table in self.tables:
+            sizes = {self.config(table, row, seed).data.crop_size for row, seed in self.runs(table)}
+            if len(sizes) != 1:
+                raise ConfigError(f"table {table}: rows resolve to different crop sizes {sorted(sizes)} on "
+                                  f"{self.dataset}/{self.profile_name}; one scorer scores one size")
+
+    def runs(self, table: str) -> Iterator[tuple[str, int]]:
+        for row in self.table(table).rows:
+            for seed in self.profile.seeds:
+                yield row, seed
+
+    def crop_size(self, table: str) -> int:
+        row = next(iter(self.table(table).rows))
+        return self.config(table, row, self.profile.seeds[0]).data.crop_size
+
+    # ------------------------------------------------------------------------------------------ the paths
+
+    @property
+    def results(self) -> str:
+        return f"results/{self.dataset}/{self.profile_name}"
+
+    @property
+    def prepared_dir(self) -> str:
+        return f"{self.data_dir}/{self.dataset}/prepared"
+
+    @property
+    def manifest(self) -> str:
+        return f"{self.prepared_dir}/manifest.json"
+
+    @cached_property
+    def archives(self) -> list[str]:
+        """The raw archive files the download stage produces ([] for the generated dataset)."""
+        from ganrepro.datasets.registry import get_spec
+
+        spec = get_spec(self.dataset)
+        return [f"{self.data_dir}/{self.dataset}/raw/{a.file}" for a in spec.archives]
+
+    def segmenter_dir(self, size: int) -> str:
+        return f"{self.results}/segmenter/{self.profile.segmenter_arch}-{size}"
+
+    def segmenter_checkpoint(self, size: int) -> str:
+        return f"{self.segmenter_dir(size)}/segmenter.pt"
+
+    def run_dir(self, table: str, row: str, seed: int) -> str:
+        return f"{self.results}/{table}/{row}/seed{seed}"
+
+    def final_checkpoint(self, table: str, row: str, seed: int) -> str:
+        return f"{self.run_dir(table, row, seed)}/checkpoints/final.pt"
+
+    def metrics_json(self, table: str, row: str, seed: int) -> str:
+        return f"{self.run_dir(table, row, seed)}/eval/test-trainmode/metrics.json"
+
+    def mlflow_child(self, table: str, row: str, seed: int) -> str:
+        return f"{self.run_dir(table, row, seed)}/mlflow.json"
+
+    def mlflow_parent(self, table: str) -> str:
+        return f"{self.results}/{table}/mlflow_parent.json"
+
+    def log(self, *parts: str) -> str:
+        return f"{self.results}/logs/{'/'.join(parts)}.log"
+
+    def report(self, table: str) -> str:
+        return f"reports/{table}.md"
+
+    def report_copy(self, table: str) -> str:
+        return f"reports/{self.dataset}/{self.profile_name}/{table}.md"
+
+    def figures_dir(self, table: str) -> str:
+        return f"reports/{self.dataset}/{self.profile_name}/{table}"
+
+    def figures(self, table: str) -> list[str]:
+        """One sample figure and one loss-curve figure per section of the table."""
+        spec = self.table(table)
+        return [f"{self.figures_dir(table)}/{s.id}_{kind}.png" for s in spec.sections for kind in ("samples", "losses")]
+
+    # ------------------------------------------------------------------------------------------ the commands
+
+    def download_command(self) -> str:
+        argv = ["ganrepro", "download", self.dataset, "--data-dir", self.data_dir]
+        if self.mirror:
+            argv += ["--mirror", self.mirror]
+        return _logged(argv, self.log("download", self.dataset))
+
+    def prepare_command(self) -> str:
+        return _logged(["ganrepro", "prepare", self.dataset, "--data-dir", self.data_dir],
+                       self.log("prepare", self.dataset))
+
+    def segmenter_command(self, size: int) -> str:
+        p = self.profile
+        argv = ["ganrepro", "segmenter", "train", self.dataset, "--data-dir", self.data_dir, "--arch", p.segmenter_arch,
+                "--size", str(size), "--epochs", str(p.segmenter_epochs), "--device", p.device,
+                "--out", self.segmenter_dir(size)]
+        return _logged(argv, self.log("segmenter", f"{p.segmenter_arch}-{size}"))
+
+    def train_command(self, table: str, row: str, seed: int) -> str:
+        argv = ["ganrepro", "train", "--config", self.table(table).base_config, *_sets(self.overrides(table, row, seed)),
+                "--device", self.profile.device, "--no-progress", "--out", self.run_dir(table, row, seed)]
+        return _logged(argv, self.log(table, row, f"seed{seed}", "train"))
+
+    def evaluate_command(self, table: str, row: str, seed: int) -> str:
+        argv = ["ganrepro", "evaluate", self.run_dir(table, row, seed), "--checkpoint", "final.pt",
+                "--segmenter", self.segmenter_checkpoint(self.crop_size(table)),
+                "--metrics", ",".join(self.profile.metrics), "--skip-unavailable", "--device", self.profile.device]
+        return _logged(argv, self.log(table, row, f"seed{seed}", "evaluate"))
+
+    def track_parent_command(self, table: str) -> str:
+        argv = ["ganrepro", "track", "start", table, "--dataset", self.dataset, "--profile", self.profile_name,
+                "--out", self.mlflow_parent(table)]
+        return _logged(argv, self.log(table, "mlflow_parent"))
+
+    def track_run_command(self, table: str, row: str, seed: int) -> str:
+        argv = ["ganrepro", "track", "log", self.run_dir(table, row, seed), "--parent", self.mlflow_parent(table),
+                "--table", table, "--row", row, "--seed", str(seed), "--out", self.mlflow_child(table, row, seed)]
+        return _logged(argv, self.log(table, row, f"seed{seed}", "mlflow"))
+
+    def report_command(self, table: str) -> str:
+        argv = ["ganrepro", "report", table, "--dataset", self.dataset, "--profile", self.profile_name,
+                "--data-dir", self.data_dir, "--out", self.report(table), "--out", self.report_copy(table),
+                "--figures", self.figures_dir(table), "--mlflow-parent", self.mlflow_parent(table)]
+        return _logged(argv, self.log(table, "report"))

@@ -1,0 +1,226 @@
+"""The pipeline's two kinds of params files, loaded strictly: ablation tables and profiles.
+
+``params/tables/NAME.yaml`` says *what* is trained (each row as config overrides, the paper's tables as
+sections that name rows, the published numbers beside them); ``params/profiles/NAME.yaml`` says *how big*
+(resolution, schedule, seeds, device) per dataset.  Both are validated here, once, so that the Snakefile,
+``ganrepro dvc-yaml`` and ``ganrepro report`` read the same checked objects and a typo fails with the file
+and key before any job starts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from ganrepro.config import ConfigError, read_yaml_mapping
+from ganrepro.paths import params_dir
+
+PAPER_METRICS = ("pixel_acc", "class_acc", "class_iou")
+EVAL_METRICS = ("fcn", "fid", "kid", "ssim", "psnr")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One trained configuration: ``overrides`` are dotted config keys applied over the table's base config."""
+
+    id: str
+    label: str
+    overrides: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SectionRow:
+    row: str
+    label: str
+    paper: tuple[float, ...] | None
+
+
+@dataclass(frozen=True)
+class Section:
+    """One of the paper's tables: rows that name trained rows, the source, the paper's ground-truth row."""
+
+    id: str
+    title: str
+    source: str
+    ground_truth: tuple[float, ...] | None
+    rows: tuple[SectionRow, ...]
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    title: str
+    model: str
+    base_config: str
+    base_set: dict[str, Any]
+    citation: str
+    paper_columns: tuple[str, ...]
+    paper_setting: str
+    rows: dict[str, Row]
+    sections: tuple[Section, ...]
+    path: Path
+
+    def row_overrides(self, row_id: str) -> dict[str, Any]:
+        """The table-wide overrides, then the row's own."""
+        return {**self.base_set, **self.rows[row_id].overrides}
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    replication: bool
+    seeds: tuple[int, ...]
+    device: str
+    threads: int
+    gpus_per_job: int
+    runtime_min: int
+    mem_mb: int
+    segmenter_arch: str
+    segmenter_epochs: int
+    metrics: tuple[str, ...]
+    config: dict[str, Any]
+    models: dict[str, dict[str, Any]]
+    datasets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    path: Path = Path()
+
+    def overrides(self, model: str, dataset: str) -> dict[str, Any]:
+        """Dotted overrides for one model on one dataset: profile-wide, per model, then per dataset."""
+        merged = {**self.config, **self.models.get(model, {})}
+        per_dataset = self.datasets.get(dataset, {})
+        merged.update(per_dataset.get("config", {}))
+        merged.update((per_dataset.get("models") or {}).get(model, {}))
+        return merged
+
+
+# ------------------------------------------------------------------------------------------------- loading
+
+
+def table_path(name: str) -> Path:
+    return params_dir() / "tables" / f"{name}.yaml"
+
+
+def profile_path(name: str) -> Path:
+    return params_dir() / "profiles" / f"{name}.yaml"
+
+
+def available(kind: str) -> list[str]:
+    """Names of the tables or profiles under params/."""
+    return sorted(p.stem for p in (params_dir() / kind).glob("*.yaml"))
+
+
+def load_table(name: str) -> Table:
+    path = table_path(name)
+    if not path.is_file():
+        raise ConfigError(f"unknown table {name!r} (no {path}); known: {', '.join(available('tables'))}")
+    raw = read_yaml_mapping(path, "table file")
+    where = str(path)
+    _keys(raw, where, required=("table", "title", "model", "base_config", "citation", "paper_columns", "rows",
+                                "sections"), optional=("base_set", "paper_setting"))
+    if raw["table"] != name:
+        raise ConfigError(f"{where}: 'table: {raw['table']}' must equal the file name {name!r}")
+    if raw["model"] not in ("pix2pix", "cyclegan"):
+        raise ConfigError(f"{where}: model must be pix2pix or cyclegan, got {raw['model']!r}")
+    columns = tuple(raw["paper_columns"])
+    if not set(columns) <= set(PAPER_METRICS):
+        raise ConfigError(f"{where}: paper_columns must be among {', '.join(PAPER_METRICS)}")
+    rows = {}
+    for row_id, body in _mapping(raw["rows"], f"{where}: rows").items():
+        _keys(body, f"{where}: rows.{row_id}", required=("label", "set"), optional=())
+        rows[row_id] = Row(str(row_id), str(body["label"]), dict(_mapping(body["set"] or {}, f"rows.{row_id}.set")))
+    sections, used, seen = [], set(), set()
+    for index, body in enumerate(raw["sections"] or []):
+        at = f"{where}: sections[{index}]"
+        _keys(body, at, required=("id", "title", "source", "rows"), optional=("ground_truth",))
+        if body["id"] in seen:
+            raise ConfigError(f"{at}: duplicate section id {body['id']!r}")
+        seen.add(body["id"])
+        section_rows = []
+        for j, entry in enumerate(body["rows"] or []):
+            _keys(entry, f"{at}.rows[{j}]", required=("row",), optional=("label", "paper"))
+            if entry["row"] not in rows:
+                raise ConfigError(f"{at}.rows[{j}]: row {entry['row']!r} is not declared under rows "
+                                  f"(declared: {', '.join(rows)})")
+            used.add(entry["row"])
+            section_rows.append(SectionRow(entry["row"], str(entry.get("label") or rows[entry["row"]].label),
+                                           _numbers(entry.get("paper"), len(columns), f"{at}.rows[{j}].paper")))
+        sections.append(Section(str(body["id"]), str(body["title"]), str(body["source"]),
+                                _numbers(body.get("ground_truth"), len(columns), f"{at}.ground_truth"),
+                                tuple(section_rows)))
+    unused = sorted(set(rows) - used)
+    if unused:
+        raise ConfigError(f"{where}: rows {', '.join(unused)} appear in no section")
+    base = params_dir().parent / raw["base_config"] if not Path(raw["base_config"]).is_absolute() else Path(raw["base_config"])
+    if not base.is_file():
+        raise ConfigError(f"{where}: base_config {raw['base_config']} not found")
+    return Table(name, str(raw["title"]), raw["model"], str(raw["base_config"]),
+                 dict(_mapping(raw.get("base_set") or {}, f"{where}: base_set")), str(raw["citation"]), columns,
+                 str(raw.get("paper_setting", "")), rows, tuple(sections), path)
+
+
+def load_profile(name: str) -> Profile:
+    path = profile_path(name)
+    if not path.is_file():
+        raise ConfigError(f"unknown profile {name!r} (no {path}); known: {', '.join(available('profiles'))}")
+    raw = read_yaml_mapping(path, "profile file")
+    where = str(path)
+    _keys(raw, where, required=("description", "replication", "seeds", "device", "threads", "gpus_per_job",
+                                "segmenter", "metrics"),
+          optional=("config", "models", "datasets", "runtime_min", "mem_mb"))
+    seeds = raw["seeds"]
+    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and s >= 0 for s in seeds) \
+            or len(set(seeds)) != len(seeds):
+        raise ConfigError(f"{where}: seeds must be a non-empty list of distinct non-negative integers, got {seeds!r}")
+    metrics = tuple(raw["metrics"])
+    if not metrics or not set(metrics) <= set(EVAL_METRICS):
+        raise ConfigError(f"{where}: metrics must be a non-empty subset of {', '.join(EVAL_METRICS)}")
+    segmenter = _mapping(raw["segmenter"], f"{where}: segmenter")
+    _keys(segmenter, f"{where}: segmenter", required=("arch", "epochs"), optional=())
+    for key in ("threads", "runtime_min", "mem_mb"):
+        if key in raw and (not isinstance(raw[key], int) or raw[key] < 1):
+            raise ConfigError(f"{where}: {key} must be a positive integer, got {raw[key]!r}")
+    if not isinstance(raw["gpus_per_job"], int) or raw["gpus_per_job"] < 0:
+        raise ConfigError(f"{where}: gpus_per_job must be an integer >= 0, got {raw['gpus_per_job']!r}")
+    if not isinstance(raw["replication"], bool):
+        raise ConfigError(f"{where}: replication must be true or false")
+    models = {str(k): dict(_mapping(v or {}, f"{where}: models.{k}")) for k, v in (raw.get("models") or {}).items()}
+    unknown = set(models) - {"pix2pix", "cyclegan"}
+    if unknown:
+        raise ConfigError(f"{where}: models has unknown model(s) {', '.join(sorted(unknown))}; use pix2pix or cyclegan")
+    datasets = {}
+    for name_, body in (raw.get("datasets") or {}).items():
+        body = dict(_mapping(body or {}, f"{where}: datasets.{name_}"))
+        _keys(body, f"{where}: datasets.{name_}", required=(), optional=("config", "models"))
+        datasets[str(name_)] = body
+    return Profile(name, str(raw["description"]), raw["replication"], tuple(seeds), str(raw["device"]),
+                   int(raw["threads"]), int(raw["gpus_per_job"]), int(raw.get("runtime_min", 60)),
+                   int(raw.get("mem_mb", 4000)), str(segmenter["arch"]), int(segmenter["epochs"]), metrics,
+                   dict(_mapping(raw.get("config") or {}, f"{where}: config")), models, datasets, path)
+
+
+# ------------------------------------------------------------------------------------------------- helpers
+
+
+def _mapping(value: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where} must be a mapping, got {value!r}")
+    return value
+
+
+def _keys(body: Any, where: str, required: tuple[str, ...], optional: tuple[str, ...]) -> None:
+    _mapping(body, where)
+    missing = [k for k in required if k not in body]
+    if missing:
+        raise ConfigError(f"{where}: missing key {missing[0]!r}")
+    unknown = sorted(set(body) - set(required) - set(optional))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r}; allowed: {', '.join(required + optional)}")
+
+
+def _numbers(value: Any, n: int, where: str) -> tuple[float, ...] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) != n or not all(isinstance(v, (int, float)) for v in value):
+        raise ConfigError(f"{where} must be null or a list of {n} numbers (one per paper column), got {value!r}")
+    return tuple(float(v) for v in value)

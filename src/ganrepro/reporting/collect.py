@@ -1,0 +1,231 @@
+"""Read every run of a table build into plain dataclasses, checking that each is the run the table asks for.
+
+A report that silently drops a row, or shows a run trained with other settings than the table and profile
+now define, would misstate what was measured; so every missing or inconsistent file is a
+:class:`~ganrepro.errors.UserError` naming the file and the row.  Paths come from :class:`Plan` only.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ganrepro.config import ConfigError, load_config
+from ganrepro.errors import UserError
+from ganrepro.pipeline.plan import Plan
+
+METRICS_FORMAT = "ganrepro-metrics/1"
+FCN_KEYS = ("pixel_acc", "class_acc", "class_iou")
+#: metrics.json entry -> the keys tried, in order, for its headline number (KID: the mean over subsets;
+#: SSIM: the RGB value, as the evaluation's summary prints it).
+SCALAR_KEYS = {"fid": ("value",), "kid": ("mean", "value"), "ssim": ("value",), "psnr": ("value",)}
+#: losses.csv bookkeeping columns; every other column is a loss.
+LOG_COLUMNS = ("step", "epoch", "iter", "lr", "seconds")
+#: Config keys that may differ from the plan without changing what was trained (data identity is checked
+#: through the data hash instead).
+IGNORED_CONFIG_KEYS = ("data.root",)
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One number of one run, or why there is none."""
+
+    value: float | None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What the report needs from one run (row × seed)."""
+
+    row: str
+    seed: int
+    run_dir: Path
+    metrics_path: Path
+    measures: dict[str, Measure]          # pixel_acc, class_acc, class_iou, fid, kid, ssim, psnr
+    ground_truth: dict[str, Measure]      # pixel_acc, class_acc, class_iou of the real photos
+    config_digest: str
+    checkpoint_sha256: str
+    step: int
+    epoch: int
+    data_hash: str | None                 # of the data the evaluation read
+    train_data_hashes: tuple[str | None, ...]  # per training invocation
+    commits: tuple[str, ...]              # per training invocation
+    ganrepro_version: str
+    evaluated: dt.datetime | None         # metrics.json's time, when it records one
+    trained: dt.datetime | None           # newest training invocation
+    crop_size: int
+    n_epochs: int
+    n_epochs_decay: int
+    batch_size: int
+    losses_csv: Path
+    eval_dir: Path
+
+    @property
+    def name(self) -> str:
+        return f"{self.row}/seed{self.seed}"
+
+
+def collect_runs(plan: Plan, table: str) -> list[RunRecord]:
+    """Every run of ``table`` in the plan's order (rows, then seeds)."""
+    return [read_run(plan, table, row, seed) for row, seed in plan.runs(table)]
+
+
+def read_run(plan: Plan, table: str, row: str, seed: int) -> RunRecord:
+    run_dir = Path(plan.run_dir(table, row, seed))
+    where = f"row {row!r} ({plan.table(table).rows[row].label}), seed {seed}"
+    metrics_path = Path(plan.metrics_json(table, row, seed))
+    doc = _read_json(metrics_path, where, "metrics file (written by `ganrepro evaluate`)")
+    if doc.get("format") != METRICS_FORMAT:
+        raise UserError(f"{metrics_path} ({where}) has format {doc.get('format')!r}, expected {METRICS_FORMAT!r}")
+    config_path = run_dir / "config.yaml"
+    if not config_path.is_file():
+        raise UserError(f"missing run config {config_path} for {where}")
+    try:
+        config = load_config(config_path)
+    except ConfigError as err:
+        raise UserError(f"{where}: {err}") from None
+    _check_config(plan, table, row, seed, config, doc, run_dir, metrics_path, where)
+    provenance = _read_json(run_dir / "provenance.json", where, "provenance file")
+    invocations = provenance.get("invocations") or []
+    losses_csv = run_dir / "losses.csv"
+    if not losses_csv.is_file():
+        raise UserError(f"missing loss log {losses_csv} for {where}")
+    try:
+        run, data, metrics = doc["run"], doc["data"], doc["metrics"]
+        measures = _measures(metrics, metrics_path)
+        ground_truth = _ground_truth(metrics, metrics_path)
+        return RunRecord(
+            row=row, seed=seed, run_dir=run_dir, metrics_path=metrics_path, measures=measures,
+            ground_truth=ground_truth, config_digest=str(run["config_digest"]),
+            checkpoint_sha256=str(run["checkpoint_sha256"]), step=int(run["step"]), epoch=int(run["epoch"]),
+            data_hash=data.get("data_hash"), train_data_hashes=tuple(i.get("data_hash") for i in invocations),
+            commits=tuple(str(i.get("git_commit") or "unknown") for i in invocations),
+            ganrepro_version=str(doc.get("ganrepro", "unknown")), evaluated=_evaluation_time(doc),
+            trained=max((t for t in (_parse_time(i.get("time")) for i in invocations) if t), default=None),
+            crop_size=config.data.crop_size, n_epochs=config.train.n_epochs,
+            n_epochs_decay=config.train.n_epochs_decay, batch_size=config.train.batch_size,
+            losses_csv=losses_csv, eval_dir=metrics_path.parent)
+    except (KeyError, TypeError, ValueError) as err:
+        raise UserError(f"{metrics_path} ({where}) is not a complete metrics file: bad or missing {err}") from None
+
+
+def read_losses(path: Path) -> dict[str, list[float]]:
+    """losses.csv as {column: values}; the step column plus one list per loss (NaN where a cell is empty)."""
+    with open(path, newline="") as handle:
+        reader = csv.DictReader(handle)
+        columns = list(reader.fieldnames or [])
+        if "step" not in columns:
+            raise UserError(f"{path} has no 'step' column; not a loss log written by `ganrepro train`")
+        wanted = ["step"] + [c for c in columns if c not in LOG_COLUMNS]
+        out: dict[str, list[float]] = {c: [] for c in wanted}
+        for number, line in enumerate(reader, start=2):
+            try:
+                for column in wanted:
+                    cell = line.get(column)
+                    out[column].append(float(cell) if cell not in (None, "") else math.nan)
+            except ValueError as err:
+                raise UserError(f"{path}, line {number}: {err}") from None
+    return out
+
+
+def loss_columns(losses: dict[str, list[float]]) -> list[str]:
+    return [c for c in losses if c != "step"]
+
+
+# ----------------------------------------------------------------------------------------------- helpers
+
+
+def _read_json(path: Path, where: str, what: str) -> dict[str, Any]:
+    if not path.is_file():
+        raise UserError(f"missing {what} {path} for {where}; a report never leaves a row out")
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise UserError(f"cannot read {path} ({where}): {err}") from None
+    if not isinstance(doc, dict):
+        raise UserError(f"{path} ({where}) is not a JSON object")
+    return doc
+
+
+def _check_config(plan: Plan, table: str, row: str, seed: int, config: Any, doc: dict[str, Any],
+                  run_dir: Path, metrics_path: Path, where: str) -> None:
+    """The run must be the one the table and profile define now, and the metrics must be of that run."""
+    from ganrepro.training.rundir import differing_keys
+
+    expected = plan.config(table, row, seed).to_dict()
+    differ = [k for k in differing_keys(config.to_dict(), expected) if k not in IGNORED_CONFIG_KEYS]
+    if differ:
+        raise UserError(f"{where}: the run in {run_dir} was trained with another config than "
+                        f"table {table!r} and profile {plan.profile_name!r} now define (differs in: "
+                        f"{', '.join(differ)}); retrain it")
+    recorded = (doc.get("run") or {}).get("config_digest")
+    if recorded != config.digest():
+        raise UserError(f"{metrics_path} ({where}) scores config {recorded}, but the run's config.yaml is "
+                        f"{config.digest()}; re-evaluate the run")
+
+
+def _number(value: Any, path: Path, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise UserError(f"{path}: {key} is {value!r}, not a finite number")
+    return float(value)
+
+
+def _entry(metrics: dict[str, Any], name: str) -> tuple[dict[str, Any] | None, str | None]:
+    """(the metric's entry, None) or (None, why it has no numbers)."""
+    entry = metrics.get(name)
+    if entry is None:
+        return None, f"{name.upper()} was not computed (not among the evaluation's metrics)"
+    if entry.get("available") is False:
+        return None, str(entry.get("reason") or "no reason recorded")
+    return entry, None
+
+
+def _measures(metrics: dict[str, Any], path: Path) -> dict[str, Measure]:
+    out: dict[str, Measure] = {}
+    fcn, reason = _entry(metrics, "fcn")
+    for key in FCN_KEYS:
+        out[key] = Measure(_number(fcn[key], path, f"fcn.{key}")) if fcn else Measure(None, reason)
+    for name, keys in SCALAR_KEYS.items():
+        entry, reason = _entry(metrics, name)
+        if entry is None:
+            out[name] = Measure(None, reason)
+            continue
+        key = next((k for k in keys if k in entry), keys[0])
+        value = entry.get(key)
+        out[name] = (Measure(_number(value, path, f"{name}.{key}")) if value is not None else
+                     Measure(None, f"{name.upper()}: {entry.get('note') or 'no value recorded'}"))
+    return out
+
+
+def _ground_truth(metrics: dict[str, Any], path: Path) -> dict[str, Measure]:
+    fcn, reason = _entry(metrics, "fcn")
+    gt = (fcn or {}).get("ground_truth")
+    if not gt:
+        why = reason or "the FCN-score of the real photos is not recorded"
+        return {key: Measure(None, why) for key in FCN_KEYS}
+    return {key: Measure(_number(gt[key], path, f"fcn.ground_truth.{key}")) for key in FCN_KEYS}
+
+
+def _parse_time(text: Any) -> dt.datetime | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        stamp = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.UTC)
+
+
+def _evaluation_time(doc: dict[str, Any]) -> dt.datetime | None:
+    """The evaluation's own timestamp, wherever the metrics file records one."""
+    for holder, key in ((doc, "time"), (doc, "evaluated_at"), (doc.get("generation") or {}, "time")):
+        stamp = _parse_time(holder.get(key))
+        if stamp:
+            return stamp
+    return None

@@ -1,0 +1,211 @@
+"""The report as markdown text: header, one table per paper section, orderings, figures, run provenance.
+
+Rendering is a pure function of the collected runs, the params and the figure links, so the same inputs
+always give the same text (no clock, no absolute paths of this machine).
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from ganrepro.pipeline.plan import Plan
+from ganrepro.pipeline.spec import Section
+from ganrepro.reporting.aggregate import (
+    Summary,
+    format_summary,
+    ordering,
+    spearman,
+    summarize,
+)
+from ganrepro.reporting.collect import FCN_KEYS, Measure, RunRecord
+from ganrepro.reporting.facts import BuildFacts, describe
+
+COLUMN_NAMES = {"pixel_acc": "per-pixel acc.", "class_acc": "per-class acc.", "class_iou": "class IoU"}
+#: (metrics key, heading, decimals) of the image-quality columns.
+QUALITY = (("fid", "FID ↓", 3), ("kid", "KID ↓", 4), ("ssim", "SSIM ↑", 3))
+GROUND_TRUTH_LABEL = "Ground truth (real photos)"
+
+
+@dataclass(frozen=True)
+class ReportInput:
+    plan: Plan
+    table: str
+    runs: Sequence[RunRecord]
+    facts: BuildFacts
+
+
+class Footnotes:
+    """Numbered reasons for "n/a" cells; an identical reason gets one number however often it is cited."""
+
+    def __init__(self) -> None:
+        self._ids: dict[str, int] = {}
+
+    def mark(self, reasons: Sequence[str]) -> str:
+        return "".join(f"[^{self._ids.setdefault(' '.join(r.split()), len(self._ids) + 1)}]" for r in reasons)
+
+    def lines(self) -> list[str]:
+        return [f"[^{number}]: {reason}" for reason, number in self._ids.items()]
+
+
+def render_markdown(data: ReportInput, links: dict[str, dict[str, str]]) -> str:
+    """The whole report; ``links[section_id][kind]`` is each figure's path relative to the markdown file."""
+    notes = Footnotes()
+    parts = [*_header(data)]
+    for section in data.plan.table(data.table).sections:
+        parts += _section(data, section, links.get(section.id, {}), notes)
+    parts += _provenance(data)
+    if notes.lines():
+        parts += ["## Notes", "", *notes.lines(), ""]
+    return "\n".join(parts).rstrip("\n") + "\n"
+
+
+# ------------------------------------------------------------------------------------------------- header
+
+
+def regenerate_command(plan: Plan, table: str) -> str:
+    config = [f"dataset={plan.dataset}", f"profile={plan.profile_name}"]
+    if plan.data_dir != "data":
+        config.append(f"data_dir={plan.data_dir}")
+    return shlex.join(["snakemake", "--cores", "N", plan.report(table), "--config", *config])
+
+
+def _header(data: ReportInput) -> list[str]:
+    plan, facts = data.plan, data.facts
+    spec, profile = plan.table(data.table), plan.profile
+    seeds = ", ".join(str(s) for s in profile.seeds)
+    epochs = describe(facts.epochs, lambda e: f"{e[0] + e[1]} ({e[0]} constant + {e[1]} decaying)")
+    total_epochs = describe(facts.epochs, lambda e: str(e[0] + e[1]))
+    lines = [f"# {spec.title}: {plan.dataset}, profile {plan.profile_name}", ""]
+    if not profile.replication:
+        lines += ["> [!WARNING]",
+                  (f"> **NOT A REPLICATION: do not cite these numbers as the papers' results.** Profile "
+                   f"`{plan.profile_name}` ({profile.description}) trains at "
+                   f"{describe(facts.crop_sizes, lambda s: f'{s}×{s}')} px for {total_epochs} epoch(s) on "
+                   f"{plan.dataset}; images this small and schedules this short change what the papers measured. "
+                   "The profile exercises the pipeline; it does not reproduce the papers."), ""]
+    if not facts.data_agrees:
+        lines += ["> [!CAUTION]",
+                  ("> **WARNING: THE RUNS DO NOT AGREE ON THE DATA.** They were trained or evaluated on different "
+                   "prepared datasets, so their numbers are not comparable:"), ">"]
+        lines += [f"> - `{h or 'unknown'}`: {', '.join(names)}" for h, names in facts.data_hashes.items()]
+        lines += [""]
+    data_hash = (f"`{next(iter(facts.data_hashes)) or 'unknown (no manifest.json)'}` (all runs agree)"
+                 if facts.data_agrees else "**runs disagree, see the warning above**")
+    commit_label = "Code commit" if len(facts.commits) == 1 else "Code commits (runs used different ones)"
+    lines += [
+        f"- **Paper:** {spec.citation}",
+        f"- **Dataset:** {plan.dataset}; data hash {data_hash}",
+        f"- **Profile:** `{plan.profile_name}`: {profile.description}",
+        f"- **Resolution:** {describe(facts.crop_sizes, lambda s: f'{s}×{s}')} (crop size)",
+        f"- **Epochs:** {epochs}",
+        f"- **Batch size:** {describe(facts.batch_sizes)}",
+        f"- **Seeds:** {seeds} (n = {len(profile.seeds)}"
+        + ("; ours are mean ± sample standard deviation over seeds)" if len(profile.seeds) > 1 else ")"),
+        f"- **{commit_label}:** {describe(facts.commits, lambda c: f'`{c}`')}",
+        f"- **ganrepro version:** {describe(facts.versions)}",
+        f"- **Date:** {facts.date or 'unknown'}: {facts.date_source}",
+        (f"- **FCN-scores:** per-pixel accuracy, per-class accuracy and class IoU of a `{profile.segmenter_arch}` "
+         "segmenter trained on the dataset's training photos; the ground-truth row scores the real test photos"),
+        f"- **Regenerate:** `{regenerate_command(plan, data.table)}` (N = CPU cores to use)",
+        "",
+    ]
+    return lines
+
+
+# ------------------------------------------------------------------------------------------------ sections
+
+
+def _cell(summary: Summary, notes: Footnotes, digits: int = 3) -> str:
+    return format_summary(summary, digits) + notes.mark(summary.reasons)
+
+
+def _paper(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}"
+
+
+def _escape(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def _section(data: ReportInput, section: Section, links: dict[str, str], notes: Footnotes) -> list[str]:
+    plan = data.plan
+    spec = plan.table(data.table)
+    by_row = {row: [r for r in data.runs if r.row == row] for row in spec.rows}
+    n = len(plan.profile.seeds)
+    lines = [f"## {section.title}", "",
+             (f"Source: {section.source}. Paper setting: {spec.paper_setting or 'not stated'}. "
+              f"Ours: {plan.dataset}, profile `{plan.profile_name}`, n = {n} seed{'s' if n != 1 else ''} per row."), ""]
+    headings = ["Row", *(f"ours {COLUMN_NAMES[k]}" for k in FCN_KEYS), *(h for _, h, _ in QUALITY),
+                *(f"paper {COLUMN_NAMES[c]}" for c in spec.paper_columns)]
+    lines += ["| " + " | ".join(headings) + " |", "|---|" + "---:|" * (len(headings) - 1)]
+    ours_pixel: list[tuple[str, Summary, float | None]] = []
+    pixel_index = spec.paper_columns.index("pixel_acc") if "pixel_acc" in spec.paper_columns else None
+    for entry in section.rows:
+        runs = by_row[entry.row]
+        fcn = [summarize([r.measures[k] for r in runs]) for k in FCN_KEYS]
+        quality = [_cell(summarize([r.measures[k] for r in runs]), notes, d) for k, _, d in QUALITY]
+        paper = list(entry.paper) if entry.paper else [None] * len(spec.paper_columns)
+        cells = [_escape(entry.label), *(_cell(s, notes) for s in fcn), *quality, *(_paper(v) for v in paper)]
+        lines.append("| " + " | ".join(cells) + " |")
+        if pixel_index is not None and entry.paper:
+            ours_pixel.append((entry.label, fcn[0], entry.paper[pixel_index]))
+    section_runs = [r for e in section.rows for r in by_row[e.row]]
+    truth = [_truth([r.ground_truth[k] for r in section_runs]) for k in FCN_KEYS]
+    paper_truth = list(section.ground_truth) if section.ground_truth else [None] * len(spec.paper_columns)
+    lines.append("| " + " | ".join([GROUND_TRUTH_LABEL, *(_cell(s, notes) for s in truth),
+                                    *("—" for _ in QUALITY), *(_paper(v) for v in paper_truth)]) + " |")
+    lines += ["", *_orderings(ours_pixel)]
+    for kind, caption in (("samples", "Sample outputs"), ("losses", "Training losses")):
+        if kind in links:
+            lines += [f"![{caption}: {section.title}]({_link(links[kind])})", ""]
+    return lines
+
+
+def _truth(measures: Sequence[Measure]) -> Summary:
+    """The real photos' score is one number per scorer, repeated in every run; shown once when the runs
+    agree, as mean ± std over the runs when they do not (a different scorer somewhere)."""
+    summary = summarize(measures)
+    return replace(summary, std=None) if len({m.value for m in measures if m.value is not None}) == 1 else summary
+
+
+def _orderings(rows: list[tuple[str, Summary, float | None]]) -> list[str]:
+    """Ours vs the paper's ranking by per-pixel accuracy, over the rows that have both numbers."""
+    both = [(label, s.mean, p) for label, s, p in rows if s.mean is not None and p is not None]
+    if not rows:
+        return []
+    if len(both) < 2:
+        return ["Ordering by per-pixel accuracy: fewer than two rows have both our and the paper's number.", ""]
+    labels = [b[0] for b in both]
+    ours, paper = [float(b[1]) for b in both], [float(b[2]) for b in both]
+    rho = spearman(ours, paper)
+    rho_text = "undefined (no spread)" if rho is None else f"{rho:.3f}"
+    return [(f"Ordering by per-pixel accuracy ({len(both)} rows with paper numbers): "
+             f"ours {_escape(ordering(labels, ours))}; paper {_escape(ordering(labels, paper))}; "
+             f"Spearman rank correlation {rho_text}."), ""]
+
+
+def _link(path: str) -> str:
+    return f"<{path}>" if any(c in path for c in " ()") else path
+
+
+# ---------------------------------------------------------------------------------------------- provenance
+
+
+def _provenance(data: ReportInput) -> list[str]:
+    lines = ["## Runs", "",
+             "Every number above comes from these runs' `eval/test-trainmode/metrics.json`.", "",
+             "| Row | Seed | Run dir | Config digest | Checkpoint sha256 | Step | Epoch | Data hash | Code commit |",
+             "|---|---:|---|---|---|---:|---:|---|---|"]
+    for r in data.runs:
+        commits = ", ".join(f"`{_short_commit(c)}`" for c in dict.fromkeys(r.commits)) or "unknown"
+        lines.append(f"| {r.row} | {r.seed} | `{r.run_dir.as_posix()}` | `{r.config_digest}` | "
+                     f"`{r.checkpoint_sha256[:12]}` | {r.step} | {r.epoch} | `{(r.data_hash or 'unknown')[:12]}` | "
+                     f"{commits} |")
+    return [*lines, ""]
+
+
+def _short_commit(commit: str) -> str:
+    dirty = commit.endswith("-dirty")
+    return commit.removesuffix("-dirty")[:12] + ("-dirty" if dirty else "")
