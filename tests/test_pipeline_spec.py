@@ -40,8 +40,8 @@ def test_the_tables_hold_the_papers_rows_and_numbers() -> None:
     assert [r.paper for r in sections["losses"].rows][-1] == (0.66, 0.23, 0.17)
     assert sections["losses"].ground_truth == (0.80, 0.26, 0.21)
     assert [r.row for r in sections["receptive_field"].rows] == ["d_pixel", "d_patch16", "l1_cgan", "d_patch286"]
-    assert [r.paper for r in sections["receptive_field"].rows][0] == (0.39, 0.15, 0.10)
-    assert [r.paper for r in sections["generators"].rows][0] == (0.35, 0.12, 0.08)
+    assert sections["receptive_field"].rows[0].paper == (0.39, 0.15, 0.10)
+    assert sections["generators"].rows[0].paper == (0.35, 0.12, 0.08)
     assert [p2p.row_overrides(r.row).get("pix2pix.lambda_l1", 100) for r in sections["lambda_l1"].rows] == [1, 10, 100, 1000]
     cg = load_table("cyclegan_ablation")
     losses = {r.row: r.paper for r in next(s for s in cg.sections if s.id == "losses").rows}
@@ -128,7 +128,7 @@ def test_train_command_carries_every_override() -> None:
 
 def test_committed_dvc_yaml_is_generated_from_params() -> None:
     result = subprocess.run([sys.executable, "-m", "ganrepro", "dvc-yaml", "--check"], cwd=ROOT,
-                            capture_output=True, text=True)
+                            capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
 
 

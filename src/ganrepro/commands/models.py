@@ -67,7 +67,9 @@ def _table(rows: list[dict[str, object]]) -> str:
 
 def run_models(args: argparse.Namespace) -> int:
     """Print the listing as a table or JSON."""
-    from ganrepro.models import describe_architectures  # torch is imported here, not at CLI start-up
+    from ganrepro.models import (
+        describe_architectures,  # torch is imported here, not at CLI start-up
+    )
 
     rows = [info.as_dict() for info in describe_architectures(args.norm, args.input_nc, MAP_SIZE)]
     if args.json:

@@ -17,9 +17,10 @@ differ if one of them is edited by hand — which the parity test catches.
 from __future__ import annotations
 
 import shlex
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Iterator
+from typing import Any
 
 from ganrepro.config import Config, ConfigError, load_config
 from ganrepro.pipeline.spec import Profile, Table, available, load_profile, load_table

@@ -9,9 +9,10 @@ and key before any job starts.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from ganrepro.config import ConfigError, read_yaml_mapping
 from ganrepro.paths import params_dir

@@ -1,0 +1,66 @@
+"""The final scores of a run, from ``ganrepro evaluate``'s metrics.json, as flat MLflow metric names.
+
+metrics.json ("ganrepro-metrics/1") nests each metric with its protocol; only the headline numbers are
+logged, under short names that sort together in the UI.  A metric that could not be computed is recorded
+there as ``{"available": false, "reason": ...}`` and is simply absent here (its reason stays in the
+metrics.json artifact), as is any value that is null or not finite (e.g. PSNR of identical images).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ganrepro.errors import DataError
+from ganrepro.tracking.batch import finite
+
+METRICS_FORMAT = "ganrepro-metrics/1"
+
+FCN_KEYS = ("pixel_acc", "class_acc", "class_iou", "class_acc_present_only", "class_iou_present_only")
+
+#: (metric in metrics.json, key inside it, MLflow name)
+SCALARS: tuple[tuple[str, str, str], ...] = (
+    *(("fcn", key, f"fcn_{key}") for key in FCN_KEYS),
+    ("fid", "value", "fid"),
+    ("kid", "mean", "kid_mean"),
+    ("kid", "std", "kid_std"),
+    ("ssim", "value", "ssim_rgb"),
+    ("ssim", "value_y", "ssim_y"),
+    ("psnr", "value", "psnr"),
+)
+
+
+def available(entry: Any) -> bool:
+    return isinstance(entry, Mapping) and entry.get("available", True) is not False
+
+
+def final_scores(document: Mapping[str, Any], where: str = "metrics.json") -> dict[str, float]:
+    """The available numeric headline metrics, e.g. {"fcn_pixel_acc": 0.61, "ssim_rgb": 0.3, ...}; the FCN
+    score of the real photos (the table's ground-truth row) as ``fcn_gt_<key>``."""
+    if document.get("format") != METRICS_FORMAT:
+        raise DataError(f"{where}: format is {document.get('format')!r}, expected {METRICS_FORMAT!r}")
+    metrics = document.get("metrics")
+    if not isinstance(metrics, Mapping):
+        raise DataError(f"{where}: no 'metrics' object")
+    scores: dict[str, float] = {}
+    for metric, key, name in SCALARS:
+        entry = metrics.get(metric)
+        if available(entry):
+            value = finite(entry.get(key))
+            if value is not None:
+                scores[name] = value
+    fcn = metrics.get("fcn")
+    truth = fcn.get("ground_truth") if available(fcn) else None
+    if available(truth):
+        for key in FCN_KEYS:
+            value = finite(truth.get(key))
+            if value is not None:
+                scores[f"fcn_gt_{key}"] = value
+    return scores
+
+
+def final_step(document: Mapping[str, Any]) -> int:
+    """The training step the scored checkpoint was saved at (0 if not recorded)."""
+    run = document.get("run")
+    step = finite(run.get("step")) if isinstance(run, Mapping) else None
+    return int(step) if step is not None else 0
