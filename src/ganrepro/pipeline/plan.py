@@ -8,7 +8,7 @@ into training runs and says where every file goes::
     results/{dataset}/{profile}/{table}/{row}/seed{seed}/                one training run (RUN_DIR)
         checkpoints/final.pt, eval/test-trainmode/metrics.json, mlflow.json
     results/{dataset}/{profile}/{table}/mlflow_parent.json               the table build's MLflow parent run
-    reports/{table}.md + reports/{dataset}/{profile}/{table}.md (+ figures in …/{table}/)
+    reports/{dataset}/{profile}/{table}.md (+ figures in …/{table}/), then the latest as reports/{table}.md
 
 The Snakefile rules and ``ganrepro dvc-yaml`` both take their command lines from here, so the two can only
 differ if one of them is edited by hand — which the parity test catches.
@@ -206,7 +206,14 @@ class Plan:
         return _logged(argv, self.log(table, row, f"seed{seed}", "mlflow"))
 
     def report_command(self, table: str) -> str:
+        """The build's report, kept per dataset and profile, logged to the build's MLflow parent run."""
         argv = ["ganrepro", "report", table, "--dataset", self.dataset, "--profile", self.profile_name,
-                "--data-dir", self.data_dir, "--out", self.report(table), "--out", self.report_copy(table),
-                "--figures", self.figures_dir(table), "--mlflow-parent", self.mlflow_parent(table)]
+                "--data-dir", self.data_dir, "--out", self.report_copy(table), "--figures", self.figures_dir(table),
+                "--mlflow-parent", self.mlflow_parent(table)]
         return _logged(argv, self.log(table, "report"))
+
+    def latest_report_command(self, table: str) -> str:
+        """The same report as ``reports/{table}.md`` (links to the per-build figures)."""
+        argv = ["ganrepro", "report", table, "--dataset", self.dataset, "--profile", self.profile_name,
+                "--data-dir", self.data_dir, "--out", self.report(table), "--figures", self.figures_dir(table)]
+        return _logged(argv, self.log(table, "latest_report"))
