@@ -102,8 +102,13 @@ class Plan:
                 yield row, seed
 
     def crop_size(self, table: str) -> int:
-        row = next(iter(self.table(table).rows))
-        return self.config(table, row, self.profile.seeds[0]).data.crop_size
+        """The resolution every row of ``table`` trains at (one per table: see :meth:`validate`)."""
+        return self._crop_sizes[table]
+
+    @cached_property
+    def _crop_sizes(self) -> dict[str, int]:
+        seed = self.profile.seeds[0]
+        return {t: self.config(t, next(iter(spec.rows)), seed).data.crop_size for t, spec in self.tables.items()}
 
     # ------------------------------------------------------------------------------------------ the paths
 

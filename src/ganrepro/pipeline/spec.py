@@ -98,24 +98,21 @@ class Profile:
 # ------------------------------------------------------------------------------------------------- loading
 
 
-def table_path(name: str) -> Path:
-    return params_dir() / "tables" / f"{name}.yaml"
-
-
-def profile_path(name: str) -> Path:
-    return params_dir() / "profiles" / f"{name}.yaml"
-
-
 def available(kind: str) -> list[str]:
     """Names of the tables or profiles under params/."""
     return sorted(p.stem for p in (params_dir() / kind).glob("*.yaml"))
 
 
-def load_table(name: str) -> Table:
-    path = table_path(name)
+def _read_named(kind: str, name: str) -> tuple[Path, dict[str, Any]]:
+    """params/{kind}s/{name}.yaml as a mapping; an unknown name lists the known ones."""
+    path = params_dir() / f"{kind}s" / f"{name}.yaml"
     if not path.is_file():
-        raise ConfigError(f"unknown table {name!r} (no {path}); known: {', '.join(available('tables'))}")
-    raw = read_yaml_mapping(path, "table file")
+        raise ConfigError(f"unknown {kind} {name!r} (no {path}); known: {', '.join(available(f'{kind}s'))}")
+    return path, read_yaml_mapping(path, f"{kind} file")
+
+
+def load_table(name: str) -> Table:
+    path, raw = _read_named("table", name)
     where = str(path)
     _keys(raw, where, required=("table", "title", "model", "base_config", "citation", "paper_columns", "rows",
                                 "sections"), optional=("base_set", "paper_setting"))
@@ -161,10 +158,7 @@ def load_table(name: str) -> Table:
 
 
 def load_profile(name: str) -> Profile:
-    path = profile_path(name)
-    if not path.is_file():
-        raise ConfigError(f"unknown profile {name!r} (no {path}); known: {', '.join(available('profiles'))}")
-    raw = read_yaml_mapping(path, "profile file")
+    path, raw = _read_named("profile", name)
     where = str(path)
     _keys(raw, where, required=("description", "replication", "seeds", "device", "threads", "gpus_per_job",
                                 "segmenter", "metrics"),
