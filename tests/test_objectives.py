@@ -59,7 +59,11 @@ def test_linear_decay_timing_choices() -> None:
     assert [end(e) for e in (0, 99)] == [1.0, 1.0]
     assert end(100) == pytest.approx(1 - 1 / 101) and end(199) == pytest.approx(1 / 101)
     assert start(98) == 1.0 and start(99) == pytest.approx(1 - 1 / 101) and start(199) == 0.0
-    assert TrainConfig().lr_step == "epoch_end"
+    lua = LinearDecay(100, 100, 0, lua=True)  # Lua CycleGAN: minus lr/100 after each epoch past the 100th
+    assert [lua(e) for e in (0, 99, 100)] == [1.0, 1.0, 1.0]
+    assert lua(101) == pytest.approx(0.99) and lua(199) == pytest.approx(0.01)
+    assert LinearDecay(200, 0, 0, lua=True)(199) == 1.0
+    assert TrainConfig().lr_step is None  # resolved from the config's reference when loaded
 
 
 def build(root: Path, model: str, *extra: str):

@@ -97,15 +97,21 @@ class TrainConfig:
     ``epoch_end`` (the original reference behaviour, used for the papers' results): epoch k (1-based) trains at
     lr · (1 − max(0, k − n_epochs) / (n_epochs_decay + 1)), so the last epoch trains at lr / (decay + 1).
     ``epoch_start`` (the reference code after 2020): epoch k trains at the factor for k + 1, the last at 0.
+    ``lua`` (the Lua CycleGAN code): epoch k trains at lr · (1 − max(0, k − 1 − n_epochs) / n_epochs_decay), so
+    the last epoch trains at lr / n_epochs_decay.
+
+    ``n_epochs``, ``n_epochs_decay`` and ``lr_step`` left null take the schedule of the top-level ``reference``
+    (resolved when the config is loaded, so ``config.yaml`` records the numbers): pix2pix under ``lua`` trains
+    200 epochs at a constant rate as the Lua code behind its tables did; see :mod:`ganrepro.fidelity`.
     """
 
     batch_size: int = 1
     lr: float = 0.0002
     beta1: float = 0.5
     beta2: float = 0.999
-    n_epochs: int = 100
-    n_epochs_decay: int = 100
-    lr_step: Literal["epoch_end", "epoch_start"] = "epoch_end"
+    n_epochs: int | None = None  # null: the reference's schedule (see ganrepro.fidelity)
+    n_epochs_decay: int | None = None
+    lr_step: Literal["epoch_end", "epoch_start", "lua"] | None = None  # null: the reference's
     checkpoint_every_epochs: int = 10  # keep checkpoints/epoch_NNNN.pt every N epochs (0 = never)
     latest_every_steps: int = 500  # refresh checkpoints/latest.pt mid-epoch (and always at epoch end)
     sample_every_steps: int = 500  # write a sample grid (and always at epoch end)
@@ -114,7 +120,13 @@ class TrainConfig:
 
 @dataclass
 class Config:
+    """``reference`` picks whose code the run follows where the papers' Lua code and the later PyTorch port
+    differ (schedule, bias zeroing, resize and crop offsets, the G step's use of D, CycleGAN's update order and
+    instance norm, output quantisation): ``lua`` = the code behind the published tables, ``pytorch`` = the port.
+    Every difference and its source is listed in :mod:`ganrepro.fidelity` and docs/fidelity.md."""
+
     model: Literal["pix2pix", "cyclegan"] = "pix2pix"
+    reference: Literal["lua", "pytorch"] = "pytorch"
     seed: int = 0
     data: DataConfig = field(default_factory=DataConfig)
     network: NetworkConfig = field(default_factory=NetworkConfig)
@@ -204,7 +216,10 @@ def set_dotted(tree: dict[str, Any], key: str, value: Any) -> None:
 
 
 def config_from_dict(raw: Mapping[str, Any]) -> Config:
+    from ganrepro.fidelity import resolve_schedule
+
     config = _build(Config, raw, prefix="")
+    resolve_schedule(config)
     validate(config)
     if config.network.generator in ("unet", "encoder_decoder"):
         # Record the concrete architecture (e.g. unet_64) in the resolved config, not the shorthand.

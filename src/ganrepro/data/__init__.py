@@ -11,6 +11,7 @@ from torch.utils.data import Dataset
 
 from ganrepro.config import Config
 from ganrepro.data.aligned import AlignedDataset
+from ganrepro.data.jitter import ImageTransform
 from ganrepro.data.unaligned import UnalignedDataset
 from ganrepro.errors import DataError
 
@@ -28,10 +29,13 @@ def build_dataset(config: Config, split: str = "train", augment: bool = True) ->
     if not root.is_dir():
         raise DataError(f"data.root {root} does not exist; prepare a dataset first (ganrepro prepare NAME)")
     max_items = config.data.max_items if split == "train" else None
+    transform = ImageTransform.of(config)
     aligned_folder = root / split
     use_aligned = config.model == "pix2pix" or (not augment and aligned_folder.is_dir())
     if use_aligned:
         if not aligned_folder.is_dir():
             raise DataError(f"aligned split folder not found: {aligned_folder}")
-        return AlignedDataset(aligned_folder, config.data, seed=config.seed, augment=augment, max_items=max_items)
-    return UnalignedDataset(root, split, config.data, seed=config.seed, augment=augment, max_items=max_items)
+        return AlignedDataset(aligned_folder, config.data, seed=config.seed, augment=augment, max_items=max_items,
+                              transform=transform)
+    return UnalignedDataset(root, split, config.data, seed=config.seed, augment=augment, max_items=max_items,
+                            transform=transform)

@@ -8,7 +8,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from ganrepro.config import DataConfig
-from ganrepro.data.jitter import apply_jitter, draw_jitter, item_rng, to_tensor
+from ganrepro.data.jitter import ImageTransform, item_rng
 from ganrepro.errors import DataError
 from ganrepro.images import list_images, load_image
 
@@ -32,7 +32,7 @@ class AlignedDataset(Dataset):
     paired = True
 
     def __init__(self, folder: str | Path, data: DataConfig, *, seed: int = 0, augment: bool = True,
-                 max_items: int | None = None) -> None:
+                 max_items: int | None = None, transform: ImageTransform | None = None) -> None:
         self.folder = Path(folder)
         self.files = list_images(self.folder)
         if not self.files:
@@ -42,6 +42,7 @@ class AlignedDataset(Dataset):
         self.data = data
         self.seed = seed
         self.augment = augment
+        self.transform = transform or ImageTransform(data.load_size, data.crop_size, data.flip)
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -56,14 +57,10 @@ class AlignedDataset(Dataset):
         a, b = (left, right) if self.data.direction == "AtoB" else (right, left)
         a = a.convert("L") if self.data.input_nc == 1 else a
         b = b.convert("L") if self.data.output_nc == 1 else b
-        jitter = None
-        if self.augment:
-            rng = item_rng(self.seed, self.epoch, index)
-            jitter = draw_jitter(rng, self.data.load_size, self.data.crop_size, self.data.flip)
-        d = self.data
+        jitter = self.transform.draw(item_rng(self.seed, self.epoch, index)) if self.augment else None
         return {
-            "A": to_tensor(apply_jitter(a, jitter, d.load_size, d.crop_size)),
-            "B": to_tensor(apply_jitter(b, jitter, d.load_size, d.crop_size)),
+            "A": self.transform(a, jitter),
+            "B": self.transform(b, jitter),
             "name": path.stem,
             "A_path": str(path),
             "B_path": str(path),

@@ -16,7 +16,7 @@ from torch.utils.data import Dataset
 
 from ganrepro.config import DataConfig
 from ganrepro.data.aligned import split_pair
-from ganrepro.data.jitter import apply_jitter, draw_jitter, item_rng, to_tensor
+from ganrepro.data.jitter import ImageTransform, item_rng
 from ganrepro.errors import DataError
 from ganrepro.images import list_images, load_image
 
@@ -27,9 +27,10 @@ class UnalignedDataset(Dataset):
     paired = False
 
     def __init__(self, root: str | Path, split: str, data: DataConfig, *, seed: int = 0, augment: bool = True,
-                 max_items: int | None = None) -> None:
+                 max_items: int | None = None, transform: ImageTransform | None = None) -> None:
         root = Path(root)
         self.data = data
+        self.transform = transform or ImageTransform(data.load_size, data.crop_size, data.flip)
         self.seed = seed
         self.augment = augment
         self.epoch = 0
@@ -72,9 +73,8 @@ class UnalignedDataset(Dataset):
         path_a = self.files_a[index % len(self.files_a)]
         path_b = self.files_b[int(rng.integers(len(self.files_b)))] if self.augment else \
             self.files_b[index % len(self.files_b)]
-        d = self.data
         out = {"name": path_a.stem, "A_path": str(path_a), "B_path": str(path_b)}
         for domain, path in (("A", path_a), ("B", path_b)):
-            jitter = draw_jitter(rng, d.load_size, d.crop_size, d.flip) if self.augment else None
-            out[domain] = to_tensor(apply_jitter(self._side(path, domain), jitter, d.load_size, d.crop_size))
+            jitter = self.transform.draw(rng) if self.augment else None
+            out[domain] = self.transform(self._side(path, domain), jitter)
         return out
