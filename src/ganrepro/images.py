@@ -52,10 +52,20 @@ def load_image(path: str | os.PathLike[str], mode: str = "RGB") -> Image.Image:
         raise DataError(f"cannot decode image {path}: {err}") from None
 
 
-def to_uint8(tensor) -> np.ndarray:
-    """(C, H, W) float tensor in [-1, 1] -> (H, W, C) uint8 array, rounding to nearest as PNG export does."""
+def to_uint8(tensor, rounding: str = "nearest") -> np.ndarray:
+    """(C, H, W) float tensor in [-1, 1] -> (H, W, C) uint8 array.
+
+    ``nearest`` rounds (exact for images that were uint8 to begin with, e.g. targets and inputs); ``truncate``
+    drops the fraction as both reference codes do when they save generated images (the Lua ``image.save`` and
+    the port's ``tensor2im`` scale to [0, 255] and cast).
+    """
     array = tensor.detach().float().cpu().clamp(-1, 1).numpy()
-    array = np.rint((array + 1.0) * 127.5).astype(np.uint8)
+    if rounding == "truncate":
+        array = np.floor((array + 1.0) / 2.0 * 255.0).astype(np.uint8)
+    elif rounding == "nearest":
+        array = np.rint((array + 1.0) * 127.5).astype(np.uint8)
+    else:
+        raise ValueError(f"unknown rounding {rounding!r}")
     return np.transpose(array, (1, 2, 0)) if array.ndim == 3 else array
 
 

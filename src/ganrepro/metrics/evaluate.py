@@ -39,6 +39,9 @@ def generate(bundle: Any, dataset: Any, out: Path, train_mode: bool, batch_size:
     target) and ``inputs/{name}.png`` (what the generator saw, for figures)."""
     import torch
 
+    from ganrepro.fidelity import Fidelity
+
+    quantise = Fidelity.of(bundle.config).quantise
     bundle.set_train_mode(train_mode)
     batch = 1 if train_mode else max(1, batch_size)
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch, shuffle=False, num_workers=0)
@@ -48,7 +51,7 @@ def generate(bundle: Any, dataset: Any, out: Path, train_mode: bool, batch_size:
     for item in progress(loader, desc="generating", total=len(loader)):
         fake = bundle.translate(item["A"]).cpu()
         for name, source, generated, target in zip(item["name"], item["A"], fake, item["B"]):
-            save_png(to_uint8(generated), out / "images" / f"{name}.png")
+            save_png(to_uint8(generated, quantise), out / "images" / f"{name}.png")
             save_png(to_uint8(target), out / "real" / f"{name}.png")
             save_png(to_uint8(source), out / "inputs" / f"{name}.png")
             names.append(name)
@@ -64,7 +67,8 @@ def generate(bundle: Any, dataset: Any, out: Path, train_mode: bool, batch_size:
         "mode_note": "train mode: dropout on, batch statistics (the papers' test protocol)" if train_mode
         else "eval mode: running statistics, no dropout",
         "batch_size": batch, "seed": seed, "n_images": len(names), "names": names,
-        "output_format": "PNG, uint8 rounded to nearest from [-1, 1]",
+        "output_format": f"PNG; generated images uint8 by {quantise} from [-1, 1] (as the {bundle.config.reference} "
+                         "reference code saves them), targets and inputs exact",
         "images_dir": str(out / "images"), "real_dir": str(out / "real"), "inputs_dir": str(out / "inputs"),
         "seconds": round(time.perf_counter() - start, 3),
     }

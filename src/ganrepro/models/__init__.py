@@ -6,7 +6,15 @@ Use :func:`build_generator` / :func:`build_discriminator` with a name from :data
 
 from ganrepro.models.discriminators import NLayerDiscriminator, PixelDiscriminator
 from ganrepro.models.generators import DROPOUT_NAMES, ResnetBlock, ResnetGenerator, UnetBlock, UnetGenerator
-from ganrepro.models.layers import NORM_NAMES, conv_bias, count_parameters, get_norm_layer, init_weights
+from ganrepro.models.layers import (
+    NORM_NAMES,
+    conv_bias,
+    count_parameters,
+    get_norm_layer,
+    init_weights,
+    make_instance_norm_affine,
+    zero_conv_biases,
+)
 from ganrepro.models.registry import (
     DISCRIMINATOR_NAMES,
     GENERATOR_NAMES,
@@ -40,5 +48,7 @@ __all__ = [
     "generator_depth",
     "get_norm_layer",
     "init_weights",
+    "make_instance_norm_affine",
     "receptive_field",
+    "zero_conv_biases",
 ]

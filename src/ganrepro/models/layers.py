@@ -13,6 +13,7 @@ import math
 from collections.abc import Callable, Iterable
 from typing import Literal
 
+import torch
 from torch import nn
 
 from ganrepro.errors import ConfigError
@@ -69,6 +70,33 @@ def init_weights(module: nn.Module, gain: float = 0.02) -> nn.Module:
             nn.init.normal_(layer.weight, 1.0, gain)
             nn.init.zeros_(layer.bias)
     return module
+
+
+def make_instance_norm_affine(module: nn.Module, gain: float = 0.02) -> nn.Module:
+    """Give every instance norm of ``module`` a learned scale and shift, initialised N(1, gain) and 0.
+
+    The Lua CycleGAN code's InstanceNormalization is affine (and its weight init draws every
+    "Normalization" weight from N(1, 0.02)); the PyTorch port's is not.  Swapping the layers after a network is
+    built keeps one architecture definition for both.  Returns the module for chaining.
+    """
+    for parent in list(module.modules()):
+        for name, child in list(parent.named_children()):
+            if isinstance(child, nn.InstanceNorm2d) and not child.affine:
+                affine = nn.InstanceNorm2d(child.num_features, eps=child.eps, momentum=child.momentum, affine=True,
+                                           track_running_stats=child.track_running_stats)
+                nn.init.normal_(affine.weight, 1.0, gain)
+                nn.init.zeros_(affine.bias)
+                setattr(parent, name, affine.to(next(module.parameters()).device))
+    return module
+
+
+def zero_conv_biases(*modules: nn.Module) -> None:
+    """Set every convolution bias to 0 in place, as the Lua code does before each D and each G update."""
+    with torch.no_grad():
+        for module in modules:
+            for layer in module.modules():
+                if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d)) and layer.bias is not None:
+                    layer.bias.zero_()
 
 
 def count_parameters(module: nn.Module) -> int:

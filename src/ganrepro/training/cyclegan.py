@@ -1,9 +1,18 @@
 """CycleGAN (Zhu et al., 2017): G_A: A -> B, G_B: B -> A; D_A judges domain B, D_B judges domain A.
 
-One iteration = one G step over both generators (one Adam), D frozen; then both D steps on pooled fakes,
-each D loss halved.  Switches (CycleGAN Table 4): ``use_gan`` off = "cycle alone" (no D is built),
-``forward_cycle`` = the A -> B -> A term (λ_A), ``backward_cycle`` = the B -> A -> B term (λ_B); the identity
-terms are |G_A(B) − B|·λ_B·λ_idt and |G_B(A) − A|·λ_A·λ_idt.
+Switches (CycleGAN Table 4): ``use_gan`` off = "cycle alone" (no D is built), ``forward_cycle`` = the
+A -> B -> A term (λ_A), ``backward_cycle`` = the B -> A -> B term (λ_B); the identity terms are
+|G_A(B) − B|·λ_B·λ_idt and |G_B(A) − A|·λ_A·λ_idt.  Each D loss is ½·[GAN(D(real), 1) + GAN(D(pooled fake), 0)].
+
+How an iteration is split into updates follows the config's ``reference`` (:mod:`ganrepro.fidelity`):
+
+- ``pytorch`` (the port): one G step over both generators with one Adam, D frozen; then both D steps with one
+  Adam, each D loss halved.
+- ``lua`` (junyanz/CycleGAN, models/cycle_gan_model.lua): four updates in turn, one Adam each: G_A, D_A, G_B,
+  D_B.  G_A's step takes every term in which G_A appears (its identity and GAN terms, the A -> B -> A cycle
+  through G_B, and G_A's half of the B -> A -> B cycle) and changes only G_A; G_B's step, after G_A's update,
+  does the same for G_B.  Convolution biases are zeroed before each update, D's gradient is of the unhalved sum,
+  and instance norm is affine.
 """
 
 from __future__ import annotations
@@ -13,8 +22,9 @@ import itertools
 import torch
 
 from ganrepro.config import Config
+from ganrepro.fidelity import Fidelity
 from ganrepro.losses import GANLoss, gradient_penalty, l1
-from ganrepro.models import build_discriminator, build_generator
+from ganrepro.models import build_discriminator, build_generator, make_instance_norm_affine, zero_conv_biases
 from ganrepro.training.base import GANModel
 from ganrepro.training.pool import ImagePool
 
@@ -25,20 +35,35 @@ class CycleGANModel(GANModel):
     def __init__(self, config: Config, device: torch.device) -> None:
         super().__init__(config, device)
         net, data, obj = config.network, config.data, config.cyclegan
+        self.fidelity = Fidelity.of(config)
+
+        def finish(module: torch.nn.Module) -> torch.nn.Module:
+            if self.fidelity.affine_instance_norm:
+                make_instance_norm_affine(module, net.init_gain)
+            return module.to(device)
 
         def generator(inp: int, out: int) -> torch.nn.Module:
-            return build_generator(net.generator, inp, out, ngf=net.ngf, norm=net.norm, dropout=net.dropout,
-                                   image_size=data.crop_size, init_gain=net.init_gain).to(device)
+            return finish(build_generator(net.generator, inp, out, ngf=net.ngf, norm=net.norm, dropout=net.dropout,
+                                          image_size=data.crop_size, init_gain=net.init_gain))
 
         self.nets["G_A"] = generator(data.input_nc, data.output_nc)
         self.nets["G_B"] = generator(data.output_nc, data.input_nc)
-        self._adam("G", itertools.chain(self.nets["G_A"].parameters(), self.nets["G_B"].parameters()))
+        alternating = self.fidelity.alternating_updates
+        if alternating:
+            self._adam("G_A", self.nets["G_A"].parameters())
+            self._adam("G_B", self.nets["G_B"].parameters())
+        else:
+            self._adam("G", itertools.chain(self.nets["G_A"].parameters(), self.nets["G_B"].parameters()))
         names = []
         if obj.use_gan:
             for d_name, channels in (("D_A", data.output_nc), ("D_B", data.input_nc)):
-                self.nets[d_name] = build_discriminator(net.discriminator, channels, ndf=net.ndf, norm=net.norm,
-                                                        init_gain=net.init_gain).to(device)
-            self._adam("D", itertools.chain(self.nets["D_A"].parameters(), self.nets["D_B"].parameters()))
+                self.nets[d_name] = finish(build_discriminator(net.discriminator, channels, ndf=net.ndf,
+                                                               norm=net.norm, init_gain=net.init_gain))
+            if alternating:
+                self._adam("D_A", self.nets["D_A"].parameters())
+                self._adam("D_B", self.nets["D_B"].parameters())
+            else:
+                self._adam("D", itertools.chain(self.nets["D_A"].parameters(), self.nets["D_B"].parameters()))
             self.gan_loss = GANLoss(obj.gan_mode)
             # Each pool gets its own stream, derived from the run seed.
             self.pools["fake_B"] = ImagePool(obj.pool_size, seed=config.seed * 2 + 1)
@@ -51,11 +76,19 @@ class CycleGANModel(GANModel):
         self.loss_names = tuple(names)
 
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        real_a, real_b = self.to_batch(batch)
+        losses: dict[str, torch.Tensor] = {}
+        if self.fidelity.alternating_updates:
+            self._alternating_step(real_a, real_b, losses)
+        else:
+            self._joint_step(real_a, real_b, losses)
+        return {name: losses[name].item() for name in self.loss_names}
+
+    # ------------------------------------------------------------------ the port: joint G step, joint D step
+    def _joint_step(self, real_a: torch.Tensor, real_b: torch.Tensor, losses: dict[str, torch.Tensor]) -> None:
         obj = self.config.cyclegan
         g_a, g_b = self.nets["G_A"], self.nets["G_B"]
-        real_a, real_b = self.to_batch(batch)
         fake_b, fake_a = g_a(real_a), g_b(real_b)
-        losses: dict[str, torch.Tensor] = {}
 
         discriminators = [self.nets["D_A"], self.nets["D_B"]] if obj.use_gan else []
         self.set_requires_grad(discriminators, False)
@@ -86,7 +119,6 @@ class CycleGANModel(GANModel):
             (d_losses["D_A"] + d_losses["D_B"]).backward()
             self.optimizers["D"].step()
             losses.update(d_losses)
-        return {name: losses[name].item() for name in self.loss_names}
 
     def _d_loss(self, d: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         fake = fake.detach()
@@ -94,6 +126,69 @@ class CycleGANModel(GANModel):
         if self.config.cyclegan.gan_mode == "wgangp":
             loss = loss + gradient_penalty(d, real, fake, self.config.cyclegan.gp_weight)
         return loss
+
+    # ------------------------------------------------------------------ Lua: G_A, D_A, G_B, D_B in turn
+    def _alternating_step(self, real_a: torch.Tensor, real_b: torch.Tensor,
+                          losses: dict[str, torch.Tensor]) -> None:
+        obj = self.config.cyclegan
+        fake_b = self._generator_update("A", real_a, real_b, losses)
+        if obj.use_gan:
+            self._discriminator_update("D_A", "G_A", real_b, self.pools["fake_B"].query(fake_b), losses)
+        fake_a = self._generator_update("B", real_b, real_a, losses)
+        if obj.use_gan:
+            self._discriminator_update("D_B", "G_B", real_a, self.pools["fake_A"].query(fake_a), losses)
+
+    def _generator_update(self, side: str, real: torch.Tensor, other: torch.Tensor,
+                          losses: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Update G_side (side A: G_A, input ``real`` from A, ``other`` from B) with every term it takes part in;
+        returns its translation of ``real`` (before the update), for the pool and D's step."""
+        obj = self.config.cyclegan
+        name, other_name = f"G_{side}", f"G_{'B' if side == 'A' else 'A'}"
+        g, e = self.nets[name], self.nets[other_name]
+        own_cycle_on, other_cycle_on = (obj.forward_cycle, obj.backward_cycle) if side == "A" else \
+            (obj.backward_cycle, obj.forward_cycle)
+        own_lambda, other_lambda = (obj.lambda_A, obj.lambda_B) if side == "A" else (obj.lambda_B, obj.lambda_A)
+        d = self.nets.get(f"D_{side}")
+        if self.fidelity.zero_conv_biases:
+            zero_conv_biases(*(m for m in (d, g, e) if m is not None))
+        self.optimizers[name].zero_grad(set_to_none=True)
+        terms: list[torch.Tensor] = []
+        if obj.lambda_identity > 0:
+            losses[f"idt_{side}"] = l1(g(other), other) * other_lambda * obj.lambda_identity
+            terms.append(losses[f"idt_{side}"])
+        fake = g(real)
+        if obj.use_gan and d is not None:
+            losses[name] = self.gan_loss(d(fake), True)
+            terms.append(losses[name])
+        if own_cycle_on:
+            losses[f"cycle_{side}"] = l1(e(fake), real) * own_lambda
+            terms.append(losses[f"cycle_{side}"])
+        if other_cycle_on:
+            with torch.no_grad():
+                translated = e(other)
+            terms.append(l1(g(translated), other) * other_lambda)
+        loss = sum(terms, torch.zeros((), device=self.device))
+        self.check_finite({name: loss}, f"the {name} step")
+        if terms:
+            torch.autograd.backward(loss, inputs=list(g.parameters()))  # only this generator learns here
+            self.optimizers[name].step()
+        return fake.detach()
+
+    def _discriminator_update(self, name: str, generator: str, real: torch.Tensor, fake: torch.Tensor,
+                              losses: dict[str, torch.Tensor]) -> None:
+        obj, d = self.config.cyclegan, self.nets[name]
+        if self.fidelity.zero_conv_biases:
+            zero_conv_biases(d, self.nets[generator])
+        self.optimizers[name].zero_grad(set_to_none=True)
+        real_loss, fake_loss = self.gan_loss(d(real), True), self.gan_loss(d(fake.detach()), False)
+        losses[name] = 0.5 * (real_loss + fake_loss)
+        gradient_of = real_loss + fake_loss
+        if obj.gan_mode == "wgangp":
+            penalty = gradient_penalty(d, real, fake, obj.gp_weight)
+            losses[name], gradient_of = losses[name] + penalty, gradient_of + penalty
+        self.check_finite({name: losses[name]}, f"the {name} step")
+        gradient_of.backward()
+        self.optimizers[name].step()
 
     @torch.no_grad()
     def sample_row(self, batch: dict[str, torch.Tensor]) -> list[torch.Tensor]:

@@ -1,8 +1,13 @@
 """pix2pix (Isola et al., 2017): G(A) -> B with an (optionally conditional) PatchGAN and an L1 term.
 
-One iteration = one D step on (real, fake.detach()) with the loss halved, then one G step with D frozen.
-``pix2pix.gan = none`` builds no discriminator at all (the paper's "L1" row); ``unconditional`` gives D only
-the output image (3 channels); ``conditional`` gives it cat(A, output) (6 channels).
+One iteration = one D step on (real, fake.detach()), then one G step with D frozen.  ``pix2pix.gan = none``
+builds no discriminator at all (the paper's "L1" row); ``unconditional`` gives D only the output image
+(3 channels); ``conditional`` gives it cat(A, output) (6 channels).
+
+The config's ``reference`` (:mod:`ganrepro.fidelity`) chooses between the port's step (D loss halved, the G step
+runs the updated D again) and the Lua step behind the published tables: convolution biases zeroed before each
+update, D's gradient taken of D_real + D_fake, and the G step reusing D's output on the fake from the D step,
+back-propagated with D's updated weights (:mod:`ganrepro.training.lua_backward`).
 """
 
 from __future__ import annotations
@@ -10,9 +15,11 @@ from __future__ import annotations
 import torch
 
 from ganrepro.config import Config
+from ganrepro.fidelity import Fidelity
 from ganrepro.losses import GANLoss, gradient_penalty, l1
-from ganrepro.models import build_discriminator, build_generator
+from ganrepro.models import build_discriminator, build_generator, zero_conv_biases
 from ganrepro.training.base import GANModel
+from ganrepro.training.lua_backward import DiscriminatorTape
 
 
 class Pix2PixModel(GANModel):
@@ -21,6 +28,7 @@ class Pix2PixModel(GANModel):
     def __init__(self, config: Config, device: torch.device) -> None:
         super().__init__(config, device)
         net, data, obj = config.network, config.data, config.pix2pix
+        self.fidelity = Fidelity.of(config)
         self.use_d = obj.gan != "none"
         self.conditional = obj.gan == "conditional"
         self.nets["G"] = build_generator(net.generator, data.input_nc, data.output_nc, ngf=net.ngf,
@@ -28,6 +36,7 @@ class Pix2PixModel(GANModel):
                                          init_gain=net.init_gain).to(device)
         self._adam("G", self.nets["G"].parameters())
         names = ["G_L1"] if obj.lambda_l1 > 0 else []
+        self.tape: DiscriminatorTape | None = None
         if self.use_d:
             d_channels = data.input_nc + data.output_nc if self.conditional else data.output_nc
             self.nets["D"] = build_discriminator(net.discriminator, d_channels, ndf=net.ndf, norm=net.norm,
@@ -35,37 +44,71 @@ class Pix2PixModel(GANModel):
             self._adam("D", self.nets["D"].parameters())
             self.gan_loss = GANLoss(obj.gan_mode)
             names = ["G_GAN", *names, "D_real", "D_fake"] + (["D_gp"] if obj.gan_mode == "wgangp" else [])
+            if self.fidelity.reuse_d_output:
+                self.tape = DiscriminatorTape(self.nets["D"])
         self.loss_names = tuple(names)
 
     def _d_input(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         return torch.cat([a, b], 1) if self.conditional else b
 
+    def _zero_biases(self) -> None:
+        if self.fidelity.zero_conv_biases:
+            zero_conv_biases(*self.nets.values())
+
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
-        obj = self.config.pix2pix
         real_a, real_b = self.to_batch(batch)
         fake_b = self.nets["G"](real_a)
         losses: dict[str, torch.Tensor] = {}
+        pred_fake = self._update_d(real_a, real_b, fake_b, losses) if self.use_d else None
+        self._update_g(real_a, real_b, fake_b, pred_fake, losses)
+        return {name: losses[name].item() for name in self.loss_names}
 
-        if self.use_d:
-            d = self.nets["D"]
-            self.set_requires_grad([d], True)
-            self.optimizers["D"].zero_grad(set_to_none=True)
-            fake_in = self._d_input(real_a, fake_b.detach())
-            real_in = self._d_input(real_a, real_b)
-            losses["D_fake"] = self.gan_loss(d(fake_in), False)
+    def _update_d(self, real_a: torch.Tensor, real_b: torch.Tensor, fake_b: torch.Tensor,
+                  losses: dict[str, torch.Tensor]) -> torch.Tensor:
+        """One D step; returns D's output on the fake pair (what the Lua G step reuses)."""
+        obj, d = self.config.pix2pix, self.nets["D"]
+        self._zero_biases()
+        self.set_requires_grad([d], True)
+        self.optimizers["D"].zero_grad(set_to_none=True)
+        fake_in = self._d_input(real_a, fake_b.detach())
+        real_in = self._d_input(real_a, real_b)
+        if self.tape is not None:  # the Lua order: real, then fake, whose forward pass the G step reuses
             losses["D_real"] = self.gan_loss(d(real_in), True)
-            loss_d = 0.5 * (losses["D_fake"] + losses["D_real"])
-            if obj.gan_mode == "wgangp":
-                losses["D_gp"] = gradient_penalty(d, real_in, fake_in, obj.gp_weight)
-                loss_d = loss_d + losses["D_gp"]
-            self.check_finite({"D": loss_d}, "the discriminator step")
-            loss_d.backward()
-            self.optimizers["D"].step()
-            self.set_requires_grad([d], False)
+            self.tape.recording = True
+            pred_fake = d(fake_in)
+            self.tape.recording = False
+            losses["D_fake"] = self.gan_loss(pred_fake, False)
+        else:
+            pred_fake = d(fake_in)
+            losses["D_fake"] = self.gan_loss(pred_fake, False)
+            losses["D_real"] = self.gan_loss(d(real_in), True)
+        loss_d = 0.5 * (losses["D_fake"] + losses["D_real"])
+        gradient_of = loss_d if self.fidelity.d_loss_halved_gradient else losses["D_fake"] + losses["D_real"]
+        if obj.gan_mode == "wgangp":
+            losses["D_gp"] = gradient_penalty(d, real_in, fake_in, obj.gp_weight)
+            loss_d, gradient_of = loss_d + losses["D_gp"], gradient_of + losses["D_gp"]
+        self.check_finite({"D": loss_d}, "the discriminator step")
+        gradient_of.backward()
+        self.optimizers["D"].step()
+        self.set_requires_grad([d], False)
+        return pred_fake.detach()
 
+    def _update_g(self, real_a: torch.Tensor, real_b: torch.Tensor, fake_b: torch.Tensor,
+                  pred_fake: torch.Tensor | None, losses: dict[str, torch.Tensor]) -> None:
+        obj = self.config.pix2pix
+        self._zero_biases()
         self.optimizers["G"].zero_grad(set_to_none=True)
         loss_g = torch.zeros((), device=self.device)
-        if self.use_d:
+        if self.use_d and self.tape is not None and pred_fake is not None:
+            # Lua: d(-log D)/d(output) of the D step's output, then back through D's updated weights.
+            prediction = pred_fake.requires_grad_(True)
+            losses["G_GAN"] = self.gan_loss(prediction, True)
+            (grad_prediction,) = torch.autograd.grad(losses["G_GAN"], prediction)
+            grad_input = self.tape.input_grad(grad_prediction)
+            grad_fake = grad_input[:, -fake_b.shape[1]:] if self.conditional else grad_input
+            surrogate = (fake_b * grad_fake).sum()  # its gradient with respect to fake_b is grad_fake
+            loss_g = loss_g + surrogate - surrogate.detach() + losses["G_GAN"].detach()
+        elif self.use_d:
             losses["G_GAN"] = self.gan_loss(self.nets["D"](self._d_input(real_a, fake_b)), True)
             loss_g = loss_g + losses["G_GAN"]
         if obj.lambda_l1 > 0:
@@ -74,7 +117,6 @@ class Pix2PixModel(GANModel):
         self.check_finite({"G": loss_g}, "the generator step")
         loss_g.backward()
         self.optimizers["G"].step()
-        return {name: losses[name].item() for name in self.loss_names}
 
     @torch.no_grad()
     def sample_row(self, batch: dict[str, torch.Tensor]) -> list[torch.Tensor]:
