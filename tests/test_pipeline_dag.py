@@ -95,11 +95,11 @@ def test_bad_snakemake_config_is_rejected_by_the_schema(tmp_path: Path) -> None:
 
 
 def test_smoke_build_end_to_end(tmp_path: Path) -> None:
-    """The whole DAG on the smoke profile: data, scorer, 22 runs, evaluation, MLflow, both reports."""
+    """The whole DAG on the smoke profile: data, scorer, 24 runs, evaluation, MLflow, both reports."""
     work = workflow_copy(tmp_path / "w")
     snakemake("--cores", "2", "--config", "dataset=synthetic", "profile=smoke", cwd=work)
 
-    for table, rows in (("pix2pix_ablation", 13), ("cyclegan_ablation", 9)):
+    for table, rows in (("pix2pix_ablation", 14), ("cyclegan_ablation", 10)):
         report = (work / "reports" / f"{table}.md").read_text()
         per_build = (work / "reports" / "synthetic" / "smoke" / f"{table}.md").read_text()
         for text in (report, per_build):
@@ -115,7 +115,7 @@ def test_smoke_build_end_to_end(tmp_path: Path) -> None:
     with sqlite3.connect(db) as con:
         children = con.execute("SELECT COUNT(*) FROM runs JOIN tags ON runs.run_uuid = tags.run_uuid "
                                "WHERE tags.key = 'mlflow.parentRunId' AND runs.lifecycle_stage = 'active'").fetchone()[0]
-    assert children == 13 + 9
+    assert children == 14 + 10
 
     again = snakemake("--cores", "2", "--config", "dataset=synthetic", "profile=smoke", cwd=work)
     assert "Nothing to be done" in again.stdout + again.stderr
