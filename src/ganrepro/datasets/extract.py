@@ -112,6 +112,10 @@ def scan_archive(path: str | os.PathLike[str]) -> int:
                         while handle.read(1 << 20):
                             pass
                 count += 1
+            # Read the compressed stream to its end: the gzip/bz2/xz checksums sit there, after the tar
+            # end-of-archive blocks, and a flipped byte inside a member is only caught by them.
+            while tar.fileobj is not None and tar.fileobj.read(1 << 20):
+                pass
             return count
     except DataError:
         raise

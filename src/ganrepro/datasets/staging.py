@@ -29,21 +29,27 @@ BUILDING = ".prepared.building-"
 OLD = ".prepared.old-"
 
 
-def remove_stale(folder: Path) -> list[Path]:
-    """Delete staging folders in ``folder`` whose owning process is gone; return what was removed.
+def remove_stale(folder: Path, prefixes: tuple[str, ...] = (BUILDING, OLD)) -> list[Path]:
+    """Delete the staging folders ``{prefix}{pid}-*`` in ``folder`` whose owning process is gone; return them.
 
-    A folder's owner is the pid in its name; folders without one (older versions) have no owner to wait for.
+    A folder without a pid in its name (made by an older version) has no owner to wait for and is removed too.
     """
     removed = []
-    for path in folder.glob(".prepared.*-*"):
-        if not path.name.startswith((BUILDING, OLD)) or not path.is_dir():
+    for path in folder.iterdir() if folder.is_dir() else ():
+        prefix = next((p for p in prefixes if path.name.startswith(p)), None)
+        if prefix is None or not path.is_dir():
             continue
-        pid = path.name.split("-")[1]
+        pid = path.name[len(prefix):].split("-")[0]
         if pid.isdigit() and _alive(int(pid)):
             continue
         shutil.rmtree(path, ignore_errors=True)
         removed.append(path)
     return removed
+
+
+def staging_prefix(prefix: str) -> str:
+    """``{prefix}{pid}-``: the name start of a staging folder owned by this process."""
+    return f"{prefix}{os.getpid()}-"
 
 
 def _alive(pid: int) -> bool:
@@ -65,7 +71,7 @@ class PreparedBuilder:
         self.target = Path(target)
         self.target.parent.mkdir(parents=True, exist_ok=True)
         remove_stale(self.target.parent)
-        self.root = Path(tempfile.mkdtemp(prefix=f"{BUILDING}{os.getpid()}-", dir=self.target.parent))
+        self.root = Path(tempfile.mkdtemp(prefix=staging_prefix(BUILDING), dir=self.target.parent))
         self.notes: list[str] = []
         self.splits: dict[str, int] = {}
         self.sizes: Counter[tuple[int, int]] = Counter()
@@ -125,7 +131,7 @@ class PreparedBuilder:
         write_json(self.root / MANIFEST_NAME, manifest)
         old = None
         if self.target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f"{OLD}{os.getpid()}-", dir=self.target.parent))
+            old = Path(tempfile.mkdtemp(prefix=staging_prefix(OLD), dir=self.target.parent))
             os.replace(self.target, old / "prepared")
         os.replace(self.root, self.target)
         if old is not None:

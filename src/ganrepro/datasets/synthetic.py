@@ -29,7 +29,7 @@ from PIL import Image
 from ganrepro.datasets.labels import palette_array, render_colour_map
 from ganrepro.datasets.prepare import build_aligned, manifest_fields, up_to_date
 from ganrepro.datasets.registry import DatasetSpec, extracted_dir, prepared_dir
-from ganrepro.datasets.staging import PreparedBuilder
+from ganrepro.datasets.staging import PreparedBuilder, remove_stale, staging_prefix
 from ganrepro.errors import DataError, UserError
 
 GENERATOR_VERSION = 1
@@ -212,7 +212,9 @@ def write_scenes(spec: DatasetSpec, target: Path, params: dict[str, int]) -> Non
     assert spec.labels is not None
     palette = palette_array(spec.labels)
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.generating-", dir=target.parent))
+    prefix = f".{target.name}.generating-"
+    remove_stale(target.parent, (prefix,))  # left by a generator killed outright (kill -9)
+    staging = Path(tempfile.mkdtemp(prefix=staging_prefix(prefix), dir=target.parent))
     try:
         for split in ("train", "test"):
             (staging / "pairs" / split).mkdir(parents=True)
