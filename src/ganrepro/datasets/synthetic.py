@@ -197,12 +197,12 @@ def generator_params(spec: DatasetSpec, options: dict[str, int]) -> dict[str, in
     params = {"size": spec.image_size, "train": spec.splits.get("train", 200), "test": spec.splits.get("test", 50),
               "seed": 0, **spec.generator, **{k: int(v) for k, v in options.items() if v is not None}}
     if not 16 <= params["size"] <= MAX_SIZE or params["size"] % 2:
-        raise UserError(f"synthetic --size must be an even number from 16 to {MAX_SIZE}, got {params['size']}")
+        raise UserError(f"synthetic --size must be an even number >= 16 and <= {MAX_SIZE}, got {params['size']}")
     for key in ("train", "test"):
         if not 1 <= params[key] <= MAX_COUNT:
-            raise UserError(f"synthetic --{key} must be from 1 to {MAX_COUNT}, got {params[key]}")
+            raise UserError(f"synthetic --{key} must be >= 1 and <= {MAX_COUNT}, got {params[key]}")
     if not 0 <= params["seed"] <= 2**32 - 1:
-        raise UserError(f"synthetic --seed must be from 0 to 2**32 - 1 (numpy's seed range), got {params['seed']}")
+        raise UserError(f"synthetic --seed must be >= 0 and <= 2**32 - 1 (numpy's seed range), got {params['seed']}")
     return {"seed": params["seed"], "size": params["size"], "train": params["train"], "test": params["test"],
             "version": GENERATOR_VERSION}
 
