@@ -38,12 +38,19 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.log:
-        redirect_output(Path(args.log))
     try:
+        if args.log:
+            redirect_output(Path(args.log))
         return int(args.func(args) or 0)
     except UserError as err:
         print(f"ganrepro {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        # A path the user gave that cannot be read or written (a folder for a file, no permission, a full
+        # disk): one line naming the file, not a traceback.  Errors without a file name are bugs: re-raised.
+        if err.filename is None:
+            raise
+        print(f"ganrepro {args.command}: error: {err.filename}: {err.strerror or err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"ganrepro {args.command}: interrupted", file=sys.stderr)
@@ -53,7 +60,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 def redirect_output(log: Path) -> None:
     """Point file descriptors 1 and 2 (so also child processes and C libraries) at ``log``, appending: a job's
     log keeps every attempt, e.g. a training run and its resumptions."""
-    log.parent.mkdir(parents=True, exist_ok=True)
+    if log.is_dir():
+        raise UserError(f"--log {log} is a folder; give a file name")
+    try:
+        log.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"--log {log}: cannot create its folder ({err.strerror or err})") from None
     sys.stdout.flush()
     sys.stderr.flush()
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)

@@ -176,14 +176,11 @@ def merge_into(base: dict[str, Any], layer: Mapping[str, Any]) -> None:
 
 
 def read_yaml_mapping(path: str | Path, what: str = "config file") -> dict[str, Any]:
-    """A YAML file holding a mapping; ConfigError (naming ``what`` and the path) if missing or malformed."""
-    path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{what} not found: {path}") from None
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{what} {path} is not valid YAML: {err}") from None
+    """A YAML file holding a mapping; ConfigError (naming ``what`` and the path) if missing, unreadable,
+    malformed or holding a key twice (:mod:`ganrepro.yamlio`)."""
+    from ganrepro.yamlio import load_yaml
+
+    data = load_yaml(path, what)
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -271,7 +268,10 @@ def _coerce(key: str, hint: Any, value: Any) -> Any:
         raise ConfigError(f"{key} must be an integer, got {value!r}")
     if hint is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
+            try:
+                return float(value)
+            except OverflowError:  # an int too large for a float: refused by name, not a traceback
+                raise ConfigError(f"{key} = {value} is too large a number") from None
         if isinstance(value, str):
             try:
                 return float(value)
@@ -289,20 +289,15 @@ def _coerce(key: str, hint: Any, value: Any) -> Any:
 
 
 def validate(config: Config) -> None:
-    """Reject impossible combinations with a message naming the keys involved."""
+    """Reject non-finite or out-of-range numbers (:mod:`ganrepro.confignumbers`) and impossible combinations,
+    with a message naming the keys involved."""
+    from ganrepro.confignumbers import check_numbers
     from ganrepro.models import DISCRIMINATOR_NAMES, generator_depth
 
     data, net, train = config.data, config.network, config.train
-    _positive(config, "data.load_size", "data.crop_size", "data.input_nc", "data.output_nc", "network.ngf",
-              "network.ndf", "train.batch_size", "train.sample_count")
-    _non_negative(config, "data.num_workers", "train.n_epochs", "train.n_epochs_decay",
-                  "train.checkpoint_every_epochs", "train.latest_every_steps", "train.sample_every_steps",
-                  "cyclegan.pool_size", "cyclegan.lambda_A", "cyclegan.lambda_B", "cyclegan.lambda_identity",
-                  "pix2pix.lambda_l1")
+    check_numbers(config)
     if data.max_items is not None and data.max_items < 1:
         raise ConfigError(f"data.max_items must be a positive integer or null, got {data.max_items}")
-    if train.lr <= 0:
-        raise ConfigError(f"train.lr must be > 0, got {train.lr}")
     if train.n_epochs + train.n_epochs_decay < 1:
         raise ConfigError("train.n_epochs + train.n_epochs_decay must be at least 1")
     if data.crop_size > data.load_size:
@@ -348,18 +343,6 @@ def _get(config: Config, dotted: str) -> Any:
     for part in dotted.split("."):
         node = getattr(node, part)
     return node
-
-
-def _positive(config: Config, *keys: str) -> None:
-    for key in keys:
-        if _get(config, key) <= 0:
-            raise ConfigError(f"{key} must be > 0, got {_get(config, key)}")
-
-
-def _non_negative(config: Config, *keys: str) -> None:
-    for key in keys:
-        if _get(config, key) < 0:
-            raise ConfigError(f"{key} must be >= 0, got {_get(config, key)}")
 
 
 def dump_yaml(config: Config) -> str:

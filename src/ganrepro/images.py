@@ -48,7 +48,7 @@ def load_image(path: str | os.PathLike[str], mode: str = "RGB") -> Image.Image:
             return img.convert(mode) if img.mode != mode else img.copy()
     except FileNotFoundError:
         raise DataError(f"image not found: {path}") from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
         raise DataError(f"cannot decode image {path}: {err}") from None
 
 

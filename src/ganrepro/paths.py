@@ -20,7 +20,15 @@ def params_dir() -> Path:
 
 
 def data_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """The data folder: an explicit ``--data-dir``, else ``$GANREPRO_DATA_DIR``, else ``./data``."""
-    if explicit is not None:
-        return Path(explicit)
-    return Path(os.environ.get("GANREPRO_DATA_DIR", "data"))
+    """The data folder: an explicit ``--data-dir``, else ``$GANREPRO_DATA_DIR``, else ``./data``.
+
+    A path that exists but is not a folder is refused here, naming where it came from, rather than failing
+    later as a traceback from whichever stage first writes into it.
+    """
+    from ganrepro.errors import UserError
+
+    path = Path(explicit) if explicit is not None else Path(os.environ.get("GANREPRO_DATA_DIR", "data"))
+    if path.exists() and not path.is_dir():
+        where = "--data-dir" if explicit is not None else "$GANREPRO_DATA_DIR (default ./data)"
+        raise UserError(f"{where} {path} is a file, not a folder; pass a folder")
+    return path

@@ -109,6 +109,7 @@ def run_ground_truth(args: argparse.Namespace) -> int:
     from ganrepro.metrics.segmenter import ground_truth_scores
 
     prepared = resolve_prepared(args.dataset, args.data_dir)
+    check_writable_file(args.json, "--json")
     result = ground_truth_scores(prepared, args.segmenter, args.split, resolve_device(args.device), args.batch_size,
                                  refresh=args.refresh)
     print(format_table({"fcn": result}))
@@ -141,6 +142,7 @@ def run_score(args: argparse.Namespace) -> int:
 
     default = ["fid", "kid"] if args.unpaired else (["fcn"] if args.labels else []) + ["fid", "kid", "ssim", "psnr"]
     metrics = parse_metrics(args.metrics, default)
+    check_writable_file(args.json, "--json")
     report = score_folders(args.real, args.fake, metrics, _options(args), labels_dir=args.labels,
                            real_suffix=args.real_suffix, fake_suffix=args.fake_suffix, unpaired=args.unpaired)
     print(format_table(report["metrics"]))
@@ -161,6 +163,9 @@ def _register_evaluate(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--eval-mode", action="store_true",
                         help="generator in eval mode (default: train mode, dropout on and batch statistics, as the papers)")
     parser.add_argument("--checkpoint", default="latest.pt", help="checkpoint file name in RUN_DIR/checkpoints")
+    parser.add_argument("--allow-outside-checkpoint", action="store_true",
+                        help="accept a --checkpoint that lies outside RUN_DIR (recorded in metrics.json): it would "
+                             "score another run's weights under this run's name")
     parser.add_argument("--out", default=None)
     _add_metric_options(parser)
     parser.set_defaults(func=run_evaluate)
@@ -171,6 +176,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from ganrepro.metrics.evaluate import evaluate_run
     from ganrepro.metrics.score import format_table, parse_metrics
 
+    check_checkpoint_inside(Path(args.run_dir), args.checkpoint, args.allow_outside_checkpoint)
     metrics = parse_metrics(args.metrics, METRIC_NAMES)
     report = evaluate_run(args.run_dir, split=args.split, train_mode=not args.eval_mode, metrics=metrics,
                           segmenter=args.segmenter, out=args.out, options=_options(args), checkpoint_name=args.checkpoint)
@@ -178,3 +184,28 @@ def run_evaluate(args: argparse.Namespace) -> int:
     print(f"-> {Path(report['generation']['images_dir']).parent / 'metrics.json'}")
     return 0
 
+
+
+def check_checkpoint_inside(run_dir: Path, name: str, allowed: bool) -> None:
+    """Refuse ``--checkpoint`` outside RUN_DIR (e.g. ``../../other/run/final.pt``) unless explicitly allowed:
+    its scores would be filed under this run's name."""
+    from ganrepro.errors import UserError
+
+    path = (run_dir / "checkpoints" / name).resolve()
+    if not allowed and not path.is_relative_to(run_dir.resolve()):
+        raise UserError(f"--checkpoint {name} resolves to {path}, outside {run_dir}; its scores would be filed "
+                        "under this run -- evaluate that run instead, or pass --allow-outside-checkpoint")
+
+
+def check_writable_file(path: str | None, option: str) -> None:
+    """Refuse an output path that is a folder (or whose folder is a file) before any work is done."""
+    from ganrepro.errors import UserError
+
+    if path is None:
+        return
+    target = Path(path)
+    if target.is_dir():
+        raise UserError(f"{option} {path} is a folder; give a file name (e.g. {target / 'scores.json'})")
+    parent = next((p for p in target.parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise UserError(f"{option} {path}: {parent} is a file, not a folder")

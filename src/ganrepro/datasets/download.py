@@ -3,20 +3,25 @@
 Order for each archive (nothing is trusted before its hash is checked):
 1. fetch into ``raw/.{file}.part`` (resumable, retried: :mod:`ganrepro.datasets.transfer`);
 2. hash it and compare with the registry's sha256, else with the hash locked at the first download;
-3. read it through once (refusing unsafe members and catching truncation) -- only then is a first-seen
-   hash recorded in the lock file;
-4. rename it atomically to ``raw/{file}``; 5. extract all-or-nothing into ``extracted/{stem}/``.
-A failure at 2 or 3 deletes the partial file: no half file and nothing extracted is left behind.
+3. read it through once (refusing unsafe members and catching truncation);
+4. rename it atomically to ``raw/{file}``; 5. extract all-or-nothing into ``extracted/{stem}/``; only then is
+   a first-seen hash recorded in the lock file (a hostile archive that fails extraction cannot pin its hash).
+A failure at 2, 3 or 5 deletes the download: no half file and nothing extracted is left behind.
+Each archive is handled under an exclusive lock (``DATA_DIR/.NAME.FILE.lock``): a second ``download`` of the
+same archive waits, then finds it verified, instead of writing into the same partial file.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import sys
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from ganrepro.atomic import write_json
 from ganrepro.datasets.checksums import ChecksumLock
@@ -55,9 +60,17 @@ def mirror_url(mirror: str, file: str) -> str:
 
 
 def resolve_mirror(explicit: str | None) -> str | None:
-    """``--mirror`` wins over ``$GANREPRO_MIRROR``; an empty value means no mirror."""
+    """``--mirror`` wins over ``$GANREPRO_MIRROR``; an empty value means no mirror; anything but an
+    http(s):// or file:// URL is refused before anything is written."""
     value = explicit if explicit is not None else os.environ.get(MIRROR_ENV)
-    return value or None
+    if not value:
+        return None
+    parsed = urllib.parse.urlsplit(value)
+    if parsed.scheme.lower() not in ("http", "https", "file") or not (parsed.netloc or parsed.path):
+        where = "--mirror" if explicit is not None else f"${MIRROR_ENV}"
+        raise DataError(f"{where} {value!r} is not an http(s):// or file:// URL; give e.g. "
+                        "https://host/dir or file:///folder/holding/the/archives")
+    return value
 
 
 def marker_path(spec: DatasetSpec, archive: ArchiveSpec, data_dir: Path) -> Path:
@@ -72,7 +85,42 @@ def download_dataset(spec: DatasetSpec, data_dir: str | os.PathLike[str] | None 
     if not spec.archives:
         raise DataError(f"{spec.name} has nothing to download; run `ganrepro prepare {spec.name}`")
     root = resolve_data_dir(data_dir)
-    return [_acquire(spec, archive, root, mirror, policy, force, log) for archive in spec.archives]
+    results = []
+    for archive in spec.archives:
+        with archive_lock(spec, archive, root):
+            results.append(_acquire(spec, archive, root, mirror, policy, force, log))
+    return results
+
+
+@contextlib.contextmanager
+def archive_lock(spec: DatasetSpec, archive: ArchiveSpec, root: Path) -> Iterator[None]:
+    """Hold ``DATA_DIR/.NAME.FILE.lock`` exclusively, waiting for another process that holds it.
+
+    The kernel releases the lock if its holder dies.  The holder deletes the file before releasing it, so
+    nothing is left behind; a waiter that then wins the old, deleted file sees that the path no longer
+    names it and locks the new one instead.
+    """
+    path = root / f".{spec.name}.{archive.file}.lock"
+    while True:
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            handle = open(path, "a")
+        except OSError as err:
+            raise DataError(f"cannot use the data folder {root}: {err.strerror or err}; "
+                            "pass --data-dir (or set $GANREPRO_DATA_DIR) to a writable folder") from None
+        with handle:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            try:
+                current = os.stat(path)
+            except FileNotFoundError:
+                continue
+            if current.st_ino != os.fstat(handle.fileno()).st_ino:
+                continue
+            try:
+                yield
+            finally:
+                path.unlink(missing_ok=True)
+            return
 
 
 def ensure_extracted(spec: DatasetSpec, data_dir: str | os.PathLike[str] | None = None, *,
@@ -88,7 +136,8 @@ def ensure_extracted(spec: DatasetSpec, data_dir: str | os.PathLike[str] | None 
         if not raw.is_file():
             raise DataError(f"{spec.name}: {raw} not found; run `ganrepro download {spec.name}` first"
                             + (" (with --mirror file:///folder/holding/the/zips)" if spec.manual else ""))
-        result = _acquire(spec, archive, root, None, RetryPolicy(), False, log)
+        with archive_lock(spec, archive, root):
+            result = _acquire(spec, archive, root, None, RetryPolicy(), False, log)
         out[archive.file] = (extracted_dir(spec.name, root) / archive.stem, result.sha256)
     return out
 
@@ -108,7 +157,17 @@ def _acquire(spec: DatasetSpec, archive: ArchiveSpec, root: Path, mirror: str | 
     else:
         result = _download(spec, archive, raw, root, mirror, policy, log)
     log(f"{spec.name}: extracting {archive.file} ...")
-    count = safe_extract(raw, target, scanned=result.members)
+    try:
+        count = safe_extract(raw, target, scanned=result.members)
+    except DataError:
+        if result.fetched:
+            _discard(raw)
+        raise
+    if result.check == "recorded":
+        lock = ChecksumLock(root)
+        lock.record(spec.name, archive.file, result.sha256, result.size, result.source)
+        log(f"{spec.name}: no published sha256 for {archive.file}; recorded {result.sha256} from this first "
+            f"download in {lock.path} -- later downloads are verified against it")
     write_json(marker, {"file": archive.file, "sha256": result.sha256, "size": result.size, "members": count})
     log(f"{spec.name}: {archive.file}: {count} members extracted to {target}")
     return result
@@ -149,7 +208,8 @@ def _download(spec: DatasetSpec, archive: ArchiveSpec, raw: Path, root: Path, mi
 
 def _verify(spec: DatasetSpec, archive: ArchiveSpec, path: Path, root: Path, *, source: str, log: Log,
             fetched: bool) -> ArchiveResult:
-    """Check ``path`` against the registry hash or the locked one; lock a first-seen hash after a full read."""
+    """Check ``path`` against the registry hash or the locked one and read it through (check ``recorded``:
+    no hash to check against yet)."""
     size = path.stat().st_size
     digest = sha256_file(path)
     lock = ChecksumLock(root)
@@ -166,11 +226,7 @@ def _verify(spec: DatasetSpec, archive: ArchiveSpec, path: Path, root: Path, *, 
                         f"({where}), got {digest} ({size} bytes); nothing was extracted"
                         + ("; the download was deleted" if fetched else f"; delete {path} to fetch it again"))
     members = scan_archive(path)
-    if check == "recorded":
-        lock.record(spec.name, archive.file, digest, size, source)
-        log(f"{spec.name}: no published sha256 for {archive.file}; recorded {digest} from this first "
-            f"download in {lock.path} -- later downloads are verified against it")
-    else:
+    if check != "recorded":  # a first-seen hash is recorded by the caller, after a clean extraction
         log(f"{spec.name}: {archive.file} sha256 {digest} verified against the {check}")
     return ArchiveResult(archive.file, digest, size, source, check, fetched, members)
 

@@ -40,13 +40,59 @@ def _unsafe_name(name: str) -> str | None:
     return None
 
 
-def _link_escapes(member: str, target: str, hard: bool) -> bool:
-    """True when a link (symlink relative to its folder, hard link relative to the archive root) leaves."""
-    if target.startswith(("/", "\\")):
+class LinkTree:
+    """The archive's links as extraction would create them, so that paths are resolved through all of them.
+
+    Checking each link alone is not enough: ``d/up -> ..`` stays inside, but then ``d/up/up2 -> ..`` lands
+    one level above the target, because ``d/up`` already is the root.  Every member path is therefore resolved
+    through the symlinks of the members before it (as the file system will resolve it), and a path that
+    resolves outside the target, or that needs more than :attr:`MAX_HOPS` links, is refused.
+    """
+
+    MAX_HOPS = 64
+
+    def __init__(self) -> None:
+        self.symlinks: dict[str, str] = {}  # resolved location ('a/b') -> link text
+
+    def resolve(self, path: str, follow_last: bool = True) -> str | None:
+        """The location of ``path`` (relative to the target) after following links; None when it leaves."""
+        todo = [p for p in path.replace("\\", "/").split("/") if p not in ("", ".")]
+        done: list[str] = []
+        hops = 0
+        while todo:
+            part = todo.pop(0)
+            if part == "..":
+                if not done:
+                    return None
+                done.pop()
+                continue
+            here = "/".join([*done, part])
+            link = self.symlinks.get(here)
+            if link is None or (not todo and not follow_last):
+                done.append(part)
+                continue
+            hops += 1
+            if hops > self.MAX_HOPS or link.startswith(("/", "\\")):
+                return None
+            todo = [p for p in link.replace("\\", "/").split("/") if p not in ("", ".")] + todo
+        return "/".join(done)
+
+    def add(self, member: str, target: str, hard: bool) -> bool:
+        """Record a link member; False when it (or the folder it is in) resolves outside the target."""
+        where = self.resolve(posixpath.dirname(member))
+        if where is None or target.startswith(("/", "\\")):
+            return False
+        if hard:  # a hard link names a member relative to the archive root
+            return self.resolve(target) is not None
+        if self.resolve(posixpath.join(where, target)) is None:
+            return False
+        self.symlinks[posixpath.join(where, posixpath.basename(member)) if where else posixpath.basename(member)] = target
         return True
-    base = "" if hard else posixpath.dirname(member)
-    resolved = posixpath.normpath(posixpath.join(base, target.replace("\\", "/")))
-    return resolved == ".." or resolved.startswith("../")
+
+
+def _link_escapes(member: str, target: str, hard: bool) -> bool:
+    """True when a single link (symlink relative to its folder, hard link relative to the root) leaves."""
+    return not LinkTree().add(member, target, hard)
 
 
 def scan_archive(path: str | os.PathLike[str]) -> int:
@@ -57,14 +103,19 @@ def scan_archive(path: str | os.PathLike[str]) -> int:
     try:
         with tarfile.open(path, "r:*") as tar:
             count = 0
+            links = LinkTree()
             for member in tar:
-                _check_tar_member(path, member)
+                _check_tar_member(path, member, links)
                 if member.isreg():  # read the data too: a truncated stream fails here, not half-way later
                     handle = tar.extractfile(member)
                     if handle is not None:
                         while handle.read(1 << 20):
                             pass
                 count += 1
+            # Read the compressed stream to its end: the gzip/bz2/xz checksums sit there, after the tar
+            # end-of-archive blocks, and a flipped byte inside a member is only caught by them.
+            while tar.fileobj is not None and tar.fileobj.read(1 << 20):
+                pass
             return count
     except DataError:
         raise
@@ -72,11 +123,13 @@ def scan_archive(path: str | os.PathLike[str]) -> int:
         raise DataError(f"{path}: corrupt or truncated archive ({err or type(err).__name__})") from None
 
 
-def _check_tar_member(path: Path, member: tarfile.TarInfo) -> None:
+def _check_tar_member(path: Path, member: tarfile.TarInfo, links: LinkTree) -> None:
     why = _unsafe_name(member.name)
     if why is None and (member.issym() or member.islnk()):
-        if _link_escapes(member.name, member.linkname, hard=member.islnk()):
-            why = f"link to {member.linkname!r} leaves the target folder"
+        if not links.add(member.name, member.linkname, hard=member.islnk()):
+            why = f"link to {member.linkname!r} leaves the target folder (following the archive's links)"
+    elif why is None and links.resolve(member.name) is None:
+        why = "its path leads out of the target folder through the archive's links"
     if why is None and not (member.isreg() or member.isdir() or member.issym() or member.islnk()):
         why = "device, fifo or other special file"
     if why is not None:

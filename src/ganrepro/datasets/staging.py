@@ -4,6 +4,8 @@ A preparation that stops half-way (a bad image, Ctrl-C, a full disk) must not le
 that a trainer would happily read, so every recipe writes through a :class:`PreparedBuilder`: files go to a
 hidden folder beside ``prepared/``; :meth:`PreparedBuilder.commit` hashes them, writes ``manifest.json``
 and swaps the folder into place; leaving the ``with`` block with an exception removes the staging folder.
+A process killed outright (``kill -9``) cannot clean up, so staging folders carry their owner's pid
+(``.prepared.building-PID-*``) and the next preparation removes those whose owner is gone.
 """
 
 from __future__ import annotations
@@ -23,13 +25,53 @@ from ganrepro.atomic import write_json
 from ganrepro.datasets.manifest import MANIFEST_NAME, data_hash, hash_tree
 
 
+BUILDING = ".prepared.building-"
+OLD = ".prepared.old-"
+
+
+def remove_stale(folder: Path, prefixes: tuple[str, ...] = (BUILDING, OLD)) -> list[Path]:
+    """Delete the staging folders ``{prefix}{pid}-*`` in ``folder`` whose owning process is gone; return them.
+
+    A folder without a pid in its name (made by an older version) has no owner to wait for and is removed too.
+    """
+    removed = []
+    for path in folder.iterdir() if folder.is_dir() else ():
+        prefix = next((p for p in prefixes if path.name.startswith(p)), None)
+        if prefix is None or not path.is_dir():
+            continue
+        pid = path.name[len(prefix):].split("-")[0]
+        if pid.isdigit() and _alive(int(pid)):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
+
+
+def staging_prefix(prefix: str) -> str:
+    """``{prefix}{pid}-``: the name start of a staging folder owned by this process."""
+    return f"{prefix}{os.getpid()}-"
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
 class PreparedBuilder:
     """Collects files, split counts, image sizes and notes for one ``prepared/`` folder."""
 
     def __init__(self, target: str | os.PathLike[str]) -> None:
         self.target = Path(target)
         self.target.parent.mkdir(parents=True, exist_ok=True)
-        self.root = Path(tempfile.mkdtemp(prefix=".prepared.building-", dir=self.target.parent))
+        remove_stale(self.target.parent)
+        self.root = Path(tempfile.mkdtemp(prefix=staging_prefix(BUILDING), dir=self.target.parent))
         self.notes: list[str] = []
         self.splits: dict[str, int] = {}
         self.sizes: Counter[tuple[int, int]] = Counter()
@@ -89,7 +131,7 @@ class PreparedBuilder:
         write_json(self.root / MANIFEST_NAME, manifest)
         old = None
         if self.target.exists():
-            old = Path(tempfile.mkdtemp(prefix=".prepared.old-", dir=self.target.parent))
+            old = Path(tempfile.mkdtemp(prefix=staging_prefix(OLD), dir=self.target.parent))
             os.replace(self.target, old / "prepared")
         os.replace(self.root, self.target)
         if old is not None:

@@ -29,7 +29,7 @@ from PIL import Image
 from ganrepro.datasets.labels import palette_array, render_colour_map
 from ganrepro.datasets.prepare import build_aligned, manifest_fields, up_to_date
 from ganrepro.datasets.registry import DatasetSpec, extracted_dir, prepared_dir
-from ganrepro.datasets.staging import PreparedBuilder
+from ganrepro.datasets.staging import PreparedBuilder, remove_stale, staging_prefix
 from ganrepro.errors import DataError, UserError
 
 GENERATOR_VERSION = 1
@@ -184,6 +184,11 @@ def scene(seed: int, split: str, index: int, size: int) -> tuple[np.ndarray, np.
 # ---------------------------------------------------------------------------------------------- prepare
 
 
+#: Bounds that keep a typo from generating terabytes (the papers' images are 256 px; facades has 606 pairs).
+MAX_SIZE = 4096
+MAX_COUNT = 1_000_000
+
+
 def generator_params(spec: DatasetSpec, options: dict[str, int]) -> dict[str, int]:
     """Registry defaults overridden by the command line; validated."""
     unknown = set(options) - {"size", "train", "test", "seed"}
@@ -191,10 +196,13 @@ def generator_params(spec: DatasetSpec, options: dict[str, int]) -> dict[str, in
         raise UserError(f"unknown synthetic option(s): {', '.join(sorted(unknown))}")
     params = {"size": spec.image_size, "train": spec.splits.get("train", 200), "test": spec.splits.get("test", 50),
               "seed": 0, **spec.generator, **{k: int(v) for k, v in options.items() if v is not None}}
-    if params["size"] < 16 or params["size"] % 2:
-        raise UserError(f"synthetic --size must be an even number >= 16, got {params['size']}")
-    if params["train"] < 1 or params["test"] < 1:
-        raise UserError("synthetic --train and --test must be >= 1")
+    if not 16 <= params["size"] <= MAX_SIZE or params["size"] % 2:
+        raise UserError(f"synthetic --size must be an even number >= 16 and <= {MAX_SIZE}, got {params['size']}")
+    for key in ("train", "test"):
+        if not 1 <= params[key] <= MAX_COUNT:
+            raise UserError(f"synthetic --{key} must be >= 1 and <= {MAX_COUNT}, got {params[key]}")
+    if not 0 <= params["seed"] <= 2**32 - 1:
+        raise UserError(f"synthetic --seed must be >= 0 and <= 2**32 - 1 (numpy's seed range), got {params['seed']}")
     return {"seed": params["seed"], "size": params["size"], "train": params["train"], "test": params["test"],
             "version": GENERATOR_VERSION}
 
@@ -204,7 +212,9 @@ def write_scenes(spec: DatasetSpec, target: Path, params: dict[str, int]) -> Non
     assert spec.labels is not None
     palette = palette_array(spec.labels)
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.generating-", dir=target.parent))
+    prefix = f".{target.name}.generating-"
+    remove_stale(target.parent, (prefix,))  # left by a generator killed outright (kill -9)
+    staging = Path(tempfile.mkdtemp(prefix=staging_prefix(prefix), dir=target.parent))
     try:
         for split in ("train", "test"):
             (staging / "pairs" / split).mkdir(parents=True)

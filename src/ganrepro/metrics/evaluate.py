@@ -156,6 +156,7 @@ def evaluate_run(
         "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "run": {"run_dir": str(run_dir), "model": config.model, "config_digest": config.digest(),
                 "config_sha256": sha256_file(run_dir / "config.yaml"), "checkpoint": str(bundle.checkpoint_path),
+                "checkpoint_outside_run_dir": not bundle.checkpoint_path.resolve().is_relative_to(run_dir),
                 "checkpoint_sha256": sha256_file(bundle.checkpoint_path), "step": bundle.step, "epoch": bundle.epoch},
         "data": {"prepared_dir": str(prepared), "dataset": manifest["name"] if manifest else None, "data_hash": data_hash,
                  "split": split, "direction": config.data.direction, "crop_size": config.data.crop_size,

@@ -56,7 +56,7 @@ def read_label(path: Path) -> np.ndarray:
             return np.asarray(img)
     except FileNotFoundError:
         raise DataError(f"label map not found: {path}") from None
-    except OSError as err:
+    except (OSError, ValueError, Image.DecompressionBombError) as err:
         raise DataError(f"cannot decode label map {path}: {err}") from None
 
 

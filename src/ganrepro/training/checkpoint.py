@@ -7,6 +7,8 @@ killed while saving still has its previous checkpoint.
 
 from __future__ import annotations
 
+import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,3 +58,30 @@ def load(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]
 
 def progress_of(payload: dict[str, Any]) -> Progress:
     return Progress(epoch=payload["epoch"], batches_done=payload["batches_done"], step=payload["step"])
+
+
+def link_copy(source: Path, target: Path) -> None:
+    """Keep a named snapshot of a checkpoint without doubling disk use (hard link, replaced atomically).
+
+    ``latest.pt`` is always replaced by a rename, never rewritten in place, so the snapshot's bytes stay
+    those of the epoch it names.  Falls back to a copy on file systems without hard links.
+    """
+    if target.exists() and os.path.samefile(source, target):
+        return  # already this file (renaming a link onto itself would be a no-op that leaves the temporary)
+    with atomic.atomic_path(target) as tmp:
+        tmp.unlink()
+        try:
+            os.link(source, tmp)
+        except OSError:
+            shutil.copyfile(source, tmp)
+
+
+def write_final(source: Path, target: Path) -> None:
+    """Write ``final.pt``: an independent, read-only copy of ``source``, written atomically.
+
+    Not a hard link: damaging or replacing ``latest.pt`` (or a resumed run overwriting it) must not touch the
+    finished run's weights.  Rewriting it when a finished run is run again leaves no temporary behind.
+    """
+    with atomic.atomic_path(target) as tmp:
+        shutil.copyfile(source, tmp)
+    os.chmod(target, 0o444)

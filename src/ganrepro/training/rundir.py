@@ -2,7 +2,8 @@
 
 Layout::
 
-    RUN_DIR/config.yaml         the resolved config (all keys, after overrides)
+    RUN_DIR/.train.lock         held (flock) by the training process; names its pid
+    RUN_DIR/config.yaml         the resolved config (all keys, after overrides), written when training starts
     RUN_DIR/provenance.json     code version, git commit, command lines, device, torch version per invocation
     RUN_DIR/losses.csv          one row per training step
     RUN_DIR/loss_curves.png     the losses so far (refreshed every epoch)
@@ -20,11 +21,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ganrepro import __version__, atomic
 from ganrepro.config import Config, dump_yaml
 from ganrepro.errors import UserError
+from ganrepro.training.runlock import LOCK_FILE
 
 CONFIG_FILE = "config.yaml"
 
@@ -33,27 +33,50 @@ def latest_checkpoint(run_dir: Path) -> Path:
     return run_dir / "checkpoints" / "latest.pt"
 
 
-def claim(run_dir: Path, config: Config) -> bool:
-    """Make ``run_dir`` this config's run directory; return True when there is a checkpoint to resume.
+def check_claim(run_dir: Path, config: Config) -> bool:
+    """Whether ``run_dir`` can hold ``config``'s run, writing nothing: True when it already holds it.
 
-    Refuses a directory that holds another config's run, or files that are not a run's.
+    Refuses (UserError) a path that is a file, a directory holding another config's run or a malformed
+    config.yaml, and a non-empty directory holding files that are not a run's.
     """
+    if run_dir.exists() and not run_dir.is_dir():
+        raise UserError(f"--out {run_dir} is a file, not a run directory; choose another --out")
     config_path = run_dir / CONFIG_FILE
     if config_path.exists():
-        existing = yaml.safe_load(config_path.read_text()) or {}
+        existing = read_run_config(config_path)
         if existing != config.to_dict():
             diff = ", ".join(differing_keys(existing, config.to_dict())) or "(unreadable)"
             raise UserError(f"{run_dir} holds a run of a different config (differs in: {diff}); "
                             "choose another --out or remove that directory")
-        return latest_checkpoint(run_dir).exists()
-    if run_dir.exists() and any(p.is_file() or p.is_symlink() for p in run_dir.rglob("*")):
+        return True
+    if run_dir.exists() and any((p.is_file() or p.is_symlink()) and p.name != LOCK_FILE for p in run_dir.rglob("*")):
         # Empty folders (e.g. checkpoints/ made by a workflow manager for a declared output) hold nothing to lose.
-        entries = ", ".join(sorted(p.name for p in run_dir.iterdir())[:5])
+        entries = ", ".join(sorted(p.name for p in run_dir.iterdir() if p.name != LOCK_FILE)[:5])
         raise UserError(f"{run_dir} is not empty ({entries}) and holds no run config; "
                         "refusing to overwrite it — choose another --out")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    atomic.write_text(config_path, dump_yaml(config))
     return False
+
+
+def read_run_config(path: Path) -> dict[str, Any]:
+    """A run directory's config.yaml as a mapping; UserError naming it when it is damaged."""
+    from ganrepro.config import read_yaml_mapping
+    from ganrepro.errors import ConfigError
+
+    try:
+        return read_yaml_mapping(path, "run config")
+    except ConfigError as err:
+        raise UserError(f"{err} -- the run directory is damaged; remove {path.parent} or choose another --out"
+                        ) from None
+
+
+def claim(run_dir: Path, config: Config) -> bool:
+    """Make ``run_dir`` this config's run directory (write config.yaml); True when there is a checkpoint to
+    resume.  Call it holding the run's :class:`~ganrepro.training.runlock.RunLock`, once training starts."""
+    if not check_claim(run_dir, config):
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic.write_text(run_dir / CONFIG_FILE, dump_yaml(config))
+        return False
+    return latest_checkpoint(run_dir).exists()
 
 
 def differing_keys(old: Any, new: Any, prefix: str = "") -> list[str]:

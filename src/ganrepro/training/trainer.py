@@ -8,8 +8,6 @@ SIGTERM/SIGINT (e.g. a cluster's time limit) save ``latest.pt`` at the next step
 
 from __future__ import annotations
 
-import csv
-import os
 import signal
 import time
 from dataclasses import dataclass
@@ -25,11 +23,11 @@ from ganrepro.data.sampler import EpochSampler
 from ganrepro.devices import resolve_device
 from ganrepro.errors import UserError
 from ganrepro.training import checkpoint, rundir
+from ganrepro.training.losslog import LossLog
+from ganrepro.training.runlock import locked
 from ganrepro.training.base import GANModel
 from ganrepro.training.rng import restore_rng_state, seed_everything
 from ganrepro.training.samples import plot_losses, side_effect_free, write_grid
-
-LOG_COLUMNS = ("step", "epoch", "iter", "lr", "seconds")
 
 
 @dataclass
@@ -72,46 +70,32 @@ class StopFlag:
             signal.signal(sig, handler)
 
 
-class LossLog:
-    """``losses.csv``: one row per step, flushed as it is written; truncated back to the checkpoint on resume."""
-
-    def __init__(self, path: Path, loss_names: tuple[str, ...], resume_step: int | None) -> None:
-        self.path = path
-        self.columns = [*LOG_COLUMNS, *loss_names]
-        kept: list[list[str]] = []
-        if resume_step is not None and path.exists():
-            with open(path, newline="") as handle:
-                rows = list(csv.reader(handle))
-            kept = [row for row in rows[1:] if row and int(row[0]) <= resume_step]
-        self.handle = open(path, "w", newline="")
-        self.writer = csv.writer(self.handle)
-        self.writer.writerow(self.columns)
-        self.writer.writerows(kept)
-        self.handle.flush()
-
-    def write(self, values: dict[str, float | int]) -> None:
-        self.writer.writerow([_fmt(values[c]) for c in self.columns])
-        self.handle.flush()
-
-    def close(self) -> None:
-        self.handle.close()
-
-
-def _fmt(value: float | int) -> str:
-    return str(value) if isinstance(value, int) else f"{value:.6g}"
-
-
 def train(config: Config, run_dir: str | Path, device: str = "auto", *, stop_after_epoch: int | None = None,
           dataset: Dataset | None = None, progress_bar: bool = True) -> TrainResult:
-    """Train ``config`` into ``run_dir``, resuming from ``checkpoints/latest.pt`` when it exists."""
+    """Train ``config`` into ``run_dir``, resuming from ``checkpoints/latest.pt`` when it exists.
+
+    Everything that can be refused (the device, the run directory, the data) is checked before anything is
+    written; the run directory is locked for the whole run and claimed (config.yaml written) only once the
+    model is built, so a refused or failed start never ties ``run_dir`` to a config.
+    """
     run_dir = Path(run_dir)
-    resume = rundir.claim(run_dir, config)
+    if stop_after_epoch is not None and stop_after_epoch < 1:
+        raise UserError(f"--stop-after-epoch must be >= 1, got {stop_after_epoch}")
     dev = torch.device(resolve_device(device))
-    seed_everything(config.seed)
-    model = build_model(config, dev)  # weights drawn from the freshly seeded global RNG
+    rundir.check_claim(run_dir, config)
     train_set = dataset if dataset is not None else build_dataset(config, "train", augment=True)
     sample_batch = _fixed_sample_batch(config)
+    with locked(run_dir) as lock:
+        seed_everything(config.seed)
+        model = build_model(config, dev)  # weights drawn from the freshly seeded global RNG
+        resume = rundir.claim(run_dir, config)
+        lock.claimed = True
+        return _run(config, run_dir, dev, model, train_set, sample_batch, resume, stop_after_epoch, progress_bar)
 
+
+def _run(config: Config, run_dir: Path, dev: torch.device, model: GANModel, train_set: Dataset,
+         sample_batch: dict, resume: bool, stop_after_epoch: int | None, progress_bar: bool) -> TrainResult:
+    """The training loop proper, on a claimed and locked run directory."""
     progress = checkpoint.Progress()
     if resume:
         # Loaded on the CPU: RNG states must stay CPU tensors; parameters are copied onto ``dev``.
@@ -173,7 +157,8 @@ def train(config: Config, run_dir: str | Path, device: str = "auto", *, stop_aft
                 progress.batches_done = 0
                 save_latest()
                 if t.checkpoint_every_epochs and progress.epoch % t.checkpoint_every_epochs == 0:
-                    _link(rundir.latest_checkpoint(run_dir), run_dir / "checkpoints" / f"epoch_{progress.epoch:04d}.pt")
+                    checkpoint.link_copy(rundir.latest_checkpoint(run_dir),
+                                         run_dir / "checkpoints" / f"epoch_{progress.epoch:04d}.pt")
                 plot_losses(log.path, run_dir / "loss_curves.png")
                 if stop_after_epoch is not None and progress.epoch >= stop_after_epoch:
                     break
@@ -181,27 +166,13 @@ def train(config: Config, run_dir: str | Path, device: str = "auto", *, stop_aft
         log.close()
     completed = progress.epoch >= total_epochs
     if completed:
-        _link(rundir.latest_checkpoint(run_dir), run_dir / "checkpoints" / "final.pt")
+        checkpoint.write_final(rundir.latest_checkpoint(run_dir), run_dir / "checkpoints" / "final.pt")
     return TrainResult(run_dir, progress, completed=completed)
 
 
 def _set_epoch(dataset: Dataset, epoch: int) -> None:
     if hasattr(dataset, "set_epoch"):
         dataset.set_epoch(epoch)
-
-
-def _link(source: Path, target: Path) -> None:
-    """Keep a named copy of a checkpoint without doubling disk use (hard link, replaced atomically)."""
-    tmp = target.with_name(f".{target.name}.tmp")
-    if tmp.exists():
-        tmp.unlink()
-    try:
-        os.link(source, tmp)
-    except OSError:  # file systems without hard links
-        import shutil
-
-        shutil.copyfile(source, tmp)
-    os.replace(tmp, target)
 
 
 def _fixed_sample_batch(config: Config) -> dict:
