@@ -84,10 +84,16 @@ class GANModel:
         }
 
     def load_state_dict(self, state: dict[str, Any], *, nets_only: bool = False) -> None:
+        """Everything a resume needs; with ``nets_only`` (generating images) the networks the checkpoint holds,
+        which must include :attr:`forward_net` (an imported released generator holds nothing else)."""
+        if nets_only:
+            if self.forward_net not in state["nets"]:
+                raise KeyError(f"the checkpoint holds no {self.forward_net}")
+            for name, weights in state["nets"].items():
+                self.nets[name].load_state_dict(weights)
+            return
         for name, net in self.nets.items():
             net.load_state_dict(state["nets"][name])
-        if nets_only:
-            return
         for name, opt in self.optimizers.items():
             opt.load_state_dict(state["optimizers"][name])
         for name, sched in self.schedulers.items():
