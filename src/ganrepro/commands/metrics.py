@@ -172,12 +172,12 @@ def _register_evaluate(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from ganrepro.metrics import METRIC_NAMES
+    from ganrepro.metrics import DEFAULT_METRICS
     from ganrepro.metrics.evaluate import evaluate_run
     from ganrepro.metrics.score import format_table, parse_metrics
 
     check_checkpoint_inside(Path(args.run_dir), args.checkpoint, args.allow_outside_checkpoint)
-    metrics = parse_metrics(args.metrics, METRIC_NAMES)
+    metrics = parse_metrics(args.metrics, DEFAULT_METRICS)
     report = evaluate_run(args.run_dir, split=args.split, train_mode=not args.eval_mode, metrics=metrics,
                           segmenter=args.segmenter, out=args.out, options=_options(args), checkpoint_name=args.checkpoint)
     print(format_table(report["metrics"]))

@@ -17,7 +17,11 @@ import os
 import sys
 from typing import Iterable, Iterator, TypeVar
 
-METRIC_NAMES: tuple[str, ...] = ("fcn", "fid", "kid", "ssim", "psnr")
+#: Every metric, in the order results are listed.  ``labelmap`` scores generators that output label maps
+#: (photo→labels); ``colorhist`` is pix2pix's Lab colour-histogram intersection.
+METRIC_NAMES: tuple[str, ...] = ("fcn", "labelmap", "fid", "kid", "ssim", "psnr", "colorhist")
+#: What ``ganrepro evaluate`` computes when no --metrics are given.
+DEFAULT_METRICS: tuple[str, ...] = ("fcn", "fid", "kid", "ssim", "psnr")
 
 T = TypeVar("T")
 

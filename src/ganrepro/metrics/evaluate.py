@@ -21,7 +21,7 @@ from ganrepro import __version__
 from ganrepro.atomic import write_json
 from ganrepro.errors import UserError
 from ganrepro.images import save_png, to_uint8
-from ganrepro.metrics import METRIC_NAMES, progress
+from ganrepro.metrics import DEFAULT_METRICS, progress
 from ganrepro.metrics.confusion import ABSENT_CLASS_NOTE, TABLE_CONVENTION
 from ganrepro.metrics.imagesets import NamedImage
 from ganrepro.metrics.score import PAIRED_METRICS, MetricOptions, resolve_extractor, run_metrics, unavailable
@@ -90,11 +90,23 @@ def _fcn_checkpoint(manifest: dict[str, Any] | None, prepared: Path, config: Any
     return ckpt, None
 
 
+def _labelmap_unavailable(manifest: dict[str, Any] | None, config: Any) -> str | None:
+    """Why labelmap scores cannot be computed for this run (None when they can)."""
+    if manifest is None:
+        return "no manifest.json: label maps and palette unknown"
+    output_side = "B" if config.data.direction == "AtoB" else "A"
+    if output_side == manifest["photo_side"]:
+        return f"the generator outputs photos (direction {config.data.direction}); labelmap scores label-map outputs"
+    if not manifest.get("palette"):
+        return "the dataset's labels are not colour maps (no palette to decode generated images with)"
+    return None
+
+
 def evaluate_run(
     run_dir: str | os.PathLike[str],
     split: str = "test",
     train_mode: bool = True,
-    metrics: Sequence[str] = METRIC_NAMES,
+    metrics: Sequence[str] = DEFAULT_METRICS,
     segmenter: str | None = None,
     out: str | os.PathLike[str] | None = None,
     options: MetricOptions | None = None,
@@ -130,14 +142,22 @@ def evaluate_run(
             if manifest and options.segmenter.classes != [str(c) for c in manifest["classes"]]:
                 raise UserError(f"segmenter {ckpt} was trained for other classes than {prepared}")
 
+    if "labelmap" in metrics and "labelmap" not in results:
+        reason = _labelmap_unavailable(manifest, config)
+        if reason and not options.skip_unavailable:
+            raise UserError(f"labelmap scores unavailable: {reason}")
+        if reason:
+            results["labelmap"] = unavailable(reason)
     out = Path(out) if out else default_out(run_dir, split, train_mode)
     generation = generate(bundle, dataset, out, train_mode, options.batch_size, config.seed)
     names = generation.pop("names")
     real = [NamedImage(n, out / "real" / f"{n}.png") for n in names]
     fake = [NamedImage(n, out / "images" / f"{n}.png") for n in names]
     todo = [m for m in metrics if m not in results]
-    if "fcn" in todo:
+    if "fcn" in todo or "labelmap" in todo:
         options.labels = label_paths(prepared, split, names)
+    if "labelmap" in todo and manifest is not None:
+        options.palette, options.classes = manifest["palette"], [str(c) for c in manifest["classes"]]
     if data_hash is not None:
         options.cache_dir = options.cache_dir or prepared.parent / ".cache" / "fid"
         options.identity = {"data_hash": data_hash, "split": split, "side": "target", "direction": config.data.direction,

@@ -21,7 +21,7 @@ from ganrepro.metrics.imagesets import NamedImage, folder_images, pair_by_name, 
 from ganrepro.metrics.inception import FeatureExtractor
 from ganrepro.metrics.weights import WeightsUnavailable
 
-PAIRED_METRICS = ("fcn", "ssim", "psnr")
+PAIRED_METRICS = ("fcn", "labelmap", "ssim", "psnr")
 
 
 def parse_metrics(text: str | Sequence[str] | None, default: Sequence[str]) -> list[str]:
@@ -52,6 +52,8 @@ class MetricOptions:
     kid_subsets: int = 100
     kid_subset_size: int = 1000
     seed: int = 0
+    palette: list[list[int]] | None = None  # colour of each class (labelmap)
+    classes: list[str] | None = None  # class names (labelmap)
 
 
 def unavailable(reason: str) -> dict[str, Any]:
@@ -77,6 +79,16 @@ def run_metrics(real: Sequence[NamedImage], fake: Sequence[NamedImage], metrics:
         results.update(fid_and_kid(
             real, fake, options.extractor, wanted, options.cache_dir, options.identity, batch_size=max(options.batch_size, 1),
             kid_subsets=options.kid_subsets, kid_subset_size=options.kid_subset_size, seed=options.seed))
+    if "labelmap" in metrics:
+        from ganrepro.metrics.labelmaps import labelmap_score
+
+        if options.labels is None or options.palette is None or options.classes is None:
+            raise UserError("labelmap scores need the true label maps and the dataset's palette and classes")
+        results["labelmap"] = labelmap_score(fake, options.labels, options.palette, options.classes)
+    if "colorhist" in metrics:
+        from ganrepro.metrics.colorhist import color_histogram_intersection
+
+        results["colorhist"] = color_histogram_intersection(real, fake)
     if "ssim" in metrics or "psnr" in metrics:
         from ganrepro.metrics.ssim import ssim_psnr
 
@@ -146,13 +158,15 @@ def format_table(metrics: dict[str, dict[str, Any]]) -> str:
     for name, r in metrics.items():
         if r.get("available") is False:
             text = f"unavailable: {r['reason']}"
-        elif name == "fcn":
+        elif name in ("fcn", "labelmap"):
             text = (f"per-pixel acc {_fmt(r['pixel_acc'])}  per-class acc {_fmt(r['class_acc'])}  class IoU {_fmt(r['class_iou'])}"
                     f"  ({r['n_images']} images; absent classes as 0: {', '.join(r['absent_classes']) or 'none absent'})")
         elif name == "fid":
             text = f"{_fmt(r['value'], 3)}  ({r['n_real']} real / {r['n_fake']} generated)"
         elif name == "kid":
             text = f"{_fmt(r['mean'], 5)} ± {_fmt(r['std'], 5)}  ({r['n_subsets']} subsets of {r['subset_size']})"
+        elif name == "colorhist":
+            text = f"L {_fmt(r['L'])}  a {_fmt(r['a'])}  b {_fmt(r['b'])}  ({r['n_real']} real / {r['n_fake']} generated)"
         elif name == "ssim":
             text = f"{_fmt(r['value'])} RGB  {_fmt(r['value_y'])} Y  ({r['n_images']} pairs)"
         else:

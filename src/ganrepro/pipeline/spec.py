@@ -18,7 +18,7 @@ from ganrepro.config import ConfigError, read_yaml_mapping
 from ganrepro.paths import params_dir
 
 PAPER_METRICS = ("pixel_acc", "class_acc", "class_iou")
-EVAL_METRICS = ("fcn", "fid", "kid", "ssim", "psnr")
+EVAL_METRICS = ("fcn", "labelmap", "fid", "kid", "ssim", "psnr", "colorhist")
 
 
 @dataclass(frozen=True)
