@@ -78,6 +78,7 @@ class Certainty:
         self.names: list[str] = sorted(str(n) for n in loaded[0]["names"]) if loaded else []
         self.counts = bootstrap.resample_counts(len(self.names)) if self.names else None
         self._rows: dict[tuple[str, str], Estimate] = {}
+        self._fcn: dict[tuple[str, int, bool], dict[str, np.ndarray]] = {}  # the three scores come together
         self.verdicts: dict[str, list[Verdict]] = {
             s.id: [self._verdict(s, c) for c in s.claims] for s in plan.table(table).sections}
 
@@ -138,7 +139,10 @@ class Certainty:
             full = bootstrap.fcn_replicates(matrices, np.ones((1, len(order)), dtype=np.int64))[metric][0]
             if not math.isclose(full, recorded, rel_tol=1e-9, abs_tol=1e-12):
                 return Estimate(None, _mismatch(run, metric, full, recorded))
-            return Estimate(bootstrap.fcn_replicates(matrices, counts)[metric])
+            cached = self._fcn.setdefault((run.row, run.seed, truth), {})
+            if not cached:
+                cached.update(bootstrap.fcn_replicates(matrices, counts))
+            return Estimate(cached[metric])
         if metric in ("ssim", "psnr"):
             if metric not in stats:
                 return Estimate(None, f"{run.name}: per_image.npz has no {metric}")
