@@ -353,3 +353,32 @@ def test_an_altered_per_image_file_is_refused(project: Path) -> None:
     np.savez(path, names=np.array(NAMES))
     with pytest.raises(UserError, match=r"lam/seed1: .*per_image.npz is not the file this evaluation wrote"):
         report(plan, "reports/tiny.md")
+
+
+def add_features(plan: Plan, row: str, seed: int) -> None:
+    """Give a run FID and KID as `ganrepro evaluate` records them with Inception weights (3-d features here)."""
+    from ganrepro.metrics.fid import frechet_distance_of_features, kid
+
+    eval_dir = Path(plan.metrics_json(TABLE, row, seed)).parent
+    doc = json.loads((eval_dir / "metrics.json").read_text())
+    rng = np.random.default_rng(seed)
+    real = rng.normal(size=(len(NAMES), 3)).astype(np.float32).astype(np.float64)  # float32 as stored
+    fake = (real + 1.0 + rng.normal(size=real.shape)).astype(np.float32).astype(np.float64)
+    doc["metrics"]["fid"] = {"value": frechet_distance_of_features(real, fake)[0]}
+    doc["metrics"]["kid"] = {"mean": kid(real, fake, n_subsets=3)["mean"]}
+    arrays = per_image.read(eval_dir, doc["per_image"])
+    doc["per_image"] = per_image.write(eval_dir, {**arrays, "fid_real_features": real, "fid_fake_features": fake})
+    (eval_dir / "metrics.json").write_text(json.dumps(doc))
+
+
+def test_fid_and_kid_cells_get_intervals_from_the_features(project: Path) -> None:
+    plan = Plan("synthetic", "small")
+    make_all(plan)
+    for row, seed in plan.runs(TABLE):
+        add_features(plan, row, seed)
+    report(plan, "reports/tiny.md")
+    line = table_line(Path("reports/tiny.md").read_text(), "Loss ablation", "L1")
+    fid, kid = [cell.strip() for cell in line.split("|")[5:7]]
+    assert re.fullmatch(r"-?[0-9.]+ ± [0-9.]+ \[-?[0-9.]+, -?[0-9.]+\]", fid), fid
+    assert re.fullmatch(r"-?[0-9.]+ ± [0-9.]+ \[-?[0-9.]+, -?[0-9.]+\]", kid), kid
+    assert all(low <= high for low, high in intervals(line))
