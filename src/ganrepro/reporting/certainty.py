@@ -91,6 +91,11 @@ class Certainty:
             self._rows[key] = self._pooled(runs, metric, f"{self.table}/{row}", truth=False)
         return self._rows[key]
 
+    def seed(self, run: RunRecord, metric: str) -> Estimate:
+        """One run's replicates: the interval over test images of that seed alone."""
+        recorded = run.measures[metric].value
+        return Estimate(None, "no value") if recorded is None else self._replicates(run, metric, recorded, False)
+
     def truth(self, section: Section, metric: str) -> Estimate:
         rows = {e.row for e in section.rows}
         runs = [r for r in self._runs if r.row in rows]

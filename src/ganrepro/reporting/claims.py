@@ -80,7 +80,8 @@ def how_sure(n_seeds: int) -> list[str]:
          f"{bootstrap.FID_REPLICATES} replicates only, each needs a matrix factorisation; KID as the unbiased "
          "MMD² of the whole drawn set, the reported KID whenever the test set is at most 1000 images). Then it "
          "pools seeds: the replicate of a row is the mean, over the row's seeds drawn with replacement, of those "
-         f"seeds' values on the same image resample. {seeds}"), "",
+         f"seeds' values on the same image resample. {seeds} The Runs table gives each seed's own per-pixel "
+         "accuracy interval, over test images alone."), "",
         (f"The image resample is one fixed draw (seed {bootstrap.SEED}) shared by every row, seed and section of "
          "the table, so a difference between two rows is paired: both are measured on the same drawn images. "
          "A claimed ordering \"A > B\" is **reproduced** if the interval of A − B lies above 0 (B − A for FID and "

@@ -59,7 +59,7 @@ def render_markdown(data: ReportInput, links: dict[str, dict[str, str]]) -> str:
     for section in data.plan.table(data.table).sections:
         parts += _section(data, section, links.get(section.id, {}), notes)
     parts += how_sure(len(data.plan.profile.seeds))
-    parts += _provenance(data)
+    parts += _provenance(data, notes)
     if notes.lines():
         parts += ["## Notes", "", *notes.lines(), ""]
     return "\n".join(parts).rstrip("\n") + "\n"
@@ -213,16 +213,21 @@ def _link(path: str) -> str:
 # ---------------------------------------------------------------------------------------------- provenance
 
 
-def _provenance(data: ReportInput) -> list[str]:
+def _provenance(data: ReportInput, notes: Footnotes) -> list[str]:
+    """One line per run, with its own per-pixel accuracy and the interval over test images of that seed alone
+    (the tables pool the seeds)."""
     lines = ["## Runs", "",
-             "Every number above comes from these runs' `eval/test-trainmode/metrics.json`.", "",
-             "| Row | Seed | Run dir | Config digest | Checkpoint sha256 | Step | Epoch | Data hash | Code commit |",
-             "|---|---:|---|---|---|---:|---:|---|---|"]
+             ("Every number above comes from these runs' `eval/test-trainmode/metrics.json`; the last column is "
+              "each run's per-pixel accuracy with its 95% interval over test images alone."), "",
+             ("| Row | Seed | Run dir | Config digest | Checkpoint sha256 | Step | Epoch | Data hash | Code commit | "
+              "Per-pixel acc. |"),
+             "|---|---:|---|---|---|---:|---:|---|---|---:|"]
     for r in data.runs:
         commits = ", ".join(f"`{_short_commit(c)}`" for c in dict.fromkeys(r.commits)) or "unknown"
+        pixel = _cell(summarize([r.measures["pixel_acc"]]), notes, 3, data.certainty.seed(r, "pixel_acc"))
         lines.append(f"| {r.row} | {r.seed} | `{r.run_dir.as_posix()}` | `{r.config_digest}` | "
                      f"`{r.checkpoint_sha256[:12]}` | {r.step} | {r.epoch} | `{(r.data_hash or 'unknown')[:12]}` | "
-                     f"{commits} |")
+                     f"{commits} | {pixel} |")
     return [*lines, ""]
 
 
