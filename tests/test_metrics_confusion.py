@@ -101,3 +101,17 @@ def test_accumulator_sums_over_images() -> None:
     assert scores["n_images"] == 2
     assert scores["pixel_acc"] == pytest.approx(3 / 5)
     assert scores["labelled_pixels"] == 10
+
+
+def test_table_scores_of_a_stack_equal_the_single_matrix_formulas() -> None:
+    from ganrepro.metrics.confusion import table_scores
+
+    rng = np.random.default_rng(3)
+    stack = rng.integers(0, 20, size=(6, 4, 4))
+    stack[2, 1, :] = 0  # class 1 absent from the ground truth of one matrix: counts as 0
+    batch = table_scores(stack)
+    for i, matrix in enumerate(stack):
+        single = scores_from_confusion(matrix)
+        for key in ("pixel_acc", "class_acc", "class_iou"):
+            assert batch[key][i] == pytest.approx(single[key], abs=1e-12)
+    assert np.isnan(table_scores(np.zeros((3, 3)))["pixel_acc"])

@@ -10,7 +10,8 @@ import pytest
 from PIL import Image
 
 from ganrepro.cli import main
-from ganrepro.metrics import inception
+from ganrepro.metrics import inception, per_image
+from ganrepro.metrics.confusion import table_scores
 from metrics_helpers import manifest_hash, prepare_dataset, small_extractor
 
 TINY = ["data.load_size=36", "data.crop_size=32", "network.ngf=8", "network.ndf=8", "network.generator=unet_32",
@@ -59,6 +60,12 @@ def test_evaluate_train_mode_writes_pngs_and_metrics(run: Path, fake_inception, 
     assert Path(fcn["ground_truth"]["cache_file"]).is_file()
     assert metrics["fid"]["n_real"] == 3 and metrics["fid"]["real_features"]["cache"]
     assert metrics["kid"]["n_subsets"] == 3 and metrics["ssim"]["n_images"] == 3
+    stats = per_image.read(out, report["per_image"])  # checked against the SHA-256 metrics.json records
+    assert list(stats["names"]) == ["1", "2", "3"] and report["per_image"]["file"] == "per_image.npz"
+    assert np.array_equal(stats["fcn_confusion"].sum(0), np.array(fcn["confusion_matrix"]))  # the set's matrix
+    assert table_scores(stats["fcn_gt_confusion"].sum(0))["pixel_acc"] == pytest.approx(fcn["ground_truth"]["pixel_acc"])
+    assert stats["ssim"].mean() == pytest.approx(metrics["ssim"]["value"]) and stats["psnr"].shape == (3,)
+    assert stats["fid_real_features"].shape == stats["fid_fake_features"].shape == (3, 22)
     first = np.asarray(Image.open(out / "images" / "2.png"))
     # seeded dropout: evaluating again gives the same images and numbers (and reuses the real-feature cache)
     assert main(["evaluate", str(run), "--device", "cpu", "--kid-subsets", "3"]) == 0

@@ -109,6 +109,8 @@ def test_smoke_build_end_to_end(tmp_path: Path) -> None:
         metrics = sorted((work / "results" / "synthetic" / "smoke" / table).glob("*/seed0/eval/test-trainmode/metrics.json"))
         assert len(metrics) == rows
         assert all(json.loads(m.read_text())["metrics"]["fcn"]["pixel_acc"] >= 0 for m in metrics)
+        assert all((m.parent / json.loads(m.read_text())["per_image"]["file"]).is_file() for m in metrics)
+        assert "paper orderings reproduced" in report and "[no interval]" not in report
 
     db = work / "mlflow.db"
     assert db.is_file()

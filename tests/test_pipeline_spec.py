@@ -137,3 +137,31 @@ def test_log_option_appends_the_commands_output(tmp_path: Path) -> None:
     for _ in range(2):
         subprocess.run([sys.executable, "-m", "ganrepro", "--log", str(log), "models"], check=True, capture_output=True)
     assert log.read_text().count("patch286") == 2
+
+
+def test_the_papers_claimed_orderings_are_data_with_their_source() -> None:
+    sections = {s.id: s for s in load_table("pix2pix_ablation").sections}
+    best = sections["losses"].claims[0]
+    assert (best.best, best.better, best.worse, best.metric) == (True, "l1_cgan", ("l1", "gan", "cgan", "l1_gan"), "pixel_acc")
+    assert ("l1", ("encdec_l1",)) in [(c.better, c.worse) for c in sections["generators"].claims]
+    assert {c.worse[0] for c in sections["receptive_field"].claims} == {"d_pixel", "d_patch16", "d_patch286"}
+    assert sections["lambda_l1"].claims == ()  # the paper publishes no λ table, so it claims nothing there
+    cycle = next(s for s in load_table("cyclegan_ablation").sections if s.id == "losses")
+    assert all(c.better == "cyclegan" and "Table 4" in c.source for c in cycle.claims)
+    assert "gan_forward" not in {w for c in cycle.claims for w in c.worse}  # above CycleGAN in Table 4
+
+
+@pytest.mark.parametrize(("claim", "message"), [
+    ("{better: l1_cgan, worse: d_pixel, metric: pixel_acc, source: x}", r"worse: row 'd_pixel' is not in this section"),
+    ("{best: l1_cgan, metric: sharpness, source: x}", r"metric must be one of pixel_acc"),
+    ("{better: l1_cgan, worse: l1, metric: pixel_acc, source: ''}", r"source must say where"),
+    ("{better: l1_cgan, worse: l1, metric: pixel_acc}", r"missing key 'source'"),
+])
+def test_a_bad_claim_fails_with_the_file_and_key(params_copy: Path, claim: str, message: str) -> None:
+    path = params_copy / "tables" / "pix2pix_ablation.yaml"
+    text = path.read_text()
+    start = text.index("    claims:\n", text.index("id: losses"))
+    end = text.index("\n\n", start)
+    path.write_text(text[:start] + f"    claims:\n      - {claim}" + text[end:])
+    with pytest.raises(ConfigError, match=r"pix2pix_ablation.yaml: sections\[0\].claims\[0\].*" + message):
+        load_table("pix2pix_ablation")

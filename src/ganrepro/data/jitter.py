@@ -56,17 +56,19 @@ class ImageTransform:
         return Jitter(crop_x=x, crop_y=y, flip=mirrored)
 
     def __call__(self, image: Image.Image, jitter: Jitter | None) -> torch.Tensor:
-        """Resize + crop + flip + normalise to [-1, 1]; without jitter (evaluation) resize straight to the crop
-        size, deterministically."""
-        if self.resize == "pil_bicubic":
+        """Resize + crop + flip + normalise to [-1, 1].
+
+        Without jitter (evaluation, sample grids) the image is resized straight to the crop size with PIL bicubic
+        under either reference, so every row of a table and the FCN-score's ground-truth row see the same real
+        images; at the papers' settings the stored images already have the crop size and nothing is resized.
+        """
+        if self.resize == "pil_bicubic" or jitter is None:
             return to_tensor(apply_jitter(image, jitter, self.load_size, self.crop_size))
         array = np.asarray(image, dtype=np.float32) / np.float32(255)
-        array = lua_scale(array if array.ndim == 3 else array[:, :, None],
-                          self.load_size if jitter else self.crop_size)
-        if jitter is not None:
-            array = array[jitter.crop_y:jitter.crop_y + self.crop_size, jitter.crop_x:jitter.crop_x + self.crop_size]
-            if jitter.flip:
-                array = array[:, ::-1]
+        array = lua_scale(array if array.ndim == 3 else array[:, :, None], self.load_size)
+        array = array[jitter.crop_y:jitter.crop_y + self.crop_size, jitter.crop_x:jitter.crop_x + self.crop_size]
+        if jitter.flip:
+            array = array[:, ::-1]
         tensor = torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))
         return tensor * 2.0 - 1.0
 

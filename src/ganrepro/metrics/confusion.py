@@ -129,6 +129,27 @@ def scores_from_confusion(matrix: np.ndarray, class_names: Sequence[str] | None 
     }
 
 
+def table_scores(matrices: np.ndarray) -> dict[str, np.ndarray]:
+    """The three table scores of each matrix in a stack (..., K, K), vectorised for bootstrap replicates.
+
+    Same formulas and absent-as-zero convention as :func:`scores_from_confusion` (whose results a test
+    compares), returned as float64 arrays of shape (...); per-pixel accuracy is NaN for an empty matrix.
+    """
+    m = np.asarray(matrices, dtype=np.float64)
+    diag = np.diagonal(m, axis1=-2, axis2=-1)
+    rows, cols = m.sum(-1), m.sum(-2)
+    total = rows.sum(-1)
+    present = rows > 0
+    acc = np.zeros_like(diag)
+    np.divide(diag, rows, out=acc, where=present)
+    union = rows + cols - diag
+    iou = np.zeros_like(diag)
+    np.divide(diag, union, out=iou, where=present & (union > 0))
+    pixel = np.full(total.shape, np.nan)
+    np.divide(diag.sum(-1), total, out=pixel, where=total > 0)
+    return {"pixel_acc": pixel, "class_acc": acc.mean(-1), "class_iou": iou.mean(-1)}
+
+
 class ConfusionAccumulator:
     """Sums per-image confusion matrices over a set; remembers how many images went in (none are skipped)."""
 
@@ -138,9 +159,12 @@ class ConfusionAccumulator:
         self.matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
         self.images = 0
 
-    def update(self, label: np.ndarray, pred: np.ndarray, name: str = "<image>") -> None:
-        self.matrix += confusion_matrix(label, pred, self.num_classes, self.ignore_index, name)
+    def update(self, label: np.ndarray, pred: np.ndarray, name: str = "<image>") -> np.ndarray:
+        """Add one image; returns its own matrix (kept per image where a report bootstraps over images)."""
+        matrix = confusion_matrix(label, pred, self.num_classes, self.ignore_index, name)
+        self.matrix += matrix
         self.images += 1
+        return matrix
 
     def scores(self, class_names: Sequence[str] | None = None) -> dict[str, Any]:
         result = scores_from_confusion(self.matrix, class_names)

@@ -6,7 +6,8 @@ composition would change every output; ``train_mode=False`` uses eval mode (runn
 may batch.  Dropout noise is seeded from the run's seed, so an evaluation is repeatable.  Outputs are quantised
 to uint8 and written as PNG (``images/``), the targets likewise (``real/``), and the metrics read those files,
 exactly as they would read another implementation's outputs with ``ganrepro score``.  ``metrics.json`` holds
-every metric with its protocol and the provenance of the run, checkpoint and data.
+every metric with its protocol and the provenance of the run, checkpoint and data, and refers to
+``per_image.npz`` (:mod:`.per_image`), the per-image statistics from which a report bootstraps intervals.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ganrepro.images import save_png, to_uint8
 from ganrepro.metrics import DEFAULT_METRICS, progress
 from ganrepro.metrics.confusion import ABSENT_CLASS_NOTE, TABLE_CONVENTION
 from ganrepro.metrics.imagesets import NamedImage
+from ganrepro.metrics.per_image import write as write_per_image
 from ganrepro.metrics.score import PAIRED_METRICS, MetricOptions, resolve_extractor, run_metrics, unavailable
 from ganrepro.hashing import sha256_file
 
@@ -163,9 +165,12 @@ def evaluate_run(
         options.identity = {"data_hash": data_hash, "split": split, "side": "target", "direction": config.data.direction,
                             "size": config.data.crop_size, "real": "dataset targets via build_dataset(augment=False), PNG"}
     options.seed = config.seed
+    per_image: dict[str, Any] = {"names": names}
+    options.per_image = per_image
     results.update(run_metrics(real, fake, todo, options))
     if "fcn" in todo:
-        gt = ground_truth_scores(prepared, options.segmenter, split, options.device, options.batch_size)
+        gt = ground_truth_scores(prepared, options.segmenter, split, options.device, options.batch_size,
+                                 per_image=per_image)
         results["fcn"]["ground_truth"] = {k: gt[k] for k in ("pixel_acc", "class_acc", "class_iou", "class_acc_present_only",
                                                                "class_iou_present_only", "n_images", "cache_file")}
     for name in todo:
@@ -184,6 +189,7 @@ def evaluate_run(
         "generation": {**generation, "device": options.device},
         "absent_class_convention": {"tables_use": TABLE_CONVENTION, "note": ABSENT_CLASS_NOTE},
         "metrics": {m: results[m] for m in metrics},
+        "per_image": write_per_image(out, per_image),
     }
     write_json(out / "metrics.json", report)
     return report

@@ -180,12 +180,18 @@ def fid_and_kid(
     kid_subsets: int = 100,
     kid_subset_size: int = 1000,
     seed: int = 0,
+    per_image: dict[str, Any] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """FID and/or KID of ``fake`` against ``real`` from one feature pass, each with its protocol and timing."""
+    """FID and/or KID of ``fake`` against ``real`` from one feature pass, each with its protocol and timing.
+
+    ``per_image``, when given, receives both feature sets (``fid_real_features``, ``fid_fake_features``).
+    """
     start = time.perf_counter()
     real_feats, cache_info = real_features(real, extractor, cache_dir, identity, batch_size)
     fake_feats = extract_features(fake, extractor, batch_size, "fake features")
     extract_s = time.perf_counter() - start
+    if per_image is not None:
+        per_image.update(fid_real_features=real_feats, fid_fake_features=fake_feats)
     common = {
         "n_real": len(real_feats),
         "n_fake": len(fake_feats),

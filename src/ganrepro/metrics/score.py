@@ -54,6 +54,7 @@ class MetricOptions:
     seed: int = 0
     palette: list[list[int]] | None = None  # colour of each class (labelmap)
     classes: list[str] | None = None  # class names (labelmap)
+    per_image: dict[str, Any] | None = None  # receives per-image statistics (see metrics.per_image)
 
 
 def unavailable(reason: str) -> dict[str, Any]:
@@ -72,13 +73,14 @@ def run_metrics(real: Sequence[NamedImage], fake: Sequence[NamedImage], metrics:
         if options.segmenter is None or options.labels is None:
             raise UserError("the FCN-score needs label maps and a trained segmenter (--labels DIR --segmenter CKPT)")
         seg = options.segmenter if isinstance(options.segmenter, Segmenter) else load_segmenter(options.segmenter, options.device)
-        results["fcn"] = fcn_score(seg, fake, options.labels, options.batch_size)
+        results["fcn"] = fcn_score(seg, fake, options.labels, options.batch_size, per_image=options.per_image)
     if wanted and not skipped:
         from ganrepro.metrics.fid import fid_and_kid
 
         results.update(fid_and_kid(
             real, fake, options.extractor, wanted, options.cache_dir, options.identity, batch_size=max(options.batch_size, 1),
-            kid_subsets=options.kid_subsets, kid_subset_size=options.kid_subset_size, seed=options.seed))
+            kid_subsets=options.kid_subsets, kid_subset_size=options.kid_subset_size, seed=options.seed,
+            per_image=options.per_image))
     if "labelmap" in metrics:
         from ganrepro.metrics.labelmaps import labelmap_score
 
@@ -92,7 +94,7 @@ def run_metrics(real: Sequence[NamedImage], fake: Sequence[NamedImage], metrics:
     if "ssim" in metrics or "psnr" in metrics:
         from ganrepro.metrics.ssim import ssim_psnr
 
-        results.update(ssim_psnr(real, fake, [m for m in ("ssim", "psnr") if m in metrics]))
+        results.update(ssim_psnr(real, fake, [m for m in ("ssim", "psnr") if m in metrics], options.per_image))
     return {m: results[m] for m in metrics}
 
 

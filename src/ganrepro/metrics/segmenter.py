@@ -22,7 +22,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ganrepro.atomic import write_json
+from ganrepro.atomic import atomic_path, write_json
 from ganrepro.errors import ConfigError, DataError, UserError
 from ganrepro.metrics import progress
 from ganrepro.metrics.confusion import ABSENT_CLASS_NOTE, ConfusionAccumulator
@@ -174,13 +174,19 @@ def fcn_score(
     labels: dict[str, Path],
     batch_size: int = 8,
     desc: str = "segmenting",
+    per_image: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """FCN-score of ``images`` against their label maps: one confusion matrix over the whole set."""
+    """FCN-score of ``images`` against their label maps: one confusion matrix over the whole set.
+
+    ``per_image``, when given, receives each image's matrix in image order (``fcn_confusion``, see
+    :mod:`.per_image`), so that a report can bootstrap the score over test images.
+    """
     import torch
     import torch.nn.functional as F
 
     start = time.perf_counter()
     acc = ConfusionAccumulator(segmenter.num_classes, segmenter.ignore_index)
+    matrices: list[np.ndarray] = []
     for names, array in progress(batches(images, batch_size), desc=desc, total=-(-len(images) // batch_size)):
         logits = segmenter.logits(array)
         for name, item_logits in zip(names, logits):
@@ -188,9 +194,11 @@ def fcn_score(
             if tuple(item_logits.shape[-2:]) != label.shape:
                 item_logits = F.interpolate(item_logits[None], size=label.shape, mode="bilinear", align_corners=False)[0]
             pred = torch.argmax(item_logits, dim=0).cpu().numpy()
-            acc.update(label, pred, name)
+            matrices.append(acc.update(label, pred, name))
     if acc.images != len(images):
         raise DataError(f"segmented {acc.images} of {len(images)} images")
+    if per_image is not None:
+        per_image["fcn_confusion"] = np.stack(matrices)
     result = acc.scores(segmenter.classes)
     result.update(
         confusion_matrix=acc.matrix.tolist(),
@@ -211,11 +219,13 @@ def ground_truth_scores(
     device: str = "cpu",
     batch_size: int = 8,
     refresh: bool = False,
+    per_image: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The scorer's ceiling: the FCN-score of the real photos of ``split``, cached beside the checkpoint.
 
     The cache file is keyed by the prepared data's hash and the checkpoint's SHA-256, so it is computed once
-    per dataset and scorer and never reused for another one.
+    per dataset and scorer and never reused for another one.  ``per_image``, when given, receives the photos'
+    names and per-image matrices (``fcn_gt_names``, ``fcn_gt_confusion``), cached beside the JSON as ``.npz``.
     """
     import json
 
@@ -229,12 +239,22 @@ def ground_truth_scores(
     if list(manifest["classes"]) != seg.classes:
         raise DataError(f"segmenter {seg.path} was trained for other classes than {prepared}")
     cache = seg.path.parent / f"ground_truth_{split}_{str(manifest['data_hash'])[:16]}_{seg.sha256[:12]}.json"
-    if cache.is_file() and not refresh:
+    matrices = cache.with_suffix(".npz")
+    if cache.is_file() and not refresh and (per_image is None or matrices.is_file()):
+        if per_image is not None:
+            with np.load(matrices, allow_pickle=False) as stored:
+                per_image.update(fcn_gt_names=stored["names"], fcn_gt_confusion=stored["confusion"])
         return json.loads(cache.read_text())
     real = photos(prepared, split, manifest)
     if not real:
         raise DataError(f"no images in {prepared / split}")
-    result = fcn_score(seg, real, label_paths(prepared, split, [r.name for r in real]), batch_size, "ground truth")
+    found: dict[str, Any] = {}
+    result = fcn_score(seg, real, label_paths(prepared, split, [r.name for r in real]), batch_size, "ground truth", found)
     result.update(split=split, data_hash=manifest["data_hash"], prepared_dir=str(prepared), cache_file=str(cache))
+    names = np.array([r.name for r in real])
+    with atomic_path(matrices) as tmp, open(tmp, "wb") as handle:
+        np.savez_compressed(handle, names=names, confusion=found["fcn_confusion"])
     write_json(cache, result)
+    if per_image is not None:
+        per_image.update(fcn_gt_names=names, fcn_gt_confusion=found["fcn_confusion"])
     return result

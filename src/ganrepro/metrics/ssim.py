@@ -93,27 +93,33 @@ def psnr(a: np.ndarray, b: np.ndarray, data_range: float = DATA_RANGE) -> float:
     return math.inf if mse == 0 else 10.0 * math.log10(data_range**2 / mse)
 
 
-def ssim_psnr(real: Sequence[NamedImage], fake: Sequence[NamedImage], want: Sequence[str] = ("ssim", "psnr")) -> dict[str, dict[str, Any]]:
-    """Mean SSIM (RGB and Y) and PSNR over paired images; sizes must match (nothing is resized silently)."""
+def ssim_psnr(real: Sequence[NamedImage], fake: Sequence[NamedImage], want: Sequence[str] = ("ssim", "psnr"),
+              per_image: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    """Mean SSIM (RGB and Y) and PSNR over paired images; sizes must match (nothing is resized silently).
+
+    ``per_image``, when given, receives each pair's values (``ssim``, ``ssim_y``, ``psnr``) in pair order.
+    """
     start = time.perf_counter()
-    per_image: dict[str, list[float]] = {"ssim": [], "ssim_y": [], "psnr": []}
+    pair_values: dict[str, list[float]] = {"ssim": [], "ssim_y": [], "psnr": []}
     for r, f in progress(zip(real, fake), desc="ssim/psnr", total=len(real)):
         a, b = r.rgb(), f.rgb()
         if a.shape != b.shape:
             raise DataError(f"{f.name}: generated image is {b.shape[1]}x{b.shape[0]}, real is {a.shape[1]}x{a.shape[0]}; "
                             "SSIM/PSNR need equal sizes (resize one set first)")
         if "ssim" in want:
-            per_image["ssim"].append(ssim_rgb(a, b))
-            per_image["ssim_y"].append(ssim_y(a, b))
+            pair_values["ssim"].append(ssim_rgb(a, b))
+            pair_values["ssim_y"].append(ssim_y(a, b))
         if "psnr" in want:
-            per_image["psnr"].append(psnr(a, b))
+            pair_values["psnr"].append(psnr(a, b))
     seconds = round(time.perf_counter() - start, 3)
+    if per_image is not None:
+        per_image.update({key: np.array(values, dtype=np.float64) for key, values in pair_values.items() if values})
     out: dict[str, dict[str, Any]] = {}
     if "ssim" in want:
-        out["ssim"] = {"value": float(np.mean(per_image["ssim"])), "value_y": float(np.mean(per_image["ssim_y"])),
+        out["ssim"] = {"value": float(np.mean(pair_values["ssim"])), "value_y": float(np.mean(pair_values["ssim_y"])),
                        "n_images": len(real), **SSIM_PROTOCOL, "seconds": seconds}
     if "psnr" in want:
-        values = np.array(per_image["psnr"])
+        values = np.array(pair_values["psnr"])
         identical = int(np.isinf(values).sum())
         out["psnr"] = {"value": None if identical else float(values.mean()), "n_images": len(real),
                        "identical_pairs": identical, **PSNR_PROTOCOL, "seconds": seconds}

@@ -19,6 +19,9 @@ from ganrepro.paths import params_dir
 
 PAPER_METRICS = ("pixel_acc", "class_acc", "class_iou")
 EVAL_METRICS = ("fcn", "labelmap", "fid", "kid", "ssim", "psnr", "colorhist")
+#: Metrics a claim may name: the FCN-scores and the image-quality numbers; FID and KID are better when lower.
+CLAIM_METRICS = (*PAPER_METRICS, "fid", "kid", "ssim", "psnr")
+LOWER_IS_BETTER = ("fid", "kid")
 
 
 @dataclass(frozen=True)
@@ -38,14 +41,31 @@ class SectionRow:
 
 
 @dataclass(frozen=True)
+class Claim:
+    """An ordering the paper claims between rows of one section, checked by the report at 95% confidence.
+
+    ``better`` beats each row of ``worse`` on ``metric``; a ``best`` claim in the params file names one row and
+    becomes ``worse`` = every other row of the section.  ``source`` says where the paper claims it.
+    """
+
+    better: str
+    worse: tuple[str, ...]
+    metric: str
+    source: str
+    best: bool = False
+
+
+@dataclass(frozen=True)
 class Section:
-    """One of the paper's tables: rows that name trained rows, the source, the paper's ground-truth row."""
+    """One of the paper's tables: rows that name trained rows, the source, the paper's ground-truth row and
+    the orderings the paper claims among them."""
 
     id: str
     title: str
     source: str
     ground_truth: tuple[float, ...] | None
     rows: tuple[SectionRow, ...]
+    claims: tuple[Claim, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -130,7 +150,7 @@ def load_table(name: str) -> Table:
     sections, used, seen = [], set(), set()
     for index, body in enumerate(raw["sections"] or []):
         at = f"{where}: sections[{index}]"
-        _keys(body, at, required=("id", "title", "source", "rows"), optional=("ground_truth",))
+        _keys(body, at, required=("id", "title", "source", "rows"), optional=("ground_truth", "claims"))
         if body["id"] in seen:
             raise ConfigError(f"{at}: duplicate section id {body['id']!r}")
         seen.add(body["id"])
@@ -145,7 +165,7 @@ def load_table(name: str) -> Table:
                                            _numbers(entry.get("paper"), len(columns), f"{at}.rows[{j}].paper")))
         sections.append(Section(str(body["id"]), str(body["title"]), str(body["source"]),
                                 _numbers(body.get("ground_truth"), len(columns), f"{at}.ground_truth"),
-                                tuple(section_rows)))
+                                tuple(section_rows), _claims(body.get("claims"), section_rows, at)))
     unused = sorted(set(rows) - used)
     if unused:
         raise ConfigError(f"{where}: rows {', '.join(unused)} appear in no section")
@@ -211,6 +231,34 @@ def _keys(body: Any, where: str, required: tuple[str, ...], optional: tuple[str,
     unknown = sorted(set(body) - set(required) - set(optional))
     if unknown:
         raise ConfigError(f"{where}: unknown key {unknown[0]!r}; allowed: {', '.join(required + optional)}")
+
+
+def _claims(value: Any, rows: list[SectionRow], where: str) -> tuple[Claim, ...]:
+    """``claims:`` of a section: ``{better, worse, metric, source}`` or ``{best, metric, source}``, naming the
+    section's own rows (a claim compares rows of one table of the paper)."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise ConfigError(f"{where}.claims must be a list, got {value!r}")
+    ids = [r.row for r in rows]
+    out = []
+    for index, body in enumerate(value):
+        at = f"{where}.claims[{index}]"
+        kind = ("best",) if isinstance(body, Mapping) and "best" in body else ("better", "worse")
+        _keys(body, at, required=(*kind, "metric", "source"), optional=())
+        for key in kind:
+            if body[key] not in ids:
+                raise ConfigError(f"{at}.{key}: row {body[key]!r} is not in this section (its rows: {', '.join(ids)})")
+        if body["metric"] not in CLAIM_METRICS:
+            raise ConfigError(f"{at}.metric must be one of {', '.join(CLAIM_METRICS)}, got {body['metric']!r}")
+        if not isinstance(body["source"], str) or not body["source"].strip():
+            raise ConfigError(f"{at}.source must say where the paper makes the claim (section, table, version)")
+        better = str(body[kind[0]])
+        worse = tuple(r for r in dict.fromkeys(ids) if r != better) if kind == ("best",) else (str(body["worse"]),)
+        if better in worse:
+            raise ConfigError(f"{at}: a row cannot be claimed better than itself ({better!r})")
+        out.append(Claim(better, worse, str(body["metric"]), str(body["source"]), best=kind == ("best",)))
+    return tuple(out)
 
 
 def _numbers(value: Any, n: int, where: str) -> tuple[float, ...] | None:

@@ -6,6 +6,9 @@ and changed alone:
 
 * :mod:`.collect`    reads and checks every run of a table into plain dataclasses (a missing file is an error)
 * :mod:`.aggregate`  mean ± std over seeds, rankings and their rank correlation
+* :mod:`.bootstrap`  resampling test images and seeds: the arithmetic of the 95 % intervals
+* :mod:`.certainty`  every cell's interval and the verdict on each ordering the paper claims
+* :mod:`.claims`     the report's text about them: header count, per-section verdicts, definitions
 * :mod:`.facts`      what the report header states: data hash, commits, settings, date
 * :mod:`.figures`    sample grids and loss curves, rendered deterministically to PNG bytes
 * :mod:`.render`     the markdown text

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ganrepro.errors import UserError
 from ganrepro.pipeline.plan import Plan
+from ganrepro.reporting.certainty import Certainty
 from ganrepro.reporting.collect import RunRecord, collect_runs, read_losses
 from ganrepro.reporting.facts import gather
 from ganrepro.reporting.figures import (
@@ -46,7 +47,7 @@ def build_report(plan: Plan, table: str, outs: Sequence[Path], figures_dir: Path
         raise UserError("the same --out path is given twice")
     runs = collect_runs(plan, table)
     figures = render_figures(plan, table, runs, Path(figures_dir))
-    data = ReportInput(plan, table, runs, gather(runs))
+    data = ReportInput(plan, table, runs, gather(runs), Certainty(plan, table, runs))
     documents = {out: render_markdown(data, _links(out, figures)).encode("utf-8") for out in outs}
     files: dict[Path, bytes] = {**documents, **{path: png for path, (_, _, png) in figures.items()}}
     written = [path for path, content in files.items() if write_if_changed(path, content)]

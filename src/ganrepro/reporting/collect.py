@@ -65,6 +65,7 @@ class RunRecord:
     batch_size: int
     losses_csv: Path
     eval_dir: Path
+    per_image: dict[str, Any] | None = None   # metrics.json's record of per_image.npz; None if not kept
 
     @property
     def name(self) -> str:
@@ -110,7 +111,7 @@ def read_run(plan: Plan, table: str, row: str, seed: int) -> RunRecord:
             trained=max((t for t in (_parse_time(i.get("time")) for i in invocations) if t), default=None),
             crop_size=config.data.crop_size, n_epochs=config.train.n_epochs,
             n_epochs_decay=config.train.n_epochs_decay, batch_size=config.train.batch_size,
-            losses_csv=losses_csv, eval_dir=metrics_path.parent)
+            losses_csv=losses_csv, eval_dir=metrics_path.parent, per_image=doc.get("per_image"))
     except (KeyError, TypeError, ValueError) as err:
         raise UserError(f"{metrics_path} ({where}) is not a complete metrics file: bad or missing {err}") from None
 

@@ -19,6 +19,8 @@ from ganrepro.reporting.aggregate import (
     spearman,
     summarize,
 )
+from ganrepro.reporting.certainty import Certainty, Estimate
+from ganrepro.reporting.claims import claim_lines, how_sure, verdict_counts
 from ganrepro.reporting.collect import FCN_KEYS, Measure, RunRecord
 from ganrepro.reporting.facts import BuildFacts, describe
 
@@ -34,6 +36,7 @@ class ReportInput:
     table: str
     runs: Sequence[RunRecord]
     facts: BuildFacts
+    certainty: Certainty
 
 
 class Footnotes:
@@ -55,7 +58,8 @@ def render_markdown(data: ReportInput, links: dict[str, dict[str, str]]) -> str:
     parts = [*_header(data)]
     for section in data.plan.table(data.table).sections:
         parts += _section(data, section, links.get(section.id, {}), notes)
-    parts += _provenance(data)
+    parts += how_sure(len(data.plan.profile.seeds))
+    parts += _provenance(data, notes)
     if notes.lines():
         parts += ["## Notes", "", *notes.lines(), ""]
     return "\n".join(parts).rstrip("\n") + "\n"
@@ -108,6 +112,9 @@ def _header(data: ReportInput) -> list[str]:
         f"- **Date:** {facts.date or 'unknown'}: {facts.date_source}",
         (f"- **FCN-scores:** per-pixel accuracy, per-class accuracy and class IoU of a `{profile.segmenter_arch}` "
          "segmenter trained on the dataset's training photos; the ground-truth row scores the real test photos"),
+        (f"- **How sure:** each of our cells is followed by its 95% interval [low, high] from a bootstrap over "
+         "test images and seeds (see \"How sure these numbers are\")"),
+        f"- **Paper orderings:** {verdict_counts(data.certainty)} at 95% confidence (listed under each section)",
         f"- **Regenerate:** `{regenerate_command(plan, data.table)}` (N = CPU cores to use)",
         "",
     ]
@@ -117,8 +124,16 @@ def _header(data: ReportInput) -> list[str]:
 # ------------------------------------------------------------------------------------------------ sections
 
 
-def _cell(summary: Summary, notes: Footnotes, digits: int = 3) -> str:
-    return format_summary(summary, digits) + notes.mark(summary.reasons)
+def _cell(summary: Summary, notes: Footnotes, digits: int = 3, estimate: Estimate | None = None) -> str:
+    """``mean ± std [low, high]``: the seeds' summary, then the bootstrap interval (or why there is none)."""
+    text = format_summary(summary, digits) + notes.mark(summary.reasons)
+    if summary.mean is None or estimate is None:
+        return text
+    bounds = estimate.bounds
+    if bounds is None:
+        why = estimate.reason or "some resamples have no defined value (e.g. PSNR of an identical pair)"
+        return f"{text} [no interval]{notes.mark([why])}"
+    return f"{text} [{bounds[0]:.{digits}f}, {bounds[1]:.{digits}f}]"
 
 
 def _paper(value: float | None) -> str:
@@ -145,18 +160,23 @@ def _section(data: ReportInput, section: Section, links: dict[str, str], notes: 
     for entry in section.rows:
         runs = by_row[entry.row]
         fcn = [summarize([r.measures[k] for r in runs]) for k in FCN_KEYS]
-        quality = [_cell(summarize([r.measures[k] for r in runs]), notes, d) for k, _, d in QUALITY]
+        certainty = data.certainty
+        quality = [_cell(summarize([r.measures[k] for r in runs]), notes, d, certainty.row(entry.row, k))
+                   for k, _, d in QUALITY]
         paper = list(entry.paper) if entry.paper else [None] * len(spec.paper_columns)
-        cells = [_escape(entry.label), *(_cell(s, notes) for s in fcn), *quality, *(_paper(v) for v in paper)]
+        cells = [_escape(entry.label), *(_cell(s, notes, 3, certainty.row(entry.row, k)) for s, k in zip(fcn, FCN_KEYS)),
+                 *quality, *(_paper(v) for v in paper)]
         lines.append("| " + " | ".join(cells) + " |")
         if pixel_index is not None and entry.paper:
             ours_pixel.append((entry.label, fcn[0], entry.paper[pixel_index]))
     section_runs = [r for e in section.rows for r in by_row[e.row]]
     truth = [_truth([r.ground_truth[k] for r in section_runs]) for k in FCN_KEYS]
     paper_truth = list(section.ground_truth) if section.ground_truth else [None] * len(spec.paper_columns)
-    lines.append("| " + " | ".join([GROUND_TRUTH_LABEL, *(_cell(s, notes) for s in truth),
+    truth_cells = (_cell(s, notes, 3, data.certainty.truth(section, k)) for s, k in zip(truth, FCN_KEYS))
+    lines.append("| " + " | ".join([GROUND_TRUTH_LABEL, *truth_cells,
                                     *("—" for _ in QUALITY), *(_paper(v) for v in paper_truth)]) + " |")
     lines += ["", *_orderings(ours_pixel)]
+    lines += claim_lines(data.certainty.verdicts.get(section.id, []), {e.row: e.label for e in section.rows}, notes.mark)
     for kind, caption in (("samples", "Sample outputs"), ("losses", "Training losses")):
         if kind in links:
             lines += [f"![{caption}: {section.title}]({_link(links[kind])})", ""]
@@ -193,16 +213,21 @@ def _link(path: str) -> str:
 # ---------------------------------------------------------------------------------------------- provenance
 
 
-def _provenance(data: ReportInput) -> list[str]:
+def _provenance(data: ReportInput, notes: Footnotes) -> list[str]:
+    """One line per run, with its own per-pixel accuracy and the interval over test images of that seed alone
+    (the tables pool the seeds)."""
     lines = ["## Runs", "",
-             "Every number above comes from these runs' `eval/test-trainmode/metrics.json`.", "",
-             "| Row | Seed | Run dir | Config digest | Checkpoint sha256 | Step | Epoch | Data hash | Code commit |",
-             "|---|---:|---|---|---|---:|---:|---|---|"]
+             ("Every number above comes from these runs' `eval/test-trainmode/metrics.json`; the last column is "
+              "each run's per-pixel accuracy with its 95% interval over test images alone."), "",
+             ("| Row | Seed | Run dir | Config digest | Checkpoint sha256 | Step | Epoch | Data hash | Code commit | "
+              "Per-pixel acc. |"),
+             "|---|---:|---|---|---|---:|---:|---|---|---:|"]
     for r in data.runs:
         commits = ", ".join(f"`{_short_commit(c)}`" for c in dict.fromkeys(r.commits)) or "unknown"
+        pixel = _cell(summarize([r.measures["pixel_acc"]]), notes, 3, data.certainty.seed(r, "pixel_acc"))
         lines.append(f"| {r.row} | {r.seed} | `{r.run_dir.as_posix()}` | `{r.config_digest}` | "
                      f"`{r.checkpoint_sha256[:12]}` | {r.step} | {r.epoch} | `{(r.data_hash or 'unknown')[:12]}` | "
-                     f"{commits} |")
+                     f"{commits} | {pixel} |")
     return [*lines, ""]
 
 
