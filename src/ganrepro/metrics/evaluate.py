@@ -86,6 +86,16 @@ def _fcn_checkpoint(manifest: dict[str, Any] | None, prepared: Path, config: Any
     return ckpt, None
 
 
+def _check_scorer(segmenter: Any, protocol: str | None, crop_size: int) -> None:
+    """The segmenter must be trained for the requested protocol and for this run's generated resolution."""
+    from ganrepro.metrics.fcn_protocol import require_protocol
+
+    require_protocol(segmenter.protocol, protocol, segmenter.path)
+    if segmenter.size != crop_size:
+        raise UserError(f"segmenter {segmenter.path} was trained for {segmenter.size}px generated images, this run "
+                        f"generates {crop_size}px: train one with `ganrepro segmenter train --size {crop_size}`")
+
+
 def evaluate_run(
     run_dir: str | os.PathLike[str],
     split: str = "test",
@@ -125,6 +135,7 @@ def evaluate_run(
             options.segmenter = load_segmenter(ckpt, options.device)
             if manifest and options.segmenter.classes != [str(c) for c in manifest["classes"]]:
                 raise UserError(f"segmenter {ckpt} was trained for other classes than {prepared}")
+            _check_scorer(options.segmenter, options.fcn_protocol, config.data.crop_size)
 
     out = Path(out) if out else default_out(run_dir, split, train_mode)
     generation = generate(bundle, dataset, out, train_mode, options.batch_size, config.seed)
@@ -141,9 +152,11 @@ def evaluate_run(
     options.seed = config.seed
     results.update(run_metrics(real, fake, todo, options))
     if "fcn" in todo:
-        gt = ground_truth_scores(prepared, options.segmenter, split, options.device, options.batch_size)
+        gt = ground_truth_scores(prepared, options.segmenter, split, options.device, options.batch_size,
+                                 size=config.data.crop_size)
         results["fcn"]["ground_truth"] = {k: gt[k] for k in ("pixel_acc", "class_acc", "class_iou", "class_acc_present_only",
-                                                               "class_iou_present_only", "n_images", "cache_file")}
+                                                               "class_iou_present_only", "n_images", "protocol",
+                                                               "real_images", "cache_file")}
     for name in todo:
         results[name]["generator_mode"] = generation["mode"]
     report = {
