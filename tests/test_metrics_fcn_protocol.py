@@ -24,16 +24,16 @@ PARAMS = Path(__file__).resolve().parents[1] / "params" / "pix2pix.yaml"
 
 class SizeSensitive(torch.nn.Module):
     """A hand-built 'segmenter' whose answer depends only on the resolution it is given: class 1 everywhere on
-    inputs at least ``threshold`` pixels high, class 0 on smaller ones.  It remembers the sizes it saw."""
+    inputs at least ``threshold`` pixels high, class 0 on smaller ones.  It remembers the batch shapes it saw."""
 
     def __init__(self, threshold: int) -> None:
         super().__init__()
         self.threshold = threshold
-        self.seen: list[tuple[int, int]] = []
+        self.seen: list[tuple[int, int, int]] = []
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         n, _, h, w = x.shape
-        self.seen.append((h, w))
+        self.seen.append((n, h, w))
         out = torch.zeros(n, 2, h, w)
         out[:, 1 if h >= self.threshold else 0] = 1.0
         return {"out": out}
@@ -78,14 +78,24 @@ def test_the_two_protocols_give_their_known_different_scores(tmp_path: Path) -> 
     pix2pix = fcn_score(hand_segmenter(pix2pix_model, ["a", "b"], 8, "pix2pix"), image, labels)
     logits = fcn_score(hand_segmenter(logits_model, ["a", "b"], 8, "logits"), image, labels)
     # pix2pix: the 8 px image is upsampled to the 16 px labels and segmented there -> class 1, all right
-    assert pix2pix_model.seen == [(16, 16)] and pix2pix["protocol"] == "pix2pix"
+    assert pix2pix_model.seen == [(1, 16, 16)] and pix2pix["protocol"] == "pix2pix"
     assert pix2pix["confusion_matrix"] == [[0, 0], [0, 240]]
     assert (pix2pix["pixel_acc"], pix2pix["class_acc"], pix2pix["class_iou"]) == (1.0, 0.5, 0.5)  # "a" absent -> 0
     # logits: segmented at 8 px -> class 0, logits upsampled -> every labelled pixel wrong
-    assert logits_model.seen == [(8, 8)] and logits["protocol"] == "logits"
+    assert logits_model.seen == [(1, 8, 8)] and logits["protocol"] == "logits"
     assert logits["confusion_matrix"] == [[0, 0], [240, 0]]
     assert (logits["pixel_acc"], logits["class_acc"], logits["class_iou"]) == (0.0, 0.0, 0.0)
     assert "PIL bilinear" in pix2pix["input_resize"] and "logits upsampled" in logits["prediction_resize"]
+
+
+def test_full_resolution_batches_hold_the_pixels_of_a_batch_at_the_generated_size(tmp_path: Path) -> None:
+    names = [str(i) for i in range(4)]
+    labels = {n: save_label(tmp_path / f"{n}.png", np.ones((16, 32), np.uint8)) for n in names}
+    images = [NamedImage(n, np.zeros((8, 8, 3), np.uint8)) for n in names]
+    for protocol, expected in (("pix2pix", [(2, 16, 32), (2, 16, 32)]), ("logits", [(4, 8, 8)])):
+        model = SizeSensitive(16)
+        fcn_score(hand_segmenter(model, ["a", "b"], 8, protocol), images, labels, batch_size=16)
+        assert model.seen == expected  # 16 images of 8x8 hold the pixels of 2 of 16x32 (height, width)
 
 
 def test_protocols_agree_when_labels_have_the_generated_size_only(tmp_path: Path) -> None:

@@ -202,8 +202,10 @@ def fcn_score(
     start = time.perf_counter()
     acc = ConfusionAccumulator(segmenter.num_classes, segmenter.ignore_index)
     if segmenter.protocol == "pix2pix":
-        images = [NamedImage(i.name, lambda i=i: scoring_input(i.rgb(), label_shape(labels[i.name]), "pix2pix"))
-                  for i in images]
+        shapes = {i.name: label_shape(labels[i.name]) for i in images}
+        images = [NamedImage(i.name, lambda i=i: scoring_input(i.rgb(), shapes[i.name], "pix2pix")) for i in images]
+        # segmenting at the labels' resolution: hold as many pixels per batch as at the segmenter's size
+        batch_size = max(1, batch_size * segmenter.size ** 2 // max([h * w for h, w in shapes.values()] or [1]))
     for names, array in progress(batches(images, batch_size), desc=desc, total=-(-len(images) // batch_size)):
         logits = segmenter.logits(array)
         for name, item_logits in zip(names, logits):
