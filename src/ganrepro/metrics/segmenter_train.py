@@ -7,10 +7,11 @@ upsampled with PIL bilinear to its label map's resolution; the label map is neve
 label maps (Cityscapes: 2048×1024) make that costly, so ``train_crop`` trains on random square crops of that
 side (the network is fully convolutional and scores whole images).  Under ``logits`` photos are fed at
 ``size`` through the scoring path's resize and label maps are resized to ``size`` with nearest neighbour.
-The only augmentation is a horizontal flip shared by photo and label.  AdamW with a polynomial (power 0.9) learning-rate decay, seeded
-initialisation and shuffling, no data-loader workers: two runs with the same seed on CPU give the same
-checkpoint.  The validation scores are the ground-truth row on the test split (the scorer's ceiling), which is
-cached beside the checkpoint for :func:`~ganrepro.metrics.segmenter.ground_truth_scores`.
+The only augmentation is a horizontal flip shared by photo and label.  AdamW with a polynomial (power 0.9)
+learning-rate decay, seeded initialisation, shuffling and crops, no data-loader workers: two runs with the same
+seed on CPU give the same checkpoint.  The validation scores are the ground-truth row on the test split (the
+scorer's ceiling), which is cached beside the checkpoint for
+:func:`~ganrepro.metrics.segmenter.ground_truth_scores`.
 """
 
 from __future__ import annotations
