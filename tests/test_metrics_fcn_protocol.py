@@ -155,6 +155,8 @@ def test_pix2pix_training_inputs_take_the_generated_images_path(tmp_path: Path) 
     windows = [(y, x) for y in range(25) for x in range(25) if np.array_equal(expected[y:y + 8, x:x + 8], photo.numpy())
                and np.array_equal(label[y:y + 8, x:x + 8], target.numpy())]
     assert windows  # one window of the full-resolution pair, photo and label registered
+    again = SegmentationData(prepared, "train", manifest, 16, "pix2pix", train_crop=8, seed=3)[0]
+    assert np.array_equal(again[0].numpy(), photo.numpy())  # crops are seeded
     assert SegmentationData(prepared, "train", manifest, 16, "pix2pix", train_crop=64).crop is None  # whole images
     with pytest.raises(ConfigError, match="pix2pix FCN protocol only"):
         SegmentationData(prepared, "train", manifest, 16, "logits", train_crop=8)
