@@ -124,6 +124,7 @@ def run_ground_truth(args: argparse.Namespace) -> int:
     result = ground_truth_scores(prepared, args.segmenter, args.split, resolve_device(args.device), args.batch_size,
                                  refresh=args.refresh)
     print(format_table({"fcn": result}))
+    print(f"FCN protocol {result['protocol']}; {result['real_images']} ({result['real_size']} px)")
     if args.json:
         write_json(args.json, result)
     return 0
