@@ -15,6 +15,7 @@ rule segmenter:
         dataset=PLAN.dataset,
         data_dir=lambda wc, input: data_dir_of(input[0]),
         epochs=PROFILE.segmenter_epochs,
+        fcn=" ".join(PLAN.fcn_arguments(training=True)),
         device=PROFILE.device,
         out="results/{dataset}/{profile}/segmenter/{arch}-{size}",
     threads: PROFILE.threads
@@ -22,7 +23,7 @@ rule segmenter:
         gpu=PROFILE.gpus_per_job,
     shell:
         "ganrepro --log {log} segmenter train {params.dataset} --data-dir {params.data_dir} --arch {wildcards.arch}"
-        " --size {wildcards.size} --epochs {params.epochs} --device {params.device} --out {params.out}"
+        " --size {wildcards.size} --epochs {params.epochs} {params.fcn} --device {params.device} --out {params.out}"
 
 
 rule evaluate:
@@ -38,10 +39,11 @@ rule evaluate:
     params:
         run_dir=lambda wc: PLAN.run_dir(wc.table, wc.row, int(wc.seed)),
         metrics=",".join(PROFILE.metrics),
+        fcn=" ".join(PLAN.fcn_arguments()),
         device=PROFILE.device,
     threads: PROFILE.threads
     resources:
         gpu=PROFILE.gpus_per_job,
     shell:
         "ganrepro --log {log} evaluate {params.run_dir} --checkpoint final.pt --segmenter {input.segmenter}"
-        " --metrics {params.metrics} --skip-unavailable --device {params.device}"
+        " {params.fcn} --metrics {params.metrics} --skip-unavailable --device {params.device}"

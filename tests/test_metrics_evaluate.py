@@ -58,6 +58,7 @@ def test_evaluate_train_mode_writes_pngs_and_metrics(run: Path, fake_inception, 
     fcn = metrics["fcn"]
     assert fcn["n_images"] == 3 and fcn["segmenter_sha256"] and "ground_truth" in fcn
     assert Path(fcn["ground_truth"]["cache_file"]).is_file()
+    assert fcn["protocol"] == fcn["ground_truth"]["protocol"] == "pix2pix" and "real/" in fcn["ground_truth"]["real_images"]
     assert metrics["fid"]["n_real"] == 3 and metrics["fid"]["real_features"]["cache"]
     assert metrics["kid"]["n_subsets"] == 3 and metrics["ssim"]["n_images"] == 3
     stats = per_image.read(out, report["per_image"])  # checked against the SHA-256 metrics.json records
@@ -73,6 +74,9 @@ def test_evaluate_train_mode_writes_pngs_and_metrics(run: Path, fake_inception, 
     assert np.array_equal(first, np.asarray(Image.open(out / "images" / "2.png")))
     assert again["ssim"]["value"] == metrics["ssim"]["value"] and again["fid"]["real_features"]["cache_hit"] is True
     assert "fcn" in capsys.readouterr().out
+    # the segmenter was trained for the pix2pix protocol: scoring with another one is refused before generating
+    assert main(["evaluate", str(run), "--device", "cpu", "--metrics", "fcn", "--fcn-protocol", "logits"]) == 2
+    assert "trained for FCN protocol 'pix2pix', not 'logits'" in capsys.readouterr().err
 
 
 def test_evaluate_eval_mode(run: Path, tmp_path: Path) -> None:

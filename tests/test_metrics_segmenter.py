@@ -71,7 +71,8 @@ def test_ground_truth_row_cached_and_equal_to_score_on_real_photos(trained: tupl
     fcn = json.loads(report.read_text())["metrics"]["fcn"]
     assert fcn["confusion_matrix"] == gt["confusion_matrix"] and fcn["class_iou"] == gt["class_iou"]
     assert fcn["absent_class_convention"] == "absent_as_zero" and fcn["n_images"] == 3
-    assert "bilinear" in fcn["prediction_resize"] and fcn["segmenter_sha256"] == gt["segmenter_sha256"]
+    assert fcn["protocol"] == gt["protocol"] == "pix2pix" and "PIL bilinear" in fcn["input_resize"]
+    assert fcn["segmenter_sha256"] == gt["segmenter_sha256"]
     # FID without weights beside it: recorded as unavailable, the FCN-score still computed
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     monkeypatch.delenv("GANREPRO_FID_WEIGHTS", raising=False)

@@ -91,6 +91,10 @@ def test_a_paper_number_list_of_the_wrong_length_fails(params_copy: Path) -> Non
     (("seeds: [0]", "seeds: [0, 0]"), "distinct"),
     (("metrics: [fcn, fid, kid, ssim, psnr]", "metrics: [fcn, lpips]"), "subset"),
     (("threads: 1", "thread: 1"), "missing key 'threads'"),
+    (("fcn: {protocol: pix2pix, train_crop: 128}", "fcn: {protocol: caffe}"), "fcn.protocol: unknown FCN-score protocol"),
+    (("fcn: {protocol: pix2pix, train_crop: 128}", "fcn: {protocol: pix2pix, train_crop: 0}"), "train_crop must be"),
+    (("fcn: {protocol: pix2pix, train_crop: 128}", "fcn: {protocol: logits, train_crop: 128}"), "pix2pix only"),
+    (("fcn: {protocol: pix2pix, train_crop: 128}", "fcn: {protcol: logits}"), "unknown key 'protcol'"),
 ])
 def test_malformed_profiles_fail_naming_the_key(params_copy: Path, edit: tuple[str, str], message: str) -> None:
     path = params_copy / "profiles" / "quick.yaml"
@@ -124,6 +128,17 @@ def test_train_command_carries_every_override() -> None:
     for part in ("--config params/pix2pix.yaml", "--set data.root=data/synthetic/prepared", "--set data.crop_size=64",
                  "--set pix2pix.lambda_l1=10", "--set seed=0", "--out results/synthetic/quick/pix2pix_ablation/lambda_10/seed0"):
         assert part in command
+
+
+def test_the_profiles_fcn_protocol_reaches_the_segmenter_and_evaluate_commands(params_copy: Path) -> None:
+    plan = Plan("facades", "quick")
+    assert plan.profile.fcn_protocol == "pix2pix" and plan.profile.fcn_train_crop == 128
+    assert "--fcn-protocol pix2pix --train-crop 128 " in plan.segmenter_command(64)
+    assert "--fcn-protocol pix2pix --metrics" in plan.evaluate_command("pix2pix_ablation", "l1", 0)
+    path = params_copy / "profiles" / "quick.yaml"
+    path.write_text(path.read_text().replace("fcn: {protocol: pix2pix, train_crop: 128}\n", ""))
+    plan = Plan("facades", "quick")  # no fcn key: the default protocol, whole images
+    assert plan.profile.fcn_protocol == "pix2pix" and "--train-crop" not in plan.segmenter_command(64)
 
 
 def test_committed_dvc_yaml_is_generated_from_params() -> None:

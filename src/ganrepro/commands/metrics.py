@@ -16,6 +16,10 @@ def _add_metric_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("metric options")
     group.add_argument("--metrics", default=None, help="comma-separated subset of fcn,fid,kid,ssim,psnr")
     group.add_argument("--segmenter", default=None, metavar="CKPT", help="segmenter.pt for the FCN-score")
+    group.add_argument("--fcn-protocol", default="pix2pix", choices=("pix2pix", "logits"),
+                       help="FCN-score resolution protocol (the segmenter must be trained for it): pix2pix = images "
+                            "upsampled to the label maps' size and segmented there (default); logits = segmented at "
+                            "the generated size, logits upsampled")
     group.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda or cuda:N")
     group.add_argument("--batch-size", type=int, default=16, help="images per batch for features/segmentation")
     group.add_argument("--fid-weights", default=None, metavar="PATH",
@@ -34,6 +38,7 @@ def _options(args: argparse.Namespace):
     from ganrepro.metrics.score import MetricOptions
 
     return MetricOptions(device=resolve_device(args.device), batch_size=args.batch_size, segmenter=args.segmenter,
+                         fcn_protocol=args.fcn_protocol,
                          fid_weights=args.fid_weights, fetch_weights=args.fetch_weights,
                          cache_dir=Path(args.cache_dir) if args.cache_dir else None,
                          skip_unavailable=args.skip_unavailable, kid_subsets=args.kid_subsets,
@@ -67,6 +72,11 @@ def _register_segmenter(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--backbone-weights", default="auto", metavar="auto|none|PATH",
                        help="ImageNet backbone: auto = $GANREPRO_BACKBONE_WEIGHTS or the torch hub cache, else scratch")
     train.add_argument("--max-steps", type=int, default=None, help="stop after N optimisation steps (smoke tests)")
+    train.add_argument("--fcn-protocol", default="pix2pix", choices=("pix2pix", "logits"),
+                       help="train for this FCN-score protocol: pix2pix = photos resized to --size as real/ is written, "
+                            "then upsampled to the label maps' resolution (default); logits = at --size")
+    train.add_argument("--train-crop", type=int, default=None, metavar="N",
+                       help="pix2pix protocol: train on random NxN crops of the full-resolution images (cost bound)")
     train.set_defaults(func=run_segmenter_train)
 
     gt = actions.add_parser("ground-truth", help="FCN-score of the real test photos (the scorer's ceiling)")
@@ -92,10 +102,12 @@ def run_segmenter_train(args: argparse.Namespace) -> int:
     backbone = None if args.backbone_weights == "none" else args.backbone_weights
     record = train_segmenter(prepared, args.out, arch=args.arch, size=args.size, epochs=args.epochs,
                              batch_size=args.batch_size, lr=args.lr, seed=args.seed, device=resolve_device(args.device),
-                             backbone_weights=backbone, max_steps=args.max_steps)
+                             backbone_weights=backbone, max_steps=args.max_steps, protocol=args.fcn_protocol,
+                             train_crop=args.train_crop)
     val = record["val"]
     backbone_text = "ImageNet backbone" if record["backbone"]["imagenet_backbone"] else "from scratch"
-    print(f"segmenter {record['arch']} ({backbone_text}), {record['steps']} steps -> {record['checkpoint']}")
+    print(f"segmenter {record['arch']} ({backbone_text}, FCN protocol {record['protocol']}), {record['steps']} steps "
+          f"-> {record['checkpoint']}")
     print(f"{val['split']} photos: per-pixel acc {val['pixel_acc']:.4f}  per-class acc {val['class_acc']:.4f}  "
           f"class IoU {val['class_iou']:.4f}")
     return 0
@@ -113,6 +125,7 @@ def run_ground_truth(args: argparse.Namespace) -> int:
     result = ground_truth_scores(prepared, args.segmenter, args.split, resolve_device(args.device), args.batch_size,
                                  refresh=args.refresh)
     print(format_table({"fcn": result}))
+    print(f"FCN protocol {result['protocol']}; {result['real_images']} ({result['real_size']} px)")
     if args.json:
         write_json(args.json, result)
     return 0

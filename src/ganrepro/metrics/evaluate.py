@@ -104,6 +104,16 @@ def _labelmap_unavailable(manifest: dict[str, Any] | None, config: Any) -> str |
     return None
 
 
+def _check_scorer(segmenter: Any, protocol: str | None, crop_size: int) -> None:
+    """The segmenter must be trained for the requested protocol and for this run's generated resolution."""
+    from ganrepro.metrics.fcn_protocol import require_protocol
+
+    require_protocol(segmenter.protocol, protocol, segmenter.path)
+    if segmenter.size != crop_size:
+        raise UserError(f"segmenter {segmenter.path} was trained for {segmenter.size}px generated images, this run "
+                        f"generates {crop_size}px: train one with `ganrepro segmenter train --size {crop_size}`")
+
+
 def evaluate_run(
     run_dir: str | os.PathLike[str],
     split: str = "test",
@@ -143,6 +153,7 @@ def evaluate_run(
             options.segmenter = load_segmenter(ckpt, options.device)
             if manifest and options.segmenter.classes != [str(c) for c in manifest["classes"]]:
                 raise UserError(f"segmenter {ckpt} was trained for other classes than {prepared}")
+            _check_scorer(options.segmenter, options.fcn_protocol, config.data.crop_size)
 
     if "labelmap" in metrics and "labelmap" not in results:
         reason = _labelmap_unavailable(manifest, config)
@@ -170,9 +181,10 @@ def evaluate_run(
     results.update(run_metrics(real, fake, todo, options))
     if "fcn" in todo:
         gt = ground_truth_scores(prepared, options.segmenter, split, options.device, options.batch_size,
-                                 per_image=per_image)
+                                 size=config.data.crop_size, per_image=per_image)
         results["fcn"]["ground_truth"] = {k: gt[k] for k in ("pixel_acc", "class_acc", "class_iou", "class_acc_present_only",
-                                                               "class_iou_present_only", "n_images", "cache_file")}
+                                                               "class_iou_present_only", "n_images", "protocol",
+                                                               "real_images", "cache_file")}
     for name in todo:
         results[name]["generator_mode"] = generation["mode"]
     report = {

@@ -43,6 +43,7 @@ class MetricOptions:
     batch_size: int = 16
     segmenter: Any = None  # Segmenter or checkpoint path (FCN-score)
     labels: dict[str, Path] | None = None  # name -> label map (FCN-score)
+    fcn_protocol: str | None = None  # FCN-score resolution protocol the segmenter must be trained for; None = its own
     extractor: FeatureExtractor | None = None  # injected feature extractor; None = pytorch-fid Inception
     fid_weights: str | None = None
     fetch_weights: bool = False
@@ -68,11 +69,13 @@ def run_metrics(real: Sequence[NamedImage], fake: Sequence[NamedImage], metrics:
     skipped = resolve_extractor(wanted, options)  # missing weights stop us before any long work
     results: dict[str, dict[str, Any]] = dict(skipped)
     if "fcn" in metrics:
+        from ganrepro.metrics.fcn_protocol import require_protocol
         from ganrepro.metrics.segmenter import Segmenter, fcn_score, load_segmenter
 
         if options.segmenter is None or options.labels is None:
             raise UserError("the FCN-score needs label maps and a trained segmenter (--labels DIR --segmenter CKPT)")
         seg = options.segmenter if isinstance(options.segmenter, Segmenter) else load_segmenter(options.segmenter, options.device)
+        require_protocol(seg.protocol, options.fcn_protocol, seg.path)
         results["fcn"] = fcn_score(seg, fake, options.labels, options.batch_size, per_image=options.per_image)
     if wanted and not skipped:
         from ganrepro.metrics.fid import fid_and_kid

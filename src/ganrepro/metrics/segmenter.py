@@ -5,11 +5,10 @@ train one per dataset (:mod:`.segmenter_train`) with a torchvision architecture 
 paper's FCN family; ``lraspp_mobilenet_v3_large`` is the fast default).  Its output has exactly K channels, so
 argmax predictions are always valid class ids (and :mod:`.confusion` still range-checks them).
 
-Scoring protocol (recorded with every score): an image is resized to the segmenter's training resolution
-(bilinear with antialiasing; a no-op when generated images already have that size, the normal case), its
-logits are upsampled bilinearly to the label map's resolution and the argmax is compared with the label.
-This follows the pix2pix protocol of scoring at the labels' full resolution, adapted to a segmenter trained at
-the generators' resolution: only the photos are at 256, never the labels.
+Scoring protocol (recorded with every score, see :mod:`.fcn_protocol`): under ``pix2pix`` (the default) the
+uint8 image is upsampled to the label map's resolution and segmented there, as pix2pix's evaluation script
+does; under ``logits`` it is segmented at the segmenter's training resolution and the logits are upsampled.
+The protocol is a property of the segmenter, fixed when it is trained and stored in its checkpoint.
 """
 
 from __future__ import annotations
@@ -26,6 +25,16 @@ from ganrepro.atomic import atomic_path, write_json
 from ganrepro.errors import ConfigError, DataError, UserError
 from ganrepro.metrics import progress
 from ganrepro.metrics.confusion import ABSENT_CLASS_NOTE, ConfusionAccumulator
+from ganrepro.metrics.fcn_protocol import (
+    INPUT_RESIZE,
+    PREDICTION_RESIZE,
+    REAL_IMAGES,
+    UNRECORDED_PROTOCOL,
+    as_generated,
+    check_protocol,
+    label_shape,
+    scoring_input,
+)
 from ganrepro.metrics.imagesets import NamedImage, batches, read_label, to_float_batch
 from ganrepro.hashing import sha256_file
 from ganrepro.metrics.weights import locate_weights, verify_weights
@@ -34,8 +43,6 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 BACKBONE_ENV = "GANREPRO_BACKBONE_WEIGHTS"
 CHECKPOINT_FORMAT = "ganrepro-segmenter/1"
-INPUT_RESIZE = "bilinear (antialias) to the segmenter's size; none when sizes match"
-PREDICTION_RESIZE = "logits upsampled bilinearly (align_corners=False) to the label map's resolution, then argmax"
 
 #: arch -> (torchvision builder name, backbone weights enum path)
 ARCHS: dict[str, tuple[str, str]] = {
@@ -103,7 +110,11 @@ def build_segmenter(arch: str, num_classes: int, backbone_weights: str | None = 
 
 @dataclass
 class Segmenter:
-    """A trained segmenter ready to label uint8 images; ``sha256`` identifies the checkpoint file."""
+    """A trained segmenter ready to label uint8 images; ``sha256`` identifies the checkpoint file.
+
+    ``size`` is the generated images' resolution it was trained for; ``protocol`` says whether it segments at
+    that size (``logits``) or at the label maps' resolution (``pix2pix``, images upsampled first).
+    """
 
     model: Any
     arch: str
@@ -114,16 +125,21 @@ class Segmenter:
     path: Path | None = None
     sha256: str | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    protocol: str = UNRECORDED_PROTOCOL
 
     @property
     def num_classes(self) -> int:
         return len(self.classes)
 
     def logits(self, images: np.ndarray) -> Any:
-        """uint8 (N, H, W, 3) -> logits (N, K, size, size); checks that the network emits exactly K channels."""
+        """uint8 (N, H, W, 3) -> logits (N, K, h, w); checks that the network emits exactly K channels.
+
+        Under ``logits`` the images are first brought to the segmenter's size (h = w = size); under ``pix2pix``
+        they are segmented at the resolution given (the label maps', after :func:`scoring_input`).
+        """
         import torch
 
-        x = prepare_input(images, self.size, self.device)
+        x = prepare_input(images, self.size if self.protocol == "logits" else None, self.device)
         with torch.no_grad():
             out = self.model(x)["out"]
         if out.shape[1] != self.num_classes:
@@ -132,16 +148,18 @@ class Segmenter:
 
     def record(self) -> dict[str, Any]:
         return {"segmenter": str(self.path) if self.path else None, "segmenter_sha256": self.sha256, "arch": self.arch,
-                "segmenter_size": self.size, "imagenet_backbone": self.info.get("backbone", {}).get("imagenet_backbone")}
+                "segmenter_size": self.size, "imagenet_backbone": self.info.get("backbone", {}).get("imagenet_backbone"),
+                "protocol": self.protocol}
 
 
-def prepare_input(images: np.ndarray, size: int, device: str = "cpu") -> Any:
-    """uint8 (N, H, W, 3) -> ImageNet-normalised float (N, 3, size, size): the same path in training and scoring."""
+def prepare_input(images: np.ndarray, size: int | None, device: str = "cpu") -> Any:
+    """uint8 (N, H, W, 3) -> ImageNet-normalised float (N, 3, size, size), or (N, 3, H, W) when ``size`` is None:
+    the same path in training and scoring."""
     import torch
     import torch.nn.functional as F
 
     x = to_float_batch(images, device)
-    if x.shape[-2:] != (size, size):
+    if size is not None and x.shape[-2:] != (size, size):
         x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
     mean = torch.tensor(IMAGENET_MEAN, device=x.device).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD, device=x.device).view(1, 3, 1, 1)
@@ -164,8 +182,9 @@ def load_segmenter(path: str | os.PathLike[str], device: str = "cpu") -> Segment
     model, _ = build_segmenter(payload["arch"], len(payload["classes"]), backbone_weights=None)
     model.load_state_dict(payload["state_dict"])
     model.to(device).eval()
+    protocol = check_protocol(str(payload.get("protocol", UNRECORDED_PROTOCOL)), f"{path}: protocol")
     return Segmenter(model, payload["arch"], list(payload["classes"]), int(payload["size"]), int(payload["ignore_index"]),
-                     device, path, sha256_file(path), dict(payload.get("info", {})))
+                     device, path, sha256_file(path), dict(payload.get("info", {})), protocol)
 
 
 def fcn_score(
@@ -176,7 +195,8 @@ def fcn_score(
     desc: str = "segmenting",
     per_image: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """FCN-score of ``images`` against their label maps: one confusion matrix over the whole set.
+    """FCN-score of ``images`` against their label maps under the segmenter's protocol: one confusion matrix
+    over the whole set.
 
     ``per_image``, when given, receives each image's matrix in image order (``fcn_confusion``, see
     :mod:`.per_image`), so that a report can bootstrap the score over test images.
@@ -187,6 +207,11 @@ def fcn_score(
     start = time.perf_counter()
     acc = ConfusionAccumulator(segmenter.num_classes, segmenter.ignore_index)
     matrices: list[np.ndarray] = []
+    if segmenter.protocol == "pix2pix":
+        shapes = {i.name: label_shape(labels[i.name]) for i in images}
+        images = [NamedImage(i.name, lambda i=i: scoring_input(i.rgb(), shapes[i.name], "pix2pix")) for i in images]
+        # segmenting at the labels' resolution: hold as many pixels per batch as at the segmenter's size
+        batch_size = max(1, batch_size * segmenter.size ** 2 // max([h * w for h, w in shapes.values()] or [1]))
     for names, array in progress(batches(images, batch_size), desc=desc, total=-(-len(images) // batch_size)):
         logits = segmenter.logits(array)
         for name, item_logits in zip(names, logits):
@@ -203,8 +228,8 @@ def fcn_score(
     result.update(
         confusion_matrix=acc.matrix.tolist(),
         **segmenter.record(),
-        input_resize=INPUT_RESIZE,
-        prediction_resize=PREDICTION_RESIZE,
+        input_resize=INPUT_RESIZE[segmenter.protocol],
+        prediction_resize=PREDICTION_RESIZE[segmenter.protocol],
         ignore_index=segmenter.ignore_index,
         absent_class_note=ABSENT_CLASS_NOTE,
         seconds=round(time.perf_counter() - start, 3),
@@ -219,13 +244,17 @@ def ground_truth_scores(
     device: str = "cpu",
     batch_size: int = 8,
     refresh: bool = False,
+    size: int | None = None,
     per_image: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The scorer's ceiling: the FCN-score of the real photos of ``split``, cached beside the checkpoint.
 
-    The cache file is keyed by the prepared data's hash and the checkpoint's SHA-256, so it is computed once
-    per dataset and scorer and never reused for another one.  ``per_image``, when given, receives the photos'
-    names and per-image matrices (``fcn_gt_names``, ``fcn_gt_confusion``), cached beside the JSON as ``.npz``.
+    The photos go through the generated images' path: resized to ``size`` (default: the segmenter's, which is
+    the generated images' resolution) as ``evaluate`` writes ``real/``, held as uint8, then scored under the
+    segmenter's protocol.  The cache file is keyed by the protocol, the size, the prepared data's hash and the
+    checkpoint's SHA-256, so it is computed once per dataset, scorer and protocol and never reused for another.
+    ``per_image``, when given, receives the photos' names and per-image matrices (``fcn_gt_names``,
+    ``fcn_gt_confusion``), cached beside the JSON as ``.npz``.
     """
     import json
 
@@ -238,19 +267,22 @@ def ground_truth_scores(
         raise ValueError("ground_truth_scores needs a segmenter loaded from (or saved to) a checkpoint file")
     if list(manifest["classes"]) != seg.classes:
         raise DataError(f"segmenter {seg.path} was trained for other classes than {prepared}")
-    cache = seg.path.parent / f"ground_truth_{split}_{str(manifest['data_hash'])[:16]}_{seg.sha256[:12]}.json"
+    size = int(size or seg.size)
+    key = f"{split}_{seg.protocol}_{size}_{str(manifest['data_hash'])[:16]}_{seg.sha256[:12]}"
+    cache = seg.path.parent / f"ground_truth_{key}.json"
     matrices = cache.with_suffix(".npz")
     if cache.is_file() and not refresh and (per_image is None or matrices.is_file()):
         if per_image is not None:
             with np.load(matrices, allow_pickle=False) as stored:
                 per_image.update(fcn_gt_names=stored["names"], fcn_gt_confusion=stored["confusion"])
         return json.loads(cache.read_text())
-    real = photos(prepared, split, manifest)
+    real = [NamedImage(r.name, lambda r=r: as_generated(r.rgb(), size)) for r in photos(prepared, split, manifest)]
     if not real:
         raise DataError(f"no images in {prepared / split}")
     found: dict[str, Any] = {}
     result = fcn_score(seg, real, label_paths(prepared, split, [r.name for r in real]), batch_size, "ground truth", found)
-    result.update(split=split, data_hash=manifest["data_hash"], prepared_dir=str(prepared), cache_file=str(cache))
+    result.update(split=split, data_hash=manifest["data_hash"], prepared_dir=str(prepared), real_size=size,
+                  real_images=REAL_IMAGES, cache_file=str(cache))
     names = np.array([r.name for r in real])
     with atomic_path(matrices) as tmp, open(tmp, "wb") as handle:
         np.savez_compressed(handle, names=names, confusion=found["fcn_confusion"])

@@ -185,9 +185,16 @@ class Plan:
     def segmenter_command(self, size: int) -> str:
         p = self.profile
         argv = ["ganrepro", "segmenter", "train", self.dataset, "--data-dir", self.data_dir, "--arch", p.segmenter_arch,
-                "--size", str(size), "--epochs", str(p.segmenter_epochs), "--device", p.device,
-                "--out", self.segmenter_dir(size)]
+                "--size", str(size), "--epochs", str(p.segmenter_epochs), *self.fcn_arguments(training=True),
+                "--device", p.device, "--out", self.segmenter_dir(size)]
         return _logged(argv, self.log("segmenter", f"{p.segmenter_arch}-{size}"))
+
+    def fcn_arguments(self, training: bool = False) -> list[str]:
+        """The profile's FCN-score protocol for ``segmenter train`` (with its training crop) and ``evaluate``."""
+        argv = ["--fcn-protocol", self.profile.fcn_protocol]
+        if training and self.profile.fcn_train_crop is not None:
+            argv += ["--train-crop", str(self.profile.fcn_train_crop)]
+        return argv
 
     def train_command(self, table: str, row: str, seed: int) -> str:
         argv = ["ganrepro", "train", "--config", self.table(table).base_config, *_sets(self.overrides(table, row, seed)),
@@ -196,7 +203,7 @@ class Plan:
 
     def evaluate_command(self, table: str, row: str, seed: int) -> str:
         argv = ["ganrepro", "evaluate", self.run_dir(table, row, seed), "--checkpoint", "final.pt",
-                "--segmenter", self.segmenter_checkpoint(self.crop_size(table)),
+                "--segmenter", self.segmenter_checkpoint(self.crop_size(table)), *self.fcn_arguments(),
                 "--metrics", ",".join(self.profile.metrics), "--skip-unavailable", "--device", self.profile.device]
         return _logged(argv, self.log(table, row, f"seed{seed}", "evaluate"))
 

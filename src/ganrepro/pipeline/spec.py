@@ -105,6 +105,8 @@ class Profile:
     models: dict[str, dict[str, Any]]
     datasets: dict[str, dict[str, Any]] = field(default_factory=dict)
     path: Path = Path()
+    fcn_protocol: str = "pix2pix"  # the FCN-score's resolution protocol (see ganrepro.metrics.fcn_protocol)
+    fcn_train_crop: int | None = None  # pix2pix protocol: the segmenter's training crop at label resolution
 
     def overrides(self, model: str, dataset: str) -> dict[str, Any]:
         """Dotted overrides for one model on one dataset: profile-wide, per model, then per dataset."""
@@ -182,7 +184,7 @@ def load_profile(name: str) -> Profile:
     where = str(path)
     _keys(raw, where, required=("description", "replication", "seeds", "device", "threads", "gpus_per_job",
                                 "segmenter", "metrics"),
-          optional=("config", "models", "datasets", "runtime_min", "mem_mb"))
+          optional=("config", "models", "datasets", "runtime_min", "mem_mb", "fcn"))
     seeds = raw["seeds"]
     if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and s >= 0 for s in seeds) \
             or len(set(seeds)) != len(seeds):
@@ -208,10 +210,27 @@ def load_profile(name: str) -> Profile:
         body = dict(_mapping(body or {}, f"{where}: datasets.{name_}"))
         _keys(body, f"{where}: datasets.{name_}", required=(), optional=("config", "models"))
         datasets[str(name_)] = body
+    protocol, train_crop = _fcn(raw.get("fcn") or {}, f"{where}: fcn")
     return Profile(name, str(raw["description"]), raw["replication"], tuple(seeds), str(raw["device"]),
                    int(raw["threads"]), int(raw["gpus_per_job"]), int(raw.get("runtime_min", 60)),
                    int(raw.get("mem_mb", 4000)), str(segmenter["arch"]), int(segmenter["epochs"]), metrics,
-                   dict(_mapping(raw.get("config") or {}, f"{where}: config")), models, datasets, path)
+                   dict(_mapping(raw.get("config") or {}, f"{where}: config")), models, datasets, path,
+                   fcn_protocol=protocol, fcn_train_crop=train_crop)
+
+
+def _fcn(body: Any, where: str) -> tuple[str, int | None]:
+    """The ``fcn:`` mapping: ``protocol`` (pix2pix | logits, default pix2pix) and ``train_crop`` (null or a
+    positive integer, pix2pix only: it crops full-resolution images, which logits never sees)."""
+    from ganrepro.metrics.fcn_protocol import DEFAULT_PROTOCOL, check_protocol
+
+    _keys(body, where, required=(), optional=("protocol", "train_crop"))
+    protocol = check_protocol(str(body.get("protocol", DEFAULT_PROTOCOL)), f"{where}.protocol")
+    crop = body.get("train_crop")
+    if crop is not None and (isinstance(crop, bool) or not isinstance(crop, int) or crop < 1):
+        raise ConfigError(f"{where}.train_crop must be null or a positive integer, got {crop!r}")
+    if crop is not None and protocol != "pix2pix":
+        raise ConfigError(f"{where}.train_crop applies to protocol pix2pix only; remove it for {protocol}")
+    return protocol, crop
 
 
 # ------------------------------------------------------------------------------------------------- helpers

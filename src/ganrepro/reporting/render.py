@@ -28,6 +28,8 @@ COLUMN_NAMES = {"pixel_acc": "per-pixel acc.", "class_acc": "per-class acc.", "c
 #: (metrics key, heading, decimals) of the image-quality columns.
 QUALITY = (("fid", "FID ↓", 3), ("kid", "KID ↓", 4), ("ssim", "SSIM ↑", 3))
 GROUND_TRUTH_LABEL = "Ground truth (real photos)"
+FCN_PROTOCOL_TEXT = {"pix2pix": "images upsampled to the label maps' resolution and segmented there, as pix2pix's "
+                                "evaluation script", "logits": "segmented at the generated size, logits upsampled"}
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,9 @@ def _header(data: ReportInput) -> list[str]:
         f"- **ganrepro version:** {describe(facts.versions)}",
         f"- **Date:** {facts.date or 'unknown'}: {facts.date_source}",
         (f"- **FCN-scores:** per-pixel accuracy, per-class accuracy and class IoU of a `{profile.segmenter_arch}` "
-         "segmenter trained on the dataset's training photos; the ground-truth row scores the real test photos"),
+         f"segmenter trained on the dataset's training photos, protocol `{profile.fcn_protocol}` "
+         f"({FCN_PROTOCOL_TEXT[profile.fcn_protocol]}); the ground-truth row scores the real test photos resized "
+         "to the generated size like the images they stand beside"),
         (f"- **How sure:** each of our cells is followed by its 95% interval [low, high] from a bootstrap over "
          "test images and seeds (see \"How sure these numbers are\")"),
         f"- **Paper orderings:** {verdict_counts(data.certainty)} at 95% confidence (listed under each section)",
