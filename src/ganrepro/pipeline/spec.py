@@ -66,6 +66,7 @@ class Section:
     ground_truth: tuple[float, ...] | None
     rows: tuple[SectionRow, ...]
     claims: tuple[Claim, ...] = ()
+    contrast: tuple[str, str] | None = None  # (row, reference row): their difference is reported on its own
 
 
 @dataclass(frozen=True)
@@ -152,7 +153,7 @@ def load_table(name: str) -> Table:
     sections, used, seen = [], set(), set()
     for index, body in enumerate(raw["sections"] or []):
         at = f"{where}: sections[{index}]"
-        _keys(body, at, required=("id", "title", "source", "rows"), optional=("ground_truth", "claims"))
+        _keys(body, at, required=("id", "title", "source", "rows"), optional=("ground_truth", "claims", "contrast"))
         if body["id"] in seen:
             raise ConfigError(f"{at}: duplicate section id {body['id']!r}")
         seen.add(body["id"])
@@ -167,7 +168,8 @@ def load_table(name: str) -> Table:
                                            _numbers(entry.get("paper"), len(columns), f"{at}.rows[{j}].paper")))
         sections.append(Section(str(body["id"]), str(body["title"]), str(body["source"]),
                                 _numbers(body.get("ground_truth"), len(columns), f"{at}.ground_truth"),
-                                tuple(section_rows), _claims(body.get("claims"), section_rows, at)))
+                                tuple(section_rows), _claims(body.get("claims"), section_rows, at),
+                                _contrast(body.get("contrast"), section_rows, at)))
     unused = sorted(set(rows) - used)
     if unused:
         raise ConfigError(f"{where}: rows {', '.join(unused)} appear in no section")
@@ -250,6 +252,17 @@ def _keys(body: Any, where: str, required: tuple[str, ...], optional: tuple[str,
     unknown = sorted(set(body) - set(required) - set(optional))
     if unknown:
         raise ConfigError(f"{where}: unknown key {unknown[0]!r}; allowed: {', '.join(required + optional)}")
+
+
+def _contrast(value: Any, rows: list[SectionRow], where: str) -> tuple[str, str] | None:
+    """``contrast: [ROW, REFERENCE_ROW]``: two rows of the section whose difference (ROW − REFERENCE_ROW) the
+    report gives with its interval and beside the seed spread, e.g. the PyTorch port against the Lua code."""
+    if value is None:
+        return None
+    names = {r.row for r in rows}
+    if not isinstance(value, list) or len(value) != 2 or not set(value) <= names or value[0] == value[1]:
+        raise ConfigError(f"{where}.contrast must name two different rows of the section, got {value!r}")
+    return str(value[0]), str(value[1])
 
 
 def _claims(value: Any, rows: list[SectionRow], where: str) -> tuple[Claim, ...]:

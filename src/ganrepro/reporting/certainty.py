@@ -166,27 +166,24 @@ class Certainty:
             return Estimate(None, _mismatch(run, metric, full, recorded))
         return Estimate(replicates)
 
+    def difference(self, row: str, other: str, metric: str, sign: float = 1.0) -> Comparison:
+        """``sign · (row − other)`` on ``metric`` with its paired interval; the verdict says whether the interval
+        lies above 0 (``reproduced``), below 0 (``reversed``) or spans it."""
+        first, second = self.row(row, metric), self.row(other, metric)
+        mean_first, mean_second = self._mean(row, metric), self._mean(other, metric)
+        point = None if mean_first is None or mean_second is None else sign * (mean_first - mean_second)
+        if first.replicates is None or second.replicates is None or point is None:
+            return Comparison(other, point, None, NOT_ASSESSED, first.reason or second.reason or "no value")
+        length = min(len(first.replicates), len(second.replicates))
+        bounds = bootstrap.interval(sign * (first.replicates[:length] - second.replicates[:length]))
+        if bounds is None:
+            return Comparison(other, point, None, NOT_ASSESSED, "undefined replicates")
+        return Comparison(other, point, bounds, REPRODUCED if bounds[0] > 0 else REVERSED if bounds[1] < 0 else UNRESOLVED)
+
     def _verdict(self, section: Section, claim: Claim) -> Verdict:
         sign = -1.0 if claim.metric in LOWER_IS_BETTER else 1.0
-        better = self.row(claim.better, claim.metric)
-        mean_better = self._mean(claim.better, claim.metric)
-        comparisons = []
-        for worse_row in claim.worse:
-            worse = self.row(worse_row, claim.metric)
-            mean_worse = self._mean(worse_row, claim.metric)
-            point = None if mean_better is None or mean_worse is None else sign * (mean_better - mean_worse)
-            reason = better.reason or worse.reason
-            if better.replicates is None or worse.replicates is None or point is None:
-                comparisons.append(Comparison(worse_row, point, None, NOT_ASSESSED, reason or "no value"))
-                continue
-            length = min(len(better.replicates), len(worse.replicates))
-            bounds = bootstrap.interval(sign * (better.replicates[:length] - worse.replicates[:length]))
-            if bounds is None:
-                comparisons.append(Comparison(worse_row, point, None, NOT_ASSESSED, "undefined replicates"))
-                continue
-            verdict = REPRODUCED if bounds[0] > 0 else REVERSED if bounds[1] < 0 else UNRESOLVED
-            comparisons.append(Comparison(worse_row, point, bounds, verdict))
-        return Verdict(claim, tuple(comparisons), _combine([c.verdict for c in comparisons]))
+        comparisons = tuple(self.difference(claim.better, worse, claim.metric, sign) for worse in claim.worse)
+        return Verdict(claim, comparisons, _combine([c.verdict for c in comparisons]))
 
     def _mean(self, row: str, metric: str) -> float | None:
         return summarize([r.measures[metric] for r in self._runs if r.row == row]).mean

@@ -54,6 +54,27 @@ def claim_lines(verdicts: Sequence[Verdict], labels: Mapping[str, str],
     return [*lines, ""]
 
 
+def contrast_lines(certainty: Certainty, contrast: tuple[str, str] | None, labels: Mapping[str, str],
+                   seed_std: Callable[[str, str], float | None], mark: Callable[[Sequence[str]], str]) -> list[str]:
+    """``A − B`` per FCN-score with its paired interval, beside the larger seed spread of the two rows: does
+    the difference between the two rows exceed what another seed would change?"""
+    if contrast is None:
+        return []
+    row, other = contrast
+    parts, resolved, assessed = [], 0, 0
+    for metric in ("pixel_acc", "class_acc", "class_iou"):
+        c = certainty.difference(row, other, metric)
+        spreads = [s for s in (seed_std(row, metric), seed_std(other, metric)) if s is not None]
+        spread = f"; seed std up to {max(spreads):.3f}" if spreads else ""
+        parts.append(f"{METRIC_LABELS[metric]} {_difference(c, metric, mark)}{spread}")
+        if c.bounds is not None:
+            assessed += 1
+            resolved += c.verdict in (REPRODUCED, REVERSED)
+    summary = (f"the interval excludes 0 for {resolved} of {assessed} metrics" if assessed else "not assessed")
+    return [(f"Difference {_escape(labels[row])} − {_escape(labels[other])} (95% paired bootstrap interval; "
+             f"{summary}): {'; '.join(parts)}."), ""]
+
+
 def _difference(c: Comparison, metric: str, mark: Callable[[Sequence[str]], str]) -> str:
     digits = DIGITS.get(metric, 3)
     if c.difference is None:

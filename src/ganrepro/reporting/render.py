@@ -20,7 +20,7 @@ from ganrepro.reporting.aggregate import (
     summarize,
 )
 from ganrepro.reporting.certainty import Certainty, Estimate
-from ganrepro.reporting.claims import claim_lines, how_sure, verdict_counts
+from ganrepro.reporting.claims import claim_lines, contrast_lines, how_sure, verdict_counts
 from ganrepro.reporting.collect import FCN_KEYS, Measure, RunRecord
 from ganrepro.reporting.facts import BuildFacts, describe
 
@@ -180,7 +180,10 @@ def _section(data: ReportInput, section: Section, links: dict[str, str], notes: 
     lines.append("| " + " | ".join([GROUND_TRUTH_LABEL, *truth_cells,
                                     *("—" for _ in QUALITY), *(_paper(v) for v in paper_truth)]) + " |")
     lines += ["", *_orderings(ours_pixel)]
-    lines += claim_lines(data.certainty.verdicts.get(section.id, []), {e.row: e.label for e in section.rows}, notes.mark)
+    labels = {e.row: e.label for e in section.rows}
+    lines += claim_lines(data.certainty.verdicts.get(section.id, []), labels, notes.mark)
+    lines += contrast_lines(data.certainty, section.contrast, labels,
+                            lambda row, metric: summarize([r.measures[metric] for r in by_row[row]]).std, notes.mark)
     for kind, caption in (("samples", "Sample outputs"), ("losses", "Training losses")):
         if kind in links:
             lines += [f"![{caption}: {section.title}]({_link(links[kind])})", ""]
