@@ -1,0 +1,110 @@
+"""Packs: packability, grouped networks, and a pack of 3 ending where its 3 solo runs end (both models, both
+references), resumed after a stop, and a diverging member stopping the pack with its name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import tiny_overrides
+from ganrepro.cli import main
+from ganrepro.config import load_config
+from ganrepro.errors import ConfigError, TrainingDiverged
+from ganrepro.models import build_generator
+from ganrepro.models.grouped import group_networks, merge_state, pack, split_state, unpack
+from ganrepro.training import checkpoint
+from ganrepro.training.pack import train_pack
+from ganrepro.training.packing import check_packable
+from ganrepro.training.trainer import train
+
+ROOT = Path(__file__).resolve().parents[1]
+# two epochs of two items: four steps across an epoch boundary, no dropout (the math must match exactly)
+SHORT = ["train.n_epochs=2", "train.n_epochs_decay=0", "data.max_items=2", "network.dropout=none"]
+MEMBERS = {
+    "pix2pix": [["seed=0"], ["seed=1", "pix2pix.lambda_l1=10"], ["seed=2", "pix2pix.lambda_l1=0"]],
+    "cyclegan": [["seed=0"], ["seed=1", "cyclegan.lambda_A=5", "cyclegan.lambda_identity=0"],
+                 ["seed=2", "cyclegan.forward_cycle=false", "cyclegan.lambda_B=2"]],
+}
+
+
+def member_configs(root: Path, model: str, reference: str) -> list:
+    base = [*tiny_overrides(root, model), *SHORT, f"reference={reference}"]
+    return [load_config(ROOT / "params" / f"{model}.yaml", [*base, *extra]) for extra in MEMBERS[model]]
+
+
+def latest(run_dir: Path) -> dict:
+    return checkpoint.load(run_dir / "checkpoints" / "latest.pt")["model"]
+
+
+def assert_close_states(a: dict, b: dict, tol: float = 1e-5) -> None:
+    """Networks (weights and batch-norm statistics), Adam moments and pool contents agree within ``tol``."""
+    for name, net in a["nets"].items():
+        assert net.keys() == b["nets"][name].keys()
+        for key, tensor in net.items():
+            torch.testing.assert_close(tensor, b["nets"][name][key], atol=tol, rtol=tol, msg=f"{name}.{key}")
+    for name, opt in a["optimizers"].items():
+        for pid, state in opt["state"].items():
+            for key, value in state.items():
+                torch.testing.assert_close(value, b["optimizers"][name]["state"][pid][key], atol=tol, rtol=tol,
+                                           msg=f"optimizer {name} param {pid} {key}")
+    for name, pool in a["pools"].items():
+        assert len(pool["images"]) == len(b["pools"][name]["images"]) > 0
+        for x, y in zip(pool["images"], b["pools"][name]["images"]):
+            torch.testing.assert_close(x, y, atol=tol, rtol=tol)
+
+
+@pytest.mark.parametrize("model", ["pix2pix", "cyclegan"])
+@pytest.mark.parametrize("reference", ["lua", "pytorch"])
+def test_pack_of_three_ends_at_the_solo_weights(aligned_root: Path, tmp_path: Path, model: str,
+                                                reference: str) -> None:
+    configs = member_configs(aligned_root, model, reference)
+    solo = [train(c, tmp_path / f"solo{i}", "cpu", progress_bar=False) for i, c in enumerate(configs)]
+    packed = train_pack(configs, [tmp_path / f"pack{i}" for i in range(3)], "cpu", progress_bar=False)
+    assert packed.completed and packed.progress.step == 4 and all(r.progress.step == 4 for r in solo)
+    for i in range(3):
+        assert_close_states(latest(tmp_path / f"pack{i}"), latest(tmp_path / f"solo{i}"))
+        assert (tmp_path / f"pack{i}" / "checkpoints" / "final.pt").is_file()
+        solo_log = (tmp_path / f"solo{i}" / "losses.csv").read_text().splitlines()
+        pack_log = (tmp_path / f"pack{i}" / "losses.csv").read_text().splitlines()
+        assert pack_log[0] == solo_log[0] and len(pack_log) == len(solo_log) == 5  # same columns, 4 steps
+    # the members really differ (seeds and weights), so the comparison above is not trivially true
+    g = "G" if model == "pix2pix" else "G_A"
+    w0, w1 = latest(tmp_path / "pack0")["nets"][g], latest(tmp_path / "pack1")["nets"][g]
+    assert any(not torch.allclose(w0[k], w1[k]) for k in w0 if w0[k].is_floating_point())
+
+
+def test_grouped_network_splits_back_and_matches_solo_outputs() -> None:
+    nets = []
+    for seed in range(3):
+        torch.manual_seed(seed)
+        nets.append(build_generator("unet_32", 3, 3, ngf=4, norm="batch", dropout="none", image_size=32).eval())
+    grouped = group_networks(nets).eval()
+    for solo, state in zip(nets, split_state(grouped.state_dict(), 3)):
+        for key, tensor in solo.state_dict().items():
+            assert torch.equal(tensor, state[key]), key
+    x = [torch.randn(2, 3, 32, 32) for _ in nets]
+    with torch.no_grad():
+        outputs = unpack(grouped(pack(x)), 3)
+        for solo, inp, out in zip(nets, x, outputs):
+            torch.testing.assert_close(out, solo(inp), atol=1e-5, rtol=1e-5)
+    merged = merge_state(split_state(grouped.state_dict(), 3))
+    assert all(torch.equal(v, grouped.state_dict()[k]) for k, v in merged.items())
+
+
+def test_packability_names_the_first_differing_key(aligned_root: Path) -> None:
+    base = [*tiny_overrides(aligned_root, "pix2pix")]
+    p2p = ROOT / "params" / "pix2pix.yaml"
+    ok = [load_config(p2p, [*base, f"seed={s}", f"pix2pix.lambda_l1={lam}"]) for s, lam in ((0, 100), (1, 0))]
+    check_packable(ok)
+    with pytest.raises(ConfigError, match=r"pix2pix\.gan "):
+        check_packable([ok[0], load_config(p2p, [*base, "pix2pix.gan=unconditional"])])
+    with pytest.raises(ConfigError, match=r"member 1 .* in reference"):
+        check_packable([ok[0], load_config(p2p, [*base, "reference=pytorch"])])
+    with pytest.raises(ConfigError, match=r"network\.ndf"):
+        check_packable([ok[0], load_config(p2p, [*base, "network.ndf=4"])])
+    cyc = [*tiny_overrides(aligned_root, "cyclegan"), "network.norm=batch"]
+    c0 = load_config(ROOT / "params" / "cyclegan.yaml", cyc)
+    with pytest.raises(ConfigError, match=r"cyclegan\.forward_cycle"):
+        check_packable([c0, load_config(ROOT / "params" / "cyclegan.yaml", [*cyc, "cyclegan.forward_cycle=false"])])
