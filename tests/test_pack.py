@@ -88,12 +88,15 @@ def test_pack_of_three_ends_at_the_solo_weights(aligned_root: Path, tmp_path: Pa
     packed = train_pack(configs, [tmp_path / f"pack{i}" for i in range(3)], "cpu", progress_bar=False)
     assert packed.completed and packed.progress.step == 4 and all(r.progress.step == 4 for r in solo)
     # Adam divides each gradient by its own running magnitude, so float noise in small gradient entries becomes
-    # noise in the weights (grouped kernels sum in another order than solo ones): pix2pix is compared at 1e-4
-    # (half a step of lr 2e-4).  CycleGAN's convolutions before instance norm have biases whose true gradient is
+    # noise in the weights (grouped kernels sum in another order than solo ones): pix2pix is compared at 1e-4,
+    # half a step of lr 2e-4.  CycleGAN's convolutions before instance norm have biases whose true gradient is
     # exactly 0, which Adam turns into random steps of about lr, solo or packed: those biases are left out (they
-    # cannot change any output); instance norm of low-variance channels amplifies the remaining noise, so the
-    # rest is compared at 2e-3 and the per-step losses, which see every weight, data item and pool draw, closely.
-    tol, moments = (1e-4, True) if model == "pix2pix" else (2e-3, False)
+    # cannot change any output).  The CycleGAN updates are themselves that sensitive at this size: a solo run
+    # whose initial weights are scaled by 1 + 2^-23 (Lua) or whose biases are moved by 1e-6 (port) ends 3e-4 to
+    # 4.5e-4 away after these 4 steps; so CycleGAN is compared at 2e-3, and on the per-step losses, which see
+    # every weight, data item and pool draw.
+    tol = 1e-4 if model == "pix2pix" else 2e-3
+    moments = model == "pix2pix"
     skip = frozenset(unmoved_biases(configs[0]))
     for i in range(3):
         assert_close_states(latest(tmp_path / f"pack{i}"), latest(tmp_path / f"solo{i}"), tol, moments, skip)
