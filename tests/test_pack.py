@@ -189,3 +189,26 @@ def test_cli_pack_resumes_exactly_and_a_diverging_member_is_named(aligned_root: 
     with pytest.raises(TrainingDiverged, match=f"pack member {dirs[1]}"):
         train_pack(configs, dirs, "cpu", datasets=datasets, progress_bar=False)
     assert [(d / "checkpoints" / "latest.pt").read_bytes() for d in dirs] == before
+
+
+def test_an_interrupted_checkpoint_commit_is_finished_or_undone(tmp_path: Path) -> None:
+    from ganrepro.training.pack import PENDING, recover
+
+    dirs = [tmp_path / f"m{i}" for i in range(3)]
+
+    def write(d: Path, name: str, step: int) -> None:
+        checkpoint.save(d / "checkpoints" / name, {}, checkpoint.Progress(step=step), "digest")
+
+    def steps() -> list[int]:
+        return [checkpoint.load(d / "checkpoints" / "latest.pt")["step"] for d in dirs]
+
+    for d in dirs:
+        write(d, "latest.pt", 5)
+    write(dirs[0], PENDING, 6)  # killed while writing the new checkpoints: the old ones stand
+    recover(dirs)
+    assert steps() == [5, 5, 5] and not (dirs[0] / "checkpoints" / PENDING).exists()
+    write(dirs[0], "latest.pt", 6)
+    for d in dirs[1:]:
+        write(d, PENDING, 6)  # killed while renaming them: the renames are finished
+    recover(dirs)
+    assert steps() == [6, 6, 6] and not any((d / "checkpoints" / PENDING).exists() for d in dirs)
