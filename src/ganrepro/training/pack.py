@@ -115,16 +115,15 @@ def _resume_state(run_dirs: list[Path], resumes: list[bool]) -> list[dict] | Non
 def train_pack(configs: list[Config], run_dirs: list[str | Path], device: str = "auto", *,
                stop_after_epoch: int | None = None, datasets: list[Dataset] | None = None,
                progress_bar: bool = True) -> PackResult:
-    """Train the packable ``configs`` into ``run_dirs`` (one each), resuming them together when they hold checkpoints."""
+    """Train the packable ``configs`` into ``run_dirs`` (one each), resuming them together from their checkpoints."""
     dirs = [Path(d) for d in run_dirs]
     if len(dirs) != len(configs) or len({d.resolve() for d in dirs}) != len(dirs):
         raise UserError("a pack needs one distinct run directory per member")
     labels = [str(d) for d in dirs]
     check_packable(configs, labels)
-    resumes = []
     for d, config in zip(dirs, configs):
-        resumes.append(rundir.claim(d, config))
-    recover(dirs)
+        rundir.claim(d, config)
+    recover(dirs)  # before looking for checkpoints: a half-committed save is finished or undone first
     resumes = [rundir.latest_checkpoint(d).exists() for d in dirs]
     dev = torch.device(resolve_device(device))
     model = build_packed_model(configs, dev, labels)
