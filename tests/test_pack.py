@@ -182,6 +182,9 @@ def test_cli_pack_resumes_exactly_after_sigterm_and_a_diverging_member_is_named(
         for name in a["nets"]:
             assert all(torch.equal(v, b["nets"][name][k]) for k, v in a["nets"][name].items())
         assert losses(tmp_path / "parts" / f"m{i}")["step"] == list(range(1, 25))
+    # a member's run directory is an ordinary one: evaluate reads it as it is
+    assert main(["evaluate", str(tmp_path / "parts" / "m1"), "--metrics", "ssim,psnr", "--device", "cpu"]) == 0
+    assert (tmp_path / "parts" / "m1" / "eval" / "test-trainmode" / "metrics.json").is_file()
 
     configs = member_configs(aligned_root, "pix2pix", "lua")[:2]
     dirs = [tmp_path / "nan0", tmp_path / "nan1"]
