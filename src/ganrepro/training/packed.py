@@ -1,0 +1,141 @@
+"""What packed pix2pix and CycleGAN share: members, grouped networks, grouped optimisers, per-member losses.
+
+A packed model is built from N solo models (:class:`~ganrepro.training.base.GANModel`), each constructed exactly
+as a solo run constructs it (its seed, its config), so each member starts from its solo run's weights, optimiser
+settings, schedule and image pools.  Their networks are then grouped (:func:`~ganrepro.models.grouped.group_networks`)
+and one optimiser of the same class and settings is made for each of the solo model's optimisers, over the
+grouped parameters in the same order.  Adam works element by element, so one Adam over the grouped tensors
+is N solo Adams; its state splits back into each member's.
+
+Every loss is a vector with one entry per member, each reduced exactly as the solo loss is (a mean over that
+member's elements).  The members' networks share no parameter, so back-propagating the sum of the vector gives
+each member the gradient of its own loss.  The solo models are kept: their pools are the members' pools, their
+``loss_names`` fix each member's loss log, and their networks are refreshed from the grouped ones to draw
+samples with the solo ``sample_row``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from ganrepro.errors import TrainingDiverged
+from ganrepro.models.grouped import group_networks, merge_state, pack, split_state, unpack
+from ganrepro.training.base import GANModel
+from ganrepro.training.schedule import build_scheduler
+
+
+def member_mean(x: torch.Tensor, members: int) -> torch.Tensor:
+    """Mean of each member's elements of a member-major (B, N·C, …) tensor: shape (N,)."""
+    return x.reshape(x.shape[0], members, -1).mean(dim=(0, 2))
+
+
+def member_sum(x: torch.Tensor, members: int) -> torch.Tensor:
+    return x.reshape(x.shape[0], members, -1).sum(dim=(0, 2))
+
+
+def member_l1(prediction: torch.Tensor, target: torch.Tensor, members: int) -> torch.Tensor:
+    """Each member's mean absolute error (:func:`ganrepro.losses.l1` per member)."""
+    return member_mean((prediction - target).abs(), members)
+
+
+class MemberGANLoss:
+    """:class:`ganrepro.losses.GANLoss` (vanilla or lsgan) with one value per member."""
+
+    def __init__(self, mode: str, members: int) -> None:
+        if mode not in ("vanilla", "lsgan"):
+            raise ValueError(f"gan_mode {mode!r} cannot be packed")
+        self.mode = mode
+        self.members = members
+
+    def __call__(self, prediction: torch.Tensor, target_is_real: bool) -> torch.Tensor:
+        target = torch.full_like(prediction, 1.0 if target_is_real else 0.0)
+        if self.mode == "vanilla":
+            elementwise = F.binary_cross_entropy_with_logits(prediction, target, reduction="none")
+        else:
+            elementwise = F.mse_loss(prediction, target, reduction="none")
+        return member_mean(elementwise, self.members)
+
+
+class PackedModel(GANModel):
+    """N solo models of one architecture trained as one grouped model; subclasses hold the update rule."""
+
+    def __init__(self, members: list[GANModel], labels: list[str]) -> None:
+        template = members[0]
+        super().__init__(template.config, template.device)
+        self.members = members
+        self.labels = labels
+        self.n = len(members)
+        self.loss_names = template.loss_names
+        self.forward_net = template.forward_net
+        self.nets = {name: group_networks([m.nets[name] for m in members]) for name in template.nets}
+        grouped_of = {id(solo): grouped for name, net in template.nets.items()
+                      for solo, grouped in zip(net.parameters(), self.nets[name].parameters())}
+        for name, solo_opt in template.optimizers.items():
+            params = [grouped_of[id(p)] for group in solo_opt.param_groups for p in group["params"]]
+            self.optimizers[name] = type(solo_opt)(params, **solo_opt.defaults)
+            self.schedulers[name] = build_scheduler(self.optimizers[name], self.config.train)
+
+    # ------------------------------------------------------------------ per-member vectors
+    def vector(self, values: list[float]) -> torch.Tensor:
+        return torch.tensor(values, dtype=torch.float32, device=self.device)
+
+    def pack_batch(self, batches: list[dict[str, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
+        pairs = [m.to_batch(b) for m, b in zip(self.members, batches)]
+        return pack([a for a, _ in pairs]), pack([b for _, b in pairs])
+
+    def query_pools(self, pool: str, fakes: torch.Tensor) -> torch.Tensor:
+        """Each member's fakes through its own image pool (seeded as in its solo run)."""
+        return pack([m.pools[pool].query(part) for m, part in zip(self.members, unpack(fakes, self.n))])
+
+    def check_finite(self, step_losses: dict[str, torch.Tensor], context: str) -> None:  # type: ignore[override]
+        """Stop before the optimiser step when any member's loss is NaN/inf, naming that member."""
+        names = list(step_losses)
+        table = torch.stack([step_losses[k].detach().reshape(self.n) for k in names]).tolist()
+        for m in range(self.n):
+            for name, row in zip(names, table):
+                if not math.isfinite(row[m]):
+                    raise TrainingDiverged(
+                        f"pack member {self.labels[m]}: loss {name} became {row[m]} during {context}; the pack "
+                        "stopped and every member's last checkpoint was left as it was")
+
+    def report(self, losses: dict[str, torch.Tensor]) -> list[dict[str, float]]:
+        """Each member's logged losses (its solo model's ``loss_names``), with one device-to-host copy."""
+        names = sorted({name for m in self.members for name in m.loss_names})
+        table = dict(zip(names, torch.stack([losses[k].detach() for k in names]).tolist()))
+        return [{name: table[name][i] for name in member.loss_names} for i, member in enumerate(self.members)]
+
+    def train_step(self, batches: list[dict[str, torch.Tensor]]) -> list[dict[str, float]]:  # type: ignore[override]
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ state: N ordinary solo states
+    def member_states(self) -> list[dict[str, Any]]:
+        """Each member's state in the solo checkpoint layout (:meth:`GANModel.state_dict`)."""
+        parts = {section: {name: split_state(obj.state_dict(), self.n) for name, obj in objects.items()}
+                 for section, objects in (("nets", self.nets), ("optimizers", self.optimizers))}
+        return [{
+            "nets": {name: split[m] for name, split in parts["nets"].items()},
+            "optimizers": {name: split[m] for name, split in parts["optimizers"].items()},
+            "schedulers": {name: s.state_dict() for name, s in self.schedulers.items()},
+            "pools": {name: pool.state_dict() for name, pool in member.pools.items()},
+        } for m, member in enumerate(self.members)]
+
+    def load_member_states(self, states: list[dict[str, Any]]) -> None:
+        for name, net in self.nets.items():
+            net.load_state_dict(merge_state([s["nets"][name] for s in states]))
+        for name, opt in self.optimizers.items():
+            opt.load_state_dict(merge_state([s["optimizers"][name] for s in states]))
+        for name, sched in self.schedulers.items():
+            sched.load_state_dict(states[0]["schedulers"][name])
+        for member, state in zip(self.members, states):
+            for name, pool in member.pools.items():
+                pool.load_state_dict(state["pools"][name], self.device)
+
+    def sync_members(self) -> None:
+        """Copy the grouped networks' current weights and statistics into the members' solo networks."""
+        for name, net in self.nets.items():
+            for member, state in zip(self.members, split_state(net.state_dict(), self.n)):
+                member.nets[name].load_state_dict(state)
