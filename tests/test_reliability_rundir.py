@@ -142,3 +142,14 @@ def test_corrupt_checkpoint_is_refused_without_a_silent_restart(aligned_root: Pa
     assert main(train_args(aligned_root, run)) == 2
     assert "cannot read checkpoint" in capsys.readouterr().err
     assert (run / "losses.csv").read_bytes() == before  # nothing restarted from scratch
+
+
+def test_damaged_provenance_never_blocks_a_resume(aligned_root: Path, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture) -> None:
+    run = tmp_path / "run"
+    assert main([*train_args(aligned_root, run), "--stop-after-epoch", "1"]) == 0
+    (run / "provenance.json").write_text('{"invocations": [')
+    assert main(train_args(aligned_root, run)) == 0
+    assert "provenance.json was damaged" in capsys.readouterr().err
+    assert (run / "provenance.json.damaged").read_text() == '{"invocations": ['
+    assert json.loads((run / "provenance.json").read_text())["invocations"][0]["resumed_from_step"] == 4
