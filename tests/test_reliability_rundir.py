@@ -53,7 +53,7 @@ def test_second_process_is_refused_at_once_and_kill_9_then_resumes(tmp_path: Pat
     make_aligned(root, "train", 8, seed=3)
     make_aligned(root, "test", 2, seed=4)
     run = tmp_path / "run"
-    args = train_args(root, run, "train.n_epochs=40", "train.latest_every_steps=2")
+    args = train_args(root, run, "train.n_epochs=500", "train.latest_every_steps=2")
     first = spawn(args)
     try:
         wait_for(lambda: (run / "checkpoints" / "latest.pt").exists())
@@ -69,7 +69,7 @@ def test_second_process_is_refused_at_once_and_kill_9_then_resumes(tmp_path: Pat
         first.wait()
     # The kernel released the dead holder's lock: the same command resumes from its checkpoint.
     saved = checkpoint.load(run / "checkpoints" / "latest.pt")["step"]
-    assert main([*train_args(root, run, "train.n_epochs=40", "train.latest_every_steps=2"),
+    assert main([*train_args(root, run, "train.n_epochs=500", "train.latest_every_steps=2"),
                  "--stop-after-epoch", str(saved // 8 + 1)]) == 0
     invocations = json.loads((run / "provenance.json").read_text())["invocations"]
     assert invocations[-1]["resumed_from_step"] == saved
