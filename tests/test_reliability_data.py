@@ -152,7 +152,7 @@ def test_stale_staging_folders_of_a_killed_prepare_are_removed(tmp_path: Path, s
     data = tmp_path / "data"
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "ganrepro.cli", "prepare", "synthetic", "--data-dir", str(data),
-                             "--size", "16", "--train", "400", "--test", "1"], env=env,
+                             "--size", "16", "--train", "800", "--test", "1"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     folder = data / "synthetic"
     pattern = "extracted/.synthetic.generating-*/pairs/train/*" if stage == "generating" else \

@@ -53,7 +53,7 @@ def test_second_process_is_refused_at_once_and_kill_9_then_resumes(tmp_path: Pat
     make_aligned(root, "train", 8, seed=3)
     make_aligned(root, "test", 2, seed=4)
     run = tmp_path / "run"
-    args = train_args(root, run, "train.n_epochs=40", "train.latest_every_steps=2")
+    args = train_args(root, run, "train.n_epochs=500", "train.latest_every_steps=2")
     first = spawn(args)
     try:
         wait_for(lambda: (run / "checkpoints" / "latest.pt").exists())
@@ -69,7 +69,7 @@ def test_second_process_is_refused_at_once_and_kill_9_then_resumes(tmp_path: Pat
         first.wait()
     # The kernel released the dead holder's lock: the same command resumes from its checkpoint.
     saved = checkpoint.load(run / "checkpoints" / "latest.pt")["step"]
-    assert main([*train_args(root, run, "train.n_epochs=40", "train.latest_every_steps=2"),
+    assert main([*train_args(root, run, "train.n_epochs=500", "train.latest_every_steps=2"),
                  "--stop-after-epoch", str(saved // 8 + 1)]) == 0
     invocations = json.loads((run / "provenance.json").read_text())["invocations"]
     assert invocations[-1]["resumed_from_step"] == saved
@@ -142,3 +142,14 @@ def test_corrupt_checkpoint_is_refused_without_a_silent_restart(aligned_root: Pa
     assert main(train_args(aligned_root, run)) == 2
     assert "cannot read checkpoint" in capsys.readouterr().err
     assert (run / "losses.csv").read_bytes() == before  # nothing restarted from scratch
+
+
+def test_damaged_provenance_never_blocks_a_resume(aligned_root: Path, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture) -> None:
+    run = tmp_path / "run"
+    assert main([*train_args(aligned_root, run), "--stop-after-epoch", "1"]) == 0
+    (run / "provenance.json").write_text('{"invocations": [')
+    assert main(train_args(aligned_root, run)) == 0
+    assert "provenance.json was damaged" in capsys.readouterr().err
+    assert (run / "provenance.json.damaged").read_text() == '{"invocations": ['
+    assert json.loads((run / "provenance.json").read_text())["invocations"][0]["resumed_from_step"] == 4

@@ -294,10 +294,18 @@ def validate(config: Config) -> None:
     from ganrepro.confignumbers import check_numbers
     from ganrepro.models import DISCRIMINATOR_NAMES, generator_depth
 
-    data, net, train = config.data, config.network, config.train
     check_numbers(config)
+    data, net, train = config.data, config.network, config.train
+    _positive(config, "data.load_size", "data.crop_size", "data.input_nc", "data.output_nc", "network.ngf",
+              "network.ndf", "train.batch_size", "train.sample_count")
+    _non_negative(config, "data.num_workers", "train.n_epochs", "train.n_epochs_decay",
+                  "train.checkpoint_every_epochs", "train.latest_every_steps", "train.sample_every_steps",
+                  "cyclegan.pool_size", "cyclegan.lambda_A", "cyclegan.lambda_B", "cyclegan.lambda_identity",
+                  "pix2pix.lambda_l1")
     if data.max_items is not None and data.max_items < 1:
         raise ConfigError(f"data.max_items must be a positive integer or null, got {data.max_items}")
+    if train.lr <= 0:
+        raise ConfigError(f"train.lr must be > 0, got {train.lr}")
     if train.n_epochs + train.n_epochs_decay < 1:
         raise ConfigError("train.n_epochs + train.n_epochs_decay must be at least 1")
     if data.crop_size > data.load_size:
@@ -343,6 +351,18 @@ def _get(config: Config, dotted: str) -> Any:
     for part in dotted.split("."):
         node = getattr(node, part)
     return node
+
+
+def _positive(config: Config, *keys: str) -> None:
+    for key in keys:
+        if _get(config, key) <= 0:
+            raise ConfigError(f"{key} must be > 0, got {_get(config, key)}")
+
+
+def _non_negative(config: Config, *keys: str) -> None:
+    for key in keys:
+        if _get(config, key) < 0:
+            raise ConfigError(f"{key} must be >= 0, got {_get(config, key)}")
 
 
 def dump_yaml(config: Config) -> str:

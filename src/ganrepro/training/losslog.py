@@ -1,4 +1,4 @@
-"""``losses.csv``: one row per training step, flushed as written, rebuilt from what the checkpoint covers.
+"""Rebuilding ``losses.csv`` on resume from the rows the checkpoint covers that still parse.
 
 On resume the log is cut back to the checkpoint's step, so that the steps trained again after a kill are
 not logged twice.  The file may be damaged (a kill mid-line, a disk that filled, two processes from before
@@ -14,34 +14,15 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-LOG_COLUMNS = ("step", "epoch", "iter", "lr", "seconds")
 
-
-class LossLog:
-    """Appends one row per step to ``path`` (header: :data:`LOG_COLUMNS` then the model's loss names)."""
-
-    def __init__(self, path: Path, loss_names: tuple[str, ...], resume_step: int | None,
-                 warn: Callable[[str], None] | None = None) -> None:
-        self.path = path
-        self.columns = [*LOG_COLUMNS, *loss_names]
-        kept: list[list[str]] = []
-        if resume_step is not None and path.exists():
-            kept, dropped = readable_rows(path, self.columns, resume_step)
-            if dropped:
-                (warn or _stderr)(f"warning: {path} was damaged ({dropped} unreadable or out-of-order line(s)); "
-                                  f"rebuilt from the {len(kept)} row(s) up to step {resume_step} that still parse")
-        self.handle = open(path, "w", newline="")
-        self.writer = csv.writer(self.handle)
-        self.writer.writerow(self.columns)
-        self.writer.writerows(kept)
-        self.handle.flush()
-
-    def write(self, values: dict[str, float | int]) -> None:
-        self.writer.writerow([_fmt(values[c]) for c in self.columns])
-        self.handle.flush()
-
-    def close(self) -> None:
-        self.handle.close()
+def rebuilt_rows(path: Path, columns: list[str], last_step: int,
+                 warn: Callable[[str], None] | None = None) -> list[list[str]]:
+    """The rows of ``path`` to keep when resuming at ``last_step``; a warning line when some were dropped."""
+    kept, dropped = readable_rows(path, columns, last_step)
+    if dropped:
+        (warn or _stderr)(f"warning: {path} was damaged ({dropped} unreadable or out-of-order line(s)); "
+                          f"rebuilt from the {len(kept)} row(s) up to step {last_step} that still parse")
+    return kept
 
 
 def readable_rows(path: Path, columns: list[str], last_step: int) -> tuple[list[list[str]], int]:
@@ -81,10 +62,6 @@ def _parse_row(row: list[str], width: int) -> int | None:
     except ValueError:
         return None
     return step if step >= 1 else None
-
-
-def _fmt(value: float | int) -> str:
-    return str(value) if isinstance(value, int) else f"{value:.6g}"
 
 
 def _stderr(message: str) -> None:

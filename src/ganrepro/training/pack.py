@@ -39,8 +39,7 @@ from ganrepro.training.packing import check_packable
 from ganrepro.training.rng import restore_rng_state, seed_everything
 from ganrepro.training.runlock import locked
 from ganrepro.training.samples import plot_losses, side_effect_free, write_grid
-from ganrepro.training.losslog import LossLog
-from ganrepro.training.trainer import StopFlag, _fixed_sample_batch, _set_epoch, build_model
+from ganrepro.training.trainer import LossLog, StopFlag, _fixed_sample_batch, _set_epoch, build_model
 
 PENDING = ".latest.pt.next"
 

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from ganrepro import __version__, atomic
-from ganrepro.config import Config, dump_yaml
-from ganrepro.errors import UserError
+from ganrepro.config import Config, dump_yaml, read_yaml_mapping
+from ganrepro.errors import ConfigError, UserError
 from ganrepro.training.runlock import LOCK_FILE
 
 CONFIG_FILE = "config.yaml"
@@ -59,9 +59,6 @@ def check_claim(run_dir: Path, config: Config) -> bool:
 
 def read_run_config(path: Path) -> dict[str, Any]:
     """A run directory's config.yaml as a mapping; UserError naming it when it is damaged."""
-    from ganrepro.config import read_yaml_mapping
-    from ganrepro.errors import ConfigError
-
     try:
         return read_yaml_mapping(path, "run config")
     except ConfigError as err:
@@ -89,7 +86,7 @@ def differing_keys(old: Any, new: Any, prefix: str = "") -> list[str]:
 def record_invocation(run_dir: Path, device: str, resumed_from_step: int | None, data_root: Path) -> None:
     """Append this invocation (command, code version, git commit, data hash, device) to provenance.json."""
     path = run_dir / "provenance.json"
-    record = json.loads(path.read_text()) if path.exists() else {"invocations": []}
+    record = read_provenance(path)
     import torch
 
     record["invocations"].append({
@@ -106,6 +103,22 @@ def record_invocation(run_dir: Path, device: str, resumed_from_step: int | None,
         "resumed_from_step": resumed_from_step,
     })
     atomic.write_json(path, record)
+
+
+def read_provenance(path: Path) -> dict[str, Any]:
+    """provenance.json so far; a damaged one never blocks a resume: its text is kept beside it, a new list starts."""
+    if not path.exists():
+        return {"invocations": []}
+    try:
+        record = json.loads(path.read_text())
+        if isinstance(record, dict) and isinstance(record.get("invocations"), list):
+            return record
+    except (OSError, ValueError):
+        pass
+    kept = path.with_name(path.name + ".damaged")
+    path.replace(kept)
+    print(f"warning: {path} was damaged; kept as {kept.name}, a new record starts", file=sys.stderr)
+    return {"invocations": []}
 
 
 def git_commit() -> str | None:

@@ -8,6 +8,7 @@ SIGTERM/SIGINT (e.g. a cluster's time limit) save ``latest.pt`` at the next step
 
 from __future__ import annotations
 
+import csv
 import signal
 import time
 from dataclasses import dataclass
@@ -23,11 +24,13 @@ from ganrepro.data.sampler import EpochSampler
 from ganrepro.devices import resolve_device
 from ganrepro.errors import UserError
 from ganrepro.training import checkpoint, rundir
-from ganrepro.training.losslog import LossLog
+from ganrepro.training.losslog import rebuilt_rows
 from ganrepro.training.runlock import locked
 from ganrepro.training.base import GANModel
 from ganrepro.training.rng import restore_rng_state, seed_everything
 from ganrepro.training.samples import plot_losses, side_effect_free, write_grid
+
+LOG_COLUMNS = ("step", "epoch", "iter", "lr", "seconds")
 
 
 @dataclass
@@ -68,6 +71,32 @@ class StopFlag:
     def __exit__(self, *exc: object) -> None:
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
+
+
+class LossLog:
+    """``losses.csv``: one row per step, flushed as it is written; on resume rebuilt from the rows the checkpoint
+    covers that still parse (:mod:`ganrepro.training.losslog`)."""
+
+    def __init__(self, path: Path, loss_names: tuple[str, ...], resume_step: int | None) -> None:
+        self.path = path
+        self.columns = [*LOG_COLUMNS, *loss_names]
+        kept = rebuilt_rows(path, self.columns, resume_step) if resume_step is not None and path.exists() else []
+        self.handle = open(path, "w", newline="")
+        self.writer = csv.writer(self.handle)
+        self.writer.writerow(self.columns)
+        self.writer.writerows(kept)
+        self.handle.flush()
+
+    def write(self, values: dict[str, float | int]) -> None:
+        self.writer.writerow([_fmt(values[c]) for c in self.columns])
+        self.handle.flush()
+
+    def close(self) -> None:
+        self.handle.close()
+
+
+def _fmt(value: float | int) -> str:
+    return str(value) if isinstance(value, int) else f"{value:.6g}"
 
 
 def train(config: Config, run_dir: str | Path, device: str = "auto", *, stop_after_epoch: int | None = None,
