@@ -49,7 +49,11 @@ class DataConfig:
     input_nc: int = 3
     output_nc: int = 3
     max_items: int | None = None  # use only the first N training items (quick profiles)
-    num_workers: int = 0
+    num_workers: int = 0  # DataLoader worker processes when the split is not kept resident
+    # Keep the training split decoded and resized on the training device (ganrepro.data.resident): ``auto``
+    # when it fits ``resident_budget_mb``, ``on`` always, ``off`` never (a DataLoader reads every step).
+    resident: Literal["auto", "on", "off"] = "auto"
+    resident_budget_mb: int = 4096
 
 
 @dataclass
@@ -114,8 +118,11 @@ class TrainConfig:
     lr_step: Literal["epoch_end", "epoch_start", "lua"] | None = None  # null: the reference's
     checkpoint_every_epochs: int = 10  # keep checkpoints/epoch_NNNN.pt every N epochs (0 = never)
     latest_every_steps: int = 500  # refresh checkpoints/latest.pt mid-epoch (and always at epoch end)
-    sample_every_steps: int = 500  # write a sample grid (and always at epoch end)
+    sample_every_steps: int = 500  # write a sample grid (and always at the end of training)
+    plot_every_epochs: int = 10  # redraw loss_curves.png every N epochs (and always at the end; 0 = only then)
     sample_count: int = 4
+    # Whole-step CUDA graphs (ganrepro.training.graphs): ``auto`` = on when training on CUDA, ``off`` = eager.
+    cuda_graph: Literal["auto", "on", "off"] = "auto"
 
 
 @dataclass
@@ -297,6 +304,7 @@ def validate(config: Config) -> None:
               "network.ndf", "train.batch_size", "train.sample_count")
     _non_negative(config, "data.num_workers", "train.n_epochs", "train.n_epochs_decay",
                   "train.checkpoint_every_epochs", "train.latest_every_steps", "train.sample_every_steps",
+                  "train.plot_every_epochs", "data.resident_budget_mb",
                   "cyclegan.pool_size", "cyclegan.lambda_A", "cyclegan.lambda_B", "cyclegan.lambda_identity",
                   "pix2pix.lambda_l1")
     if data.max_items is not None and data.max_items < 1:

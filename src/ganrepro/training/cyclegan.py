@@ -50,7 +50,7 @@ class CycleGANModel(GANModel):
         names += ["D_A", "D_B"] if obj.use_gan else []
         self.loss_names = tuple(names)
 
-    def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+    def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         obj = self.config.cyclegan
         g_a, g_b = self.nets["G_A"], self.nets["G_B"]
         real_a, real_b = self.to_batch(batch)
@@ -71,7 +71,6 @@ class CycleGANModel(GANModel):
             losses["idt_A"] = l1(g_a(real_b), real_b) * obj.lambda_B * obj.lambda_identity
             losses["idt_B"] = l1(g_b(real_a), real_a) * obj.lambda_A * obj.lambda_identity
         loss_g = sum(losses.values(), torch.zeros((), device=self.device))
-        self.check_finite({"G": loss_g}, "the generator step")
         loss_g.backward()
         self.optimizers["G"].step()
 
@@ -82,11 +81,10 @@ class CycleGANModel(GANModel):
                 "D_A": self._d_loss(self.nets["D_A"], real_b, self.pools["fake_B"].query(fake_b)),
                 "D_B": self._d_loss(self.nets["D_B"], real_a, self.pools["fake_A"].query(fake_a)),
             }
-            self.check_finite(d_losses, "the discriminator step")
             (d_losses["D_A"] + d_losses["D_B"]).backward()
             self.optimizers["D"].step()
             losses.update(d_losses)
-        return {name: losses[name].item() for name in self.loss_names}
+        return {name: losses[name].detach() for name in self.loss_names}
 
     def _d_loss(self, d: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         fake = fake.detach()

@@ -40,7 +40,7 @@ class Pix2PixModel(GANModel):
     def _d_input(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         return torch.cat([a, b], 1) if self.conditional else b
 
-    def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+    def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         obj = self.config.pix2pix
         real_a, real_b = self.to_batch(batch)
         fake_b = self.nets["G"](real_a)
@@ -58,7 +58,6 @@ class Pix2PixModel(GANModel):
             if obj.gan_mode == "wgangp":
                 losses["D_gp"] = gradient_penalty(d, real_in, fake_in, obj.gp_weight)
                 loss_d = loss_d + losses["D_gp"]
-            self.check_finite({"D": loss_d}, "the discriminator step")
             loss_d.backward()
             self.optimizers["D"].step()
             self.set_requires_grad([d], False)
@@ -71,10 +70,9 @@ class Pix2PixModel(GANModel):
         if obj.lambda_l1 > 0:
             losses["G_L1"] = l1(fake_b, real_b) * obj.lambda_l1
             loss_g = loss_g + losses["G_L1"]
-        self.check_finite({"G": loss_g}, "the generator step")
         loss_g.backward()
         self.optimizers["G"].step()
-        return {name: losses[name].item() for name in self.loss_names}
+        return {name: losses[name].detach() for name in self.loss_names}
 
     @torch.no_grad()
     def sample_row(self, batch: dict[str, torch.Tensor]) -> list[torch.Tensor]:
