@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
@@ -39,18 +39,21 @@ class CheckpointWriter:
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
 
-    def submit(self, path: Path, payload: dict[str, Any]) -> None:
-        """Snapshot ``payload`` now and write it to ``path`` in the background."""
+    def submit(self, path: Path, payload: dict[str, Any], after: Callable[[], None] | None = None) -> None:
+        """Snapshot ``payload`` now and write it to ``path`` in the background, then run ``after`` there
+        (e.g. keep a named copy of the new file) so that the loop waits for neither."""
         self.wait()
         snapshot = host_copy(payload)
         if torch.cuda.is_available():
             torch.cuda.synchronize()  # the non-blocking copies above have landed
-        self._thread = threading.Thread(target=self._write, args=(snapshot, path), name="checkpoint-writer")
+        self._thread = threading.Thread(target=self._write, args=(snapshot, path, after), name="checkpoint-writer")
         self._thread.start()
 
-    def _write(self, snapshot: dict[str, Any], path: Path) -> None:
+    def _write(self, snapshot: dict[str, Any], path: Path, after: Callable[[], None] | None) -> None:
         try:
             atomic.torch_save(snapshot, path)
+            if after is not None:
+                after()
         except BaseException as err:  # re-raised on the training thread by wait()
             self._error = err
 

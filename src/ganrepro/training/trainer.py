@@ -98,13 +98,12 @@ def train(config: Config, run_dir: str | Path, device: str = "auto", *, stop_aft
     writer = CheckpointWriter()
     digest = config.digest()
 
-    def save_latest() -> None:
+    def save_latest(keep_as: str | None = None) -> None:
+        """Write latest.pt in the background (and then keep it as ``checkpoints/keep_as``)."""
         log.flush()  # the non-finite guard: nothing is written after a step it has not seen
-        writer.submit(rundir.latest_checkpoint(run_dir), checkpoint.payload(model.state_dict(), progress, digest))
-
-    def keep_latest_as(name: str) -> None:
-        writer.wait()
-        _link(rundir.latest_checkpoint(run_dir), run_dir / "checkpoints" / name)
+        latest = rundir.latest_checkpoint(run_dir)
+        after = (lambda: _link(latest, run_dir / "checkpoints" / keep_as)) if keep_as else None
+        writer.submit(latest, checkpoint.payload(model.state_dict(), progress, digest), after)
 
     def write_samples() -> None:
         log.flush()  # the guard first: no grid of a diverged network
@@ -150,9 +149,8 @@ def train(config: Config, run_dir: str | Path, device: str = "auto", *, stop_aft
                 stopping = stop_after_epoch is not None and progress.epoch >= stop_after_epoch
                 if last or stopping:
                     write_samples()
-                save_latest()
-                if t.checkpoint_every_epochs and progress.epoch % t.checkpoint_every_epochs == 0:
-                    keep_latest_as(f"epoch_{progress.epoch:04d}.pt")
+                keep = t.checkpoint_every_epochs and progress.epoch % t.checkpoint_every_epochs == 0
+                save_latest(f"epoch_{progress.epoch:04d}.pt" if keep else None)
                 if last or stopping or (t.plot_every_epochs and progress.epoch % t.plot_every_epochs == 0):
                     plot()
                 if stopping:
@@ -164,7 +162,7 @@ def train(config: Config, run_dir: str | Path, device: str = "auto", *, stop_aft
             log.close()
     completed = progress.epoch >= total_epochs
     if completed:
-        keep_latest_as("final.pt")
+        _link(rundir.latest_checkpoint(run_dir), run_dir / "checkpoints" / "final.pt")
     return TrainResult(run_dir, progress, completed=completed)
 
 
