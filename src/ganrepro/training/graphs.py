@@ -35,11 +35,11 @@ WARMUP_STEPS = 3
 
 
 def wanted(config: Config, device: torch.device) -> bool:
-    """Whether this run's steps are captured (``train.cuda_graph`` resolved against the device)."""
-    mode = config.train.cuda_graph
-    if mode == "on" and device.type != "cuda":
-        raise ConfigError(f"train.cuda_graph = on needs a CUDA device, not {device}; set train.cuda_graph=auto or off")
-    return mode != "off" and device.type == "cuda"
+    """Whether steps on ``device`` are captured (``train.cuda_graph`` resolved against the device).
+
+    Models built for evaluation ask too (their optimisers are then built capturable, unused), so this
+    never refuses; :func:`step_function` refuses ``on`` without CUDA for training."""
+    return config.train.cuda_graph != "off" and device.type == "cuda"
 
 
 class GraphedStep:
@@ -80,6 +80,9 @@ class GraphedStep:
         graph = torch.cuda.CUDAGraph()
         for pool in self.model.pools.values():
             if pool.generator is not None:
+                if not hasattr(graph, "register_generator_state"):
+                    raise ConfigError(f"torch {torch.__version__} cannot capture the image pool's generator in a "
+                                      "CUDA graph (needs torch >= 2.5); set train.cuda_graph=off")
                 graph.register_generator_state(pool.generator)
         torch.cuda.synchronize()
         with torch.cuda.graph(graph):
@@ -91,4 +94,6 @@ class GraphedStep:
 
 def step_function(model: GANModel, config: Config, device: torch.device) -> Step:
     """The callable the trainer steps with: a :class:`GraphedStep` or the model's eager ``train_step``."""
+    if config.train.cuda_graph == "on" and device.type != "cuda":
+        raise ConfigError(f"train.cuda_graph = on needs a CUDA device, not {device}; set train.cuda_graph=auto or off")
     return GraphedStep(model) if wanted(config, device) else model.train_step

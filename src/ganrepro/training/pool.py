@@ -24,10 +24,12 @@ class ImagePool:
         self.seed = seed
         self.buffer: torch.Tensor | None = None  # (size, C, H, W), allocated by the first query
         self.count: torch.Tensor | None = None  # images stored so far (0-dim int64, on the device)
+        self.slots: torch.Tensor | None = None  # 0 … size − 1, to address a slot without a scatter
         self.generator: torch.Generator | None = None
 
     def _allocate(self, like: torch.Tensor) -> None:
         self.buffer = like.new_zeros((self.size, *like.shape[1:]))
+        self.slots = torch.arange(self.size, device=like.device)
         self.count = torch.zeros((), dtype=torch.long, device=like.device)
         if self.generator is None or self.generator.device != like.device:
             self.generator = torch.Generator(device=like.device).manual_seed(self.seed)
@@ -48,7 +50,9 @@ class ImagePool:
             stored = self.buffer.index_select(0, slot)[0]
             use_old = coin & ~filling
             out.append(torch.where(use_old, stored, image))
-            self.buffer.index_copy_(0, slot, torch.where(filling | use_old, image, stored).unsqueeze(0))
+            # written through a mask over the slots: no scatter, so nothing to sort or synchronise
+            target = (self.slots == slot).view(-1, *([1] * image.dim())) & (filling | use_old)
+            self.buffer.copy_(torch.where(target, image.unsqueeze(0), self.buffer))
             self.count.add_(filling.long())
         return torch.stack(out)
 
