@@ -134,3 +134,22 @@ def test_cuda_graph_switch_resolves_against_the_device(aligned_root: Path) -> No
     assert not graphs.wanted(on, CPU)  # a model built for evaluation on CPU is fine
     with pytest.raises(ConfigError, match="train.cuda_graph = on needs a CUDA device"):
         graphs.step_function(None, on, CPU)  # type: ignore[arg-type]
+
+
+def test_a_graphed_runs_optimiser_state_resumes_eagerly(aligned_root: Path) -> None:
+    """Checkpoints hold plain-float rates and each run sets ``capturable`` itself, so modes can alternate."""
+    from ganrepro.training.trainer import build_model
+
+    cfg = config(aligned_root, "pix2pix")
+    graphed = build_model(cfg, CPU)
+    graphed.graphed = True  # as on CUDA: capturable Adam, rate as a tensor
+    for optimizer in graphed.optimizers.values():
+        graphed._graph_settings(optimizer)
+    state = graphed.state_dict()
+    groups = [g for o in state["optimizers"].values() for g in o["param_groups"]]
+    assert all(type(g["lr"]) is float and g["capturable"] for g in groups)
+    eager = build_model(cfg, CPU)
+    eager.load_state_dict(state)
+    assert all(not g["capturable"] and type(g["lr"]) is float for o in eager.optimizers.values() for g in o.param_groups)
+    batch = {"A": torch.zeros(1, 3, 32, 32), "B": torch.zeros(1, 3, 32, 32)}
+    assert all(torch.isfinite(v) for v in eager.train_step(batch).values())

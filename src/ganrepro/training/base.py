@@ -39,11 +39,14 @@ class GANModel:
         optimizer = torch.optim.Adam(params, lr=t.lr, betas=(t.beta1, t.beta2), capturable=self.graphed)
         self.optimizers[name] = optimizer
         self.schedulers[name] = build_scheduler(optimizer, t)
-        self._device_lr(optimizer)
+        self._graph_settings(optimizer)
 
-    def _device_lr(self, optimizer: torch.optim.Optimizer) -> None:
-        if self.graphed:
-            for group in optimizer.param_groups:
+    def _graph_settings(self, optimizer: torch.optim.Optimizer) -> None:
+        """Capturable with a device-tensor rate when graphed, plain otherwise, whatever a loaded checkpoint
+        says: a run may resume in the other mode."""
+        for group in optimizer.param_groups:
+            group["capturable"] = self.graphed
+            if self.graphed:
                 group["lr"] = torch.tensor(float(group["lr"]), dtype=torch.float32, device=self.device)
 
     @staticmethod
@@ -92,7 +95,7 @@ class GANModel:
             return
         for name, opt in self.optimizers.items():
             opt.load_state_dict(state["optimizers"][name])
-            self._device_lr(opt)
+            self._graph_settings(opt)
         for name, sched in self.schedulers.items():
             sched.load_state_dict(state["schedulers"][name])
         for name, pool in self.pools.items():

@@ -85,7 +85,8 @@ class GraphedStep:
                                       "CUDA graph (needs torch >= 2.5); set train.cuda_graph=off")
                 graph.register_generator_state(pool.generator)
         torch.cuda.synchronize()
-        with torch.cuda.graph(graph):
+        # thread_local: a DataLoader's pin-memory thread may allocate while this thread captures
+        with torch.cuda.graph(graph, capture_error_mode="thread_local"):
             self.outputs = self.model.train_step(self.inputs)
         self.graph = graph
         graph.replay()  # capture records the step without running it
