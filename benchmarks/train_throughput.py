@@ -104,6 +104,14 @@ def run(model: str, engine: str, args: argparse.Namespace, device: torch.device)
             "in_loop_it_s": in_loop, "wall_s": wall, "peak_gpu_memory_gib": memory}
 
 
+def guarded(model: str, engine: str, args: argparse.Namespace, device: torch.device) -> dict:
+    """One engine's failure is a result too: the other columns are still measured."""
+    try:
+        return run(model, engine, args, device)
+    except Exception as err:  # reported in the table and the JSON line, not hidden
+        return {"model": model, "engine": engine, "note": f"failed: {type(err).__name__}: {err}"[:200]}
+
+
 def cell(result: dict) -> str:
     if "note" in result:
         return result["note"]
@@ -153,7 +161,7 @@ def main() -> None:
     engines = args.engines.split(",")
     print(f"{'model':9s} | " + " | ".join(f"{e:42s}" for e in engines))
     for model in args.models.split(","):
-        results = [run(model, engine, args, device) for engine in engines]
+        results = [guarded(model, engine, args, device) for engine in engines]
         print(f"{model:9s} | " + " | ".join(f"{cell(r):42s}" for r in results))
         for result in results:
             print(json.dumps(result))
