@@ -4,6 +4,12 @@ Resuming is exact: the data order is a function of (seed, epoch), augmentation o
 the checkpoint holds the optimisers, schedulers, pools and RNG states; so stopping after epoch 1 and
 running the same command again ends with the same weights, bit for bit on CPU, as one uninterrupted run.
 SIGTERM/SIGINT (e.g. a cluster's time limit) save ``latest.pt`` at the next step boundary and stop cleanly.
+
+The loop itself never waits for the device: batches come from the device-resident split or a DataLoader
+(:mod:`~ganrepro.training.batches`), steps run eagerly or as one CUDA graph (:mod:`~ganrepro.training.graphs`),
+losses are read in blocks (:mod:`~ganrepro.training.losslog`, which also holds the non-finite guard) and
+checkpoints are written by a background thread (:mod:`~ganrepro.training.async_checkpoint`).  Sample grids
+and the loss plot are drawn at their configured intervals and at the end, not at every epoch.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from ganrepro.training.batches import batch_source
 from ganrepro.training.losslog import LossLog
 from ganrepro.training.rng import restore_rng_state, seed_everything
 from ganrepro.training.samples import plot_losses, side_effect_free, write_grid
+
 
 @dataclass
 class TrainResult:
