@@ -1,73 +1,172 @@
-"""Training throughput of the papers' configurations on the current device (iterations per second).
+"""End-to-end training throughput of the papers' configurations: the real trainer, on real prepared data.
 
-pix2pix: unet_256 + patch70 (batch norm, conditional D), 256x256, batch 1, one D + one G step per iteration.
-CycleGAN: 2 x resnet_9blocks + 2 x patch70 (instance norm), 256x256, batch 1, pool 50, identity on.
-Random input tensors stand in for data so that only the model step is timed.  Each repeat times
-``--iters`` steps after ``--warmup`` untimed steps; the median over ``--repeats`` is reported.
+For pix2pix (unet_256 + patch70, batch norm, conditional D) and CycleGAN (2 x resnet_9blocks + 2 x patch70,
+instance norm, pool 50, identity on), batch 1, each of three engines runs ``ganrepro``'s own ``train`` for
+``--steps`` steps (one epoch over the first ``--steps`` prepared pairs: data, step, loss log, the epoch-end
+checkpoint, sample grid and loss plot included) and the rates are printed side by side:
 
-    python benchmarks/train_throughput.py [--device auto|cpu|cuda] [--iters 10] [--repeats 5] [--size 256]
+* ``dataloader+sync``: the earlier engine's path: a DataLoader decoding on the main thread
+  (``data.resident=off``, ``data.num_workers=0``), eager steps, every loss read on the host after every step;
+* ``resident+eager``: the split kept on the device, eager steps, losses read in blocks;
+* ``resident+graphed``: the same with the whole step replayed as one CUDA graph (n/a on CPU).
+
+Two rates per cell: end to end (``--steps`` / wall time of the whole ``train`` call, including the data
+decode, model build and epoch-end writes) and in the loop (from the ``seconds`` column of ``losses.csv``,
+first to last step).  The peak GPU memory of each run is printed beside it.  ``--profile DIR`` records
+``--profile-steps`` eager CycleGAN steps with torch.profiler (after warm-up), prints the operators that take
+the most device time and writes a Chrome trace to DIR.
+
+    PYTHONPATH=src python benchmarks/train_throughput.py --data data/facades/prepared [--steps 300]
+        [--models pix2pix,cyclegan] [--size 256] [--device auto] [--profile DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import csv
 import json
 import platform
-import statistics
+import tempfile
 import time
+from pathlib import Path
+from typing import Iterator
 
 import torch
 
-from ganrepro.config import load_config
-from ganrepro.paths import params_dir
-from ganrepro.training.rng import seed_everything
+from ganrepro.config import Config, load_config
 from ganrepro.devices import resolve_device
-from ganrepro.training.trainer import build_model
+from ganrepro.paths import params_dir
+from ganrepro.training import trainer
+from ganrepro.training.base import GANModel
+
+ENGINES = {
+    "dataloader+sync": ["data.resident=off", "data.num_workers=0", "train.cuda_graph=off"],
+    "resident+eager": ["data.resident=on", "train.cuda_graph=off"],
+    "resident+graphed": ["data.resident=on", "train.cuda_graph=on"],
+}
 
 
-def sync(device: torch.device) -> None:
+def config_for(model: str, data: Path, size: int, steps: int, engine: str) -> Config:
+    load = size * 286 // 256
+    return load_config(params_dir() / f"{model}.yaml", [
+        f"data.root={data}", f"data.load_size={load}", f"data.crop_size={size}", f"data.max_items={steps}",
+        "train.n_epochs=1", "train.n_epochs_decay=0", "train.latest_every_steps=0", "train.sample_every_steps=0",
+        "train.checkpoint_every_epochs=0", *ENGINES[engine]])
+
+
+@contextlib.contextmanager
+def host_sync_after_every_step() -> Iterator[None]:
+    """Make each model read its losses on the host after every step, as the earlier engine did."""
+    original = trainer.build_model
+
+    def build(config: Config, device: torch.device) -> GANModel:
+        model = original(config, device)
+        step = model.train_step
+
+        def synced(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+            losses = step(batch)
+            for value in losses.values():
+                value.item()
+            return losses
+
+        model.train_step = synced  # type: ignore[method-assign]
+        return model
+
+    trainer.build_model = build
+    try:
+        yield
+    finally:
+        trainer.build_model = original
+
+
+def loop_rate(losses_csv: Path) -> float:
+    with open(losses_csv, newline="") as handle:
+        seconds = [float(row["seconds"]) for row in csv.DictReader(handle)]
+    return (len(seconds) - 1) / (seconds[-1] - seconds[0]) if len(seconds) > 1 and seconds[-1] > seconds[0] else 0.0
+
+
+def run(model: str, engine: str, args: argparse.Namespace, device: torch.device) -> dict:
+    if engine == "resident+graphed" and device.type != "cuda":
+        return {"model": model, "engine": engine, "note": "n/a on CPU"}
+    config = config_for(model, args.data, args.size, args.steps, engine)
     if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def measure(model_name: str, device: torch.device, size: int, warmup: int, iters: int, repeats: int) -> dict:
-    config = load_config(params_dir() / f"{model_name}.yaml",
-                         [f"data.load_size={size}", f"data.crop_size={size}"])
-    seed_everything(0)
-    model = build_model(config, device)
-    model.train_mode(True)
-    batch = {"A": torch.rand(1, 3, size, size) * 2 - 1, "B": torch.rand(1, 3, size, size) * 2 - 1}
-    for _ in range(warmup):
-        model.train_step(batch)
-    sync(device)
-    rates = []
-    for _ in range(repeats):
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(device)
+    sync = host_sync_after_every_step() if engine == "dataloader+sync" else contextlib.nullcontext()
+    with tempfile.TemporaryDirectory() as tmp, sync:
         start = time.perf_counter()
-        for _ in range(iters):
+        result = trainer.train(config, Path(tmp) / "run", str(device), progress_bar=False)
+        wall = time.perf_counter() - start
+        in_loop = loop_rate(Path(tmp) / "run" / "losses.csv")
+    memory = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None
+    return {"model": model, "engine": engine, "steps": result.progress.step, "end_to_end_it_s": result.progress.step / wall,
+            "in_loop_it_s": in_loop, "wall_s": wall, "peak_gpu_memory_gib": memory}
+
+
+def guarded(model: str, engine: str, args: argparse.Namespace, device: torch.device) -> dict:
+    """One engine's failure is a result too: the other columns are still measured."""
+    try:
+        return run(model, engine, args, device)
+    except Exception as err:  # reported in the table and the JSON line, not hidden
+        return {"model": model, "engine": engine, "note": f"failed: {type(err).__name__}: {err}"[:200]}
+
+
+def cell(result: dict) -> str:
+    if "note" in result:
+        return result["note"]
+    memory = f", {result['peak_gpu_memory_gib']:.1f} GiB" if result["peak_gpu_memory_gib"] is not None else ""
+    return f"{result['end_to_end_it_s']:.2f} e2e / {result['in_loop_it_s']:.2f} loop it/s{memory}"
+
+
+def profile(args: argparse.Namespace, device: torch.device) -> None:
+    """Where an eager CycleGAN step spends its time (operators sorted by device time, or CPU time on CPU)."""
+    from torch.profiler import ProfilerActivity, profile as torch_profile
+
+    config = config_for("cyclegan", args.data, args.size, 8, "resident+eager")
+    model = trainer.build_model(config, device)
+    model.train_mode(True)
+    batch = {"A": torch.rand(1, 3, args.size, args.size, device=device) * 2 - 1,
+             "B": torch.rand(1, 3, args.size, args.size, device=device) * 2 - 1}
+    for _ in range(3):
+        model.train_step(batch)
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with torch_profile(activities=activities, record_shapes=True) as prof:
+        for _ in range(args.profile_steps):
             model.train_step(batch)
-        sync(device)
-        rates.append(iters / (time.perf_counter() - start))
-    return {"model": model_name, "generator": config.network.generator, "size": size,
-            "median_it_per_s": statistics.median(rates), "runs_it_per_s": [round(r, 3) for r in rates]}
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+    key = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    print(prof.key_averages().table(sort_by=key, row_limit=25))
+    args.profile.mkdir(parents=True, exist_ok=True)
+    trace = args.profile / "cyclegan_step_trace.json"
+    prof.export_chrome_trace(str(trace))
+    print(f"profile: {args.profile_steps} CycleGAN steps, trace {trace}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, required=True, help="a prepared dataset (ganrepro prepare NAME)")
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--size", type=int, default=256, help="crop size; load size is size·286/256")
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--size", type=int, default=256)
-    parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--iters", type=int, default=10)
-    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--models", default="pix2pix,cyclegan")
+    parser.add_argument("--engines", default=",".join(ENGINES))
+    parser.add_argument("--profile", type=Path, default=None, help="also profile CycleGAN steps into this folder")
+    parser.add_argument("--profile-steps", type=int, default=5)
     args = parser.parse_args()
     device = torch.device(resolve_device(args.device))
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
-    print(f"device: {device} ({name}), torch {torch.__version__}, threads {torch.get_num_threads()}")
-    for model_name in args.models.split(","):
-        result = measure(model_name, device, args.size, args.warmup, args.iters, args.repeats)
-        print(f"{model_name:9s} {result['generator']:15s} {args.size}x{args.size} batch 1: "
-              f"{result['median_it_per_s']:.3f} it/s (median of {args.repeats} x {args.iters} iterations)")
-        print(json.dumps(result))
+    print(f"device: {device} ({name}), torch {torch.__version__}, {args.steps} steps, {args.size}x{args.size}, batch 1")
+    engines = args.engines.split(",")
+    print(f"{'model':9s} | " + " | ".join(f"{e:42s}" for e in engines))
+    for model in args.models.split(","):
+        results = [guarded(model, engine, args, device) for engine in engines]
+        print(f"{model:9s} | " + " | ".join(f"{cell(r):42s}" for r in results))
+        for result in results:
+            print(json.dumps(result))
+    if args.profile is not None:
+        profile(args, device)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,18 @@ from PIL import Image
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``gpu`` run only where CUDA is available (CI is CPU-only)."""
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
 def make_aligned(root: Path, split: str, count: int, size: int = 32, seed: int = 0) -> Path:
     """``count`` A|B pairs: B is a blocky 'label map', A a noisy colouring of it (a learnable mapping)."""
     rng = np.random.default_rng(seed)

@@ -181,7 +181,7 @@ def test_run_dir_of_another_config_is_refused(aligned_root: Path, tmp_path: Path
 
 def test_sigterm_saves_at_the_next_step_and_exits(tmp_path: Path) -> None:
     root = tmp_path / "data"
-    make_aligned(root, "train", 40, seed=5)
+    make_aligned(root, "train", 200, seed=5)  # an epoch long enough that the signal lands inside it
     run = tmp_path / "run"
     args = ["train", "--config", str(ROOT / "params" / "pix2pix.yaml"), "--device", "cpu", "--no-progress",
             "--out", str(run)] + [x for o in tiny_overrides(root, "pix2pix") for x in ("--set", o)]

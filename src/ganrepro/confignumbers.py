@@ -56,6 +56,7 @@ RANGES: dict[str, Range] = {
     "data.output_nc": Range(1, 64),
     "data.max_items": Range(1, 10**9),
     "data.num_workers": Range(0, 256),
+    "data.resident_budget_mb": Range(0, 10**7),
     "network.ngf": Range(1, 4096),
     "network.ndf": Range(1, 4096),
     "network.init_gain": Range(0, 10, open_low=True),
@@ -75,6 +76,7 @@ RANGES: dict[str, Range] = {
     "train.checkpoint_every_epochs": EPOCHS,
     "train.latest_every_steps": STEPS,
     "train.sample_every_steps": STEPS,
+    "train.plot_every_epochs": EPOCHS,
     "train.sample_count": Range(1, 64),
 }
 

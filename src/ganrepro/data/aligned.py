@@ -51,12 +51,18 @@ class AlignedDataset(Dataset):
     def __len__(self) -> int:
         return len(self.files)
 
-    def __getitem__(self, index: int) -> dict:
+    def images(self, index: int) -> tuple[Image.Image, Image.Image]:
+        """The decoded (A, B) halves of item ``index``, before any resize (also read by the resident split)."""
         path = self.files[index]
         left, right = split_pair(path, load_image(path, "RGB"))
         a, b = (left, right) if self.data.direction == "AtoB" else (right, left)
         a = a.convert("L") if self.data.input_nc == 1 else a
         b = b.convert("L") if self.data.output_nc == 1 else b
+        return a, b
+
+    def __getitem__(self, index: int) -> dict:
+        path = self.files[index]
+        a, b = self.images(index)
         jitter = self.transform.draw(item_rng(self.seed, self.epoch, index)) if self.augment else None
         return {
             "A": self.transform(a, jitter),

@@ -57,7 +57,7 @@ class UnalignedDataset(Dataset):
     def __len__(self) -> int:
         return max(len(self.files_a), len(self.files_b))
 
-    def _side(self, path: Path, domain: str) -> Image.Image:
+    def side(self, path: Path, domain: str) -> Image.Image:
         """Load one domain's image; from an aligned file take the half that holds that domain."""
         image = load_image(path, "RGB")
         if self.halves:
@@ -76,5 +76,5 @@ class UnalignedDataset(Dataset):
         out = {"name": path_a.stem, "A_path": str(path_a), "B_path": str(path_b)}
         for domain, path in (("A", path_a), ("B", path_b)):
             jitter = self.transform.draw(rng) if self.augment else None
-            out[domain] = self.transform(self._side(path, domain), jitter)
+            out[domain] = self.transform(self.side(path, domain), jitter)
         return out

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any, Iterable
 
 import torch
 from torch import nn
 
 from ganrepro.config import Config
-from ganrepro.errors import TrainingDiverged
+from ganrepro.training.graphs import wanted as graphs_wanted
 from ganrepro.training.schedule import build_scheduler
 
 
 class GANModel:
     """Subclasses fill ``nets`` and ``optimizers`` and implement :meth:`train_step` and :meth:`sample_row`.
 
-    ``loss_names`` fixes the columns of the loss log; every step returns one float per name.
+    ``loss_names`` fixes the columns of the loss log; every step returns one device tensor per name.
     """
 
     loss_names: tuple[str, ...] = ()
@@ -30,12 +29,25 @@ class GANModel:
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         self.schedulers: dict[str, torch.optim.lr_scheduler.LRScheduler] = {}
         self.pools: dict[str, Any] = {}
+        self.graphed = graphs_wanted(config, device)
 
     # ------------------------------------------------------------------ construction helpers
     def _adam(self, name: str, params: Iterable[nn.Parameter]) -> None:
+        """Adam and its schedule; for a CUDA-graphed run capturable, the rate a device tensor (see
+        :mod:`ganrepro.training.graphs`) that the scheduler, built on the float rate, fills in place."""
         t = self.config.train
-        self.optimizers[name] = torch.optim.Adam(params, lr=t.lr, betas=(t.beta1, t.beta2))
-        self.schedulers[name] = build_scheduler(self.optimizers[name], t)
+        optimizer = torch.optim.Adam(params, lr=t.lr, betas=(t.beta1, t.beta2), capturable=self.graphed)
+        self.optimizers[name] = optimizer
+        self.schedulers[name] = build_scheduler(optimizer, t)
+        self._graph_settings(optimizer)
+
+    def _graph_settings(self, optimizer: torch.optim.Optimizer) -> None:
+        """Capturable with a device-tensor rate when graphed, plain otherwise, whatever a loaded checkpoint
+        says: a run may resume in the other mode."""
+        for group in optimizer.param_groups:
+            group["capturable"] = self.graphed
+            if self.graphed:
+                group["lr"] = torch.tensor(float(group["lr"]), dtype=torch.float32, device=self.device)
 
     @staticmethod
     def set_requires_grad(nets: Iterable[nn.Module], flag: bool) -> None:
@@ -44,17 +56,10 @@ class GANModel:
             for p in net.parameters():
                 p.requires_grad_(flag)
 
-    @staticmethod
-    def check_finite(step_losses: dict[str, torch.Tensor], context: str) -> None:
-        """Stop before an optimiser step is taken with a NaN/inf loss (the last checkpoint stays good)."""
-        for name, value in step_losses.items():
-            number = float(value.detach())
-            if not math.isfinite(number):
-                raise TrainingDiverged(f"loss {name} became {number} during {context}; training stopped, "
-                                       "the last checkpoint was left as it was")
-
     # ------------------------------------------------------------------ per-step / per-epoch API
-    def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+    def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """One iteration; returns each loss as a detached 0-dim device tensor (reading them is the caller's
+        choice: the trainer does it in blocks, so the step never waits for the device)."""
         raise NotImplementedError
 
     def sample_row(self, batch: dict[str, torch.Tensor]) -> list[torch.Tensor]:
@@ -78,8 +83,8 @@ class GANModel:
     def state_dict(self) -> dict[str, Any]:
         return {
             "nets": {k: v.state_dict() for k, v in self.nets.items()},
-            "optimizers": {k: v.state_dict() for k, v in self.optimizers.items()},
-            "schedulers": {k: v.state_dict() for k, v in self.schedulers.items()},
+            "optimizers": {k: _float_lr(v.state_dict(), "param_groups") for k, v in self.optimizers.items()},
+            "schedulers": {k: _float_lr(v.state_dict(), None) for k, v in self.schedulers.items()},
             "pools": {k: v.state_dict() for k, v in self.pools.items()},
         }
 
@@ -96,6 +101,7 @@ class GANModel:
             net.load_state_dict(state["nets"][name])
         for name, opt in self.optimizers.items():
             opt.load_state_dict(state["optimizers"][name])
+            self._graph_settings(opt)
         for name, sched in self.schedulers.items():
             sched.load_state_dict(state["schedulers"][name])
         for name, pool in self.pools.items():
@@ -103,3 +109,14 @@ class GANModel:
 
     def to_batch(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
         return batch["A"].to(self.device, non_blocking=True), batch["B"].to(self.device, non_blocking=True)
+
+
+def _float_lr(state: dict[str, Any], groups_key: str | None) -> dict[str, Any]:
+    """Learning rates as plain floats in a saved state, so that a checkpoint of a graphed run (device-tensor
+    rates) resumes eagerly or on another device, and the other way round."""
+    if groups_key is not None:
+        state[groups_key] = [{**g, **{k: float(g[k]) for k in ("lr", "initial_lr") if k in g}}
+                             for g in state[groups_key]]
+    elif "_last_lr" in state:
+        state["_last_lr"] = [float(v) for v in state["_last_lr"]]
+    return state

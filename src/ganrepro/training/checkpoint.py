@@ -32,7 +32,12 @@ class Progress:
 
 
 def save(path: Path, model_state: dict[str, Any], progress: Progress, config_digest: str) -> None:
-    payload = {
+    atomic.torch_save(payload(model_state, progress, config_digest), path)
+
+
+def payload(model_state: dict[str, Any], progress: Progress, config_digest: str) -> dict[str, Any]:
+    """What a checkpoint holds, RNG states captured now (so a snapshot taken now can be written later)."""
+    return {
         "format": FORMAT,
         "config_digest": config_digest,
         "epoch": progress.epoch,
@@ -41,7 +46,6 @@ def save(path: Path, model_state: dict[str, Any], progress: Progress, config_dig
         "model": model_state,
         "rng": capture_rng_state(),
     }
-    atomic.torch_save(payload, path)
 
 
 def load(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:

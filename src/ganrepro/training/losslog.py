@@ -1,6 +1,17 @@
-"""Rebuilding ``losses.csv`` on resume from the rows the checkpoint covers that still parse.
+"""``losses.csv`` written in blocks, and the guard that stops a run whose losses stop being finite.
 
-On resume the log is cut back to the checkpoint's step, so that the steps trained again after a kill are
+A step returns its losses as device tensors; reading each one on the host (``.item()``) would make the host
+wait for the device at every step.  :class:`LossLog` keeps a block of steps on the device and reads them in one
+transfer when the block is full or half a second has passed (so the file keeps up with the run), before every
+checkpoint write, sample grid and plot, and at the end.  The file keeps one row
+per step with the same columns as before, flushed after every block.
+
+The non-finite guard runs at those same reads: the first NaN/inf raises :class:`TrainingDiverged` naming the
+loss and the step, after the finite rows before it are written.  Because the trainer flushes before it writes
+any checkpoint, a checkpoint is only ever written after all its steps were seen to be finite, so
+``latest.pt`` stays the last checkpoint whose steps were all finite.
+
+On resume the file is cut back to the checkpoint's step, so that the steps trained again after a kill are
 not logged twice.  The file may be damaged (a kill mid-line, a disk that filled, two processes from before
 the run lock existed writing into it); a damaged log must never make a run impossible to resume, so it is
 rebuilt from the rows up to the checkpoint's step that still parse, one per step, and a warning says how
@@ -10,9 +21,84 @@ many lines were dropped.  The checkpoint, not the log, is the run's state.
 from __future__ import annotations
 
 import csv
+import math
 import sys
+import time
 from pathlib import Path
 from typing import Callable
+
+import torch
+
+from ganrepro.errors import TrainingDiverged
+
+LOG_COLUMNS = ("step", "epoch", "iter", "lr", "seconds")
+BLOCK_STEPS = 200
+FLUSH_SECONDS = 0.5
+
+
+class LossLog:
+    """One row per step; truncated back to the checkpoint's step on resume."""
+
+    def __init__(self, path: Path, loss_names: tuple[str, ...], resume_step: int | None,
+                 block_steps: int = BLOCK_STEPS, flush_seconds: float = FLUSH_SECONDS) -> None:
+        self.path = path
+        self.flush_seconds = flush_seconds
+        self.flushed_at = time.monotonic()
+        self.loss_names = loss_names
+        self.columns = [*LOG_COLUMNS, *loss_names]
+        self.block_steps = block_steps
+        self.pending_meta: list[dict[str, float | int]] = []
+        self.pending_losses: list[torch.Tensor] = []
+        self.last: dict[str, float] = {}
+        kept = rebuilt_rows(path, self.columns, resume_step) if resume_step is not None and path.exists() else []
+        self.handle = open(path, "w", newline="")
+        self.writer = csv.writer(self.handle)
+        self.writer.writerow(self.columns)
+        self.writer.writerows(kept)
+        self.handle.flush()
+
+    def add(self, meta: dict[str, float | int], losses: dict[str, torch.Tensor]) -> None:
+        """Queue one step: ``meta`` holds the host columns, ``losses`` one 0-dim tensor per loss name.
+
+        The losses are copied into one small tensor now, so a step that reuses its output buffers (a CUDA
+        graph) cannot overwrite a queued value."""
+        self.pending_meta.append(meta)
+        if self.loss_names:
+            self.pending_losses.append(torch.stack([losses[n].detach().float().reshape(()) for n in self.loss_names]))
+        if len(self.pending_meta) >= self.block_steps or time.monotonic() - self.flushed_at >= self.flush_seconds:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the queued rows (one device-to-host transfer); raise TrainingDiverged at a non-finite loss."""
+        self.flushed_at = time.monotonic()
+        if not self.pending_meta:
+            return
+        values = torch.stack(self.pending_losses).cpu().tolist() if self.pending_losses else \
+            [[] for _ in self.pending_meta]
+        meta, self.pending_meta, self.pending_losses = self.pending_meta, [], []
+        for row_meta, row in zip(meta, values):
+            bad = [(name, value) for name, value in zip(self.loss_names, row) if not math.isfinite(value)]
+            if bad:
+                self.handle.flush()
+                name, value = bad[0]
+                raise TrainingDiverged(
+                    f"loss {name} became {value} at step {row_meta['step']} (epoch {row_meta['epoch']}); training "
+                    "stopped, checkpoints/latest.pt was left at the last checkpoint whose steps were all finite")
+            self.last = dict(zip(self.loss_names, row))
+            self.writer.writerow([_fmt(row_meta[c]) for c in LOG_COLUMNS] + [f"{v:.6g}" for v in row])
+        self.handle.flush()
+
+    def write(self, values: dict[str, float | int]) -> None:
+        """One step whose losses are already host numbers (the pack trainer): queued and written at once."""
+        self.add({c: values[c] for c in LOG_COLUMNS}, {n: torch.tensor(float(values[n])) for n in self.loss_names})
+        self.flush()
+
+    def close(self) -> None:
+        self.handle.close()
+
+
+def _fmt(value: float | int) -> str:
+    return str(value) if isinstance(value, int) else f"{value:.6g}"
 
 
 def rebuilt_rows(path: Path, columns: list[str], last_step: int,

@@ -55,13 +55,13 @@ class Pix2PixModel(GANModel):
         if self.fidelity.zero_conv_biases:
             zero_conv_biases(*self.nets.values())
 
-    def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+    def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         real_a, real_b = self.to_batch(batch)
         fake_b = self.nets["G"](real_a)
         losses: dict[str, torch.Tensor] = {}
         pred_fake = self._update_d(real_a, real_b, fake_b, losses) if self.use_d else None
         self._update_g(real_a, real_b, fake_b, pred_fake, losses)
-        return {name: losses[name].item() for name in self.loss_names}
+        return {name: losses[name].detach() for name in self.loss_names}
 
     def _update_d(self, real_a: torch.Tensor, real_b: torch.Tensor, fake_b: torch.Tensor,
                   losses: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -87,7 +87,6 @@ class Pix2PixModel(GANModel):
         if obj.gan_mode == "wgangp":
             losses["D_gp"] = gradient_penalty(d, real_in, fake_in, obj.gp_weight)
             loss_d, gradient_of = loss_d + losses["D_gp"], gradient_of + losses["D_gp"]
-        self.check_finite({"D": loss_d}, "the discriminator step")
         gradient_of.backward()
         self.optimizers["D"].step()
         self.set_requires_grad([d], False)
@@ -114,7 +113,6 @@ class Pix2PixModel(GANModel):
         if obj.lambda_l1 > 0:
             losses["G_L1"] = l1(fake_b, real_b) * obj.lambda_l1
             loss_g = loss_g + losses["G_L1"]
-        self.check_finite({"G": loss_g}, "the generator step")
         loss_g.backward()
         self.optimizers["G"].step()
 

@@ -6,7 +6,7 @@ Layout::
     RUN_DIR/config.yaml         the resolved config (all keys, after overrides), written when training starts
     RUN_DIR/provenance.json     code version, git commit, command lines, device, torch version per invocation
     RUN_DIR/losses.csv          one row per training step
-    RUN_DIR/loss_curves.png     the losses so far (refreshed every epoch)
+    RUN_DIR/loss_curves.png     the losses so far (every train.plot_every_epochs and at the end)
     RUN_DIR/checkpoints/latest.pt, epoch_NNNN.pt
     RUN_DIR/samples/*.png       input | output | target grids on fixed test images
 """

@@ -4,33 +4,37 @@ Resuming is exact: the data order is a function of (seed, epoch), augmentation o
 the checkpoint holds the optimisers, schedulers, pools and RNG states; so stopping after epoch 1 and
 running the same command again ends with the same weights, bit for bit on CPU, as one uninterrupted run.
 SIGTERM/SIGINT (e.g. a cluster's time limit) save ``latest.pt`` at the next step boundary and stop cleanly.
+
+The loop itself never waits for the device: batches come from the device-resident split or a DataLoader
+(:mod:`~ganrepro.training.batches`), steps run eagerly or as one CUDA graph (:mod:`~ganrepro.training.graphs`),
+losses are read in blocks (:mod:`~ganrepro.training.losslog`, which also holds the non-finite guard) and
+checkpoints are written by a background thread (:mod:`~ganrepro.training.async_checkpoint`).  Sample grids
+and the loss plot are drawn at their configured intervals and at the end, not at every epoch.
 """
 
 from __future__ import annotations
 
-import csv
 import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader, Dataset, default_collate
+from torch.utils.data import Dataset, default_collate
 from tqdm import tqdm
 
 from ganrepro.config import Config
 from ganrepro.data import build_dataset
-from ganrepro.data.sampler import EpochSampler
 from ganrepro.devices import resolve_device
 from ganrepro.errors import UserError
-from ganrepro.training import checkpoint, rundir
-from ganrepro.training.losslog import rebuilt_rows
-from ganrepro.training.runlock import locked
+from ganrepro.training import checkpoint, graphs, rundir
+from ganrepro.training.async_checkpoint import CheckpointWriter
 from ganrepro.training.base import GANModel
+from ganrepro.training.batches import batch_source
+from ganrepro.training.losslog import LossLog
 from ganrepro.training.rng import restore_rng_state, seed_everything
+from ganrepro.training.runlock import locked
 from ganrepro.training.samples import plot_losses, side_effect_free, write_grid
-
-LOG_COLUMNS = ("step", "epoch", "iter", "lr", "seconds")
 
 
 @dataclass
@@ -73,32 +77,6 @@ class StopFlag:
             signal.signal(sig, handler)
 
 
-class LossLog:
-    """``losses.csv``: one row per step, flushed as it is written; on resume rebuilt from the rows the checkpoint
-    covers that still parse (:mod:`ganrepro.training.losslog`)."""
-
-    def __init__(self, path: Path, loss_names: tuple[str, ...], resume_step: int | None) -> None:
-        self.path = path
-        self.columns = [*LOG_COLUMNS, *loss_names]
-        kept = rebuilt_rows(path, self.columns, resume_step) if resume_step is not None and path.exists() else []
-        self.handle = open(path, "w", newline="")
-        self.writer = csv.writer(self.handle)
-        self.writer.writerow(self.columns)
-        self.writer.writerows(kept)
-        self.handle.flush()
-
-    def write(self, values: dict[str, float | int]) -> None:
-        self.writer.writerow([_fmt(values[c]) for c in self.columns])
-        self.handle.flush()
-
-    def close(self) -> None:
-        self.handle.close()
-
-
-def _fmt(value: float | int) -> str:
-    return str(value) if isinstance(value, int) else f"{value:.6g}"
-
-
 def train(config: Config, run_dir: str | Path, device: str = "auto", *, stop_after_epoch: int | None = None,
           dataset: Dataset | None = None, progress_bar: bool = True) -> TrainResult:
     """Train ``config`` into ``run_dir``, resuming from ``checkpoints/latest.pt`` when it exists.
@@ -137,41 +115,47 @@ def _run(config: Config, run_dir: Path, dev: torch.device, model: GANModel, trai
 
     t = config.train
     total_epochs = t.n_epochs + t.n_epochs_decay
-    sampler = EpochSampler(len(train_set), config.seed)
+    source = batch_source(config, train_set, dev)
+    step = graphs.step_function(model, config, dev)
+    writer = CheckpointWriter()
     digest = config.digest()
 
-    def save_latest() -> None:
-        checkpoint.save(rundir.latest_checkpoint(run_dir), model.state_dict(), progress, digest)
+    def save_latest(keep_as: str | None = None) -> None:
+        """Write latest.pt in the background (and then keep it as ``checkpoints/keep_as``)."""
+        log.flush()  # the non-finite guard: nothing is written after a step it has not seen
+        latest = rundir.latest_checkpoint(run_dir)
+        after = (lambda: checkpoint.link_copy(latest, run_dir / "checkpoints" / keep_as)) if keep_as else None
+        writer.submit(latest, checkpoint.payload(model.state_dict(), progress, digest), after)
 
     def write_samples() -> None:
+        log.flush()  # the guard first: no grid of a diverged network
         with side_effect_free(model.nets):
             rows = model.sample_row(sample_batch)
         write_grid(rows, run_dir / "samples" / f"step{progress.step:08d}.png")
+
+    def plot() -> None:
+        log.flush()
+        plot_losses(log.path, run_dir / "loss_curves.png")
 
     started = time.perf_counter()
     try:
         with StopFlag() as stop:
             while progress.epoch < total_epochs:
                 epoch = progress.epoch
-                _set_epoch(train_set, epoch)
-                sampler.set_epoch(epoch, skip=progress.batches_done * t.batch_size)
-                # The loader draws its worker base seed from this generator, not from the global RNG, so
-                # re-creating it after a mid-epoch resume does not shift the dropout stream.
-                loader = DataLoader(train_set, batch_size=t.batch_size, sampler=sampler,
-                                    num_workers=config.data.num_workers, pin_memory=dev.type == "cuda",
-                                    generator=torch.Generator().manual_seed(config.seed * 1_000_003 + epoch))
-                bar = tqdm(loader, total=len(loader) + progress.batches_done, initial=progress.batches_done,
-                           desc=f"epoch {epoch + 1}/{total_epochs}", unit="it", disable=not progress_bar,
-                           dynamic_ncols=True, mininterval=1.0)
+                lr = model.lr  # read once per epoch: the rate only changes at epoch boundaries
+                bar = tqdm(source.epoch(epoch, progress.batches_done), total=source.batches(0),
+                           initial=progress.batches_done, desc=f"epoch {epoch + 1}/{total_epochs}", unit="it",
+                           disable=not progress_bar, dynamic_ncols=True, mininterval=1.0)
                 model.train_mode(True)
                 for batch in bar:
-                    losses = model.train_step(batch)
+                    losses = step(batch)
                     progress.batches_done += 1
                     progress.step += 1
-                    log.write({"step": progress.step, "epoch": epoch + 1, "iter": progress.batches_done,
-                               "lr": model.lr, "seconds": round(time.perf_counter() - started, 3), **losses})
-                    bar.set_postfix({"step": progress.step, **{k: f"{v:.3g}" for k, v in losses.items()}},
-                                    refresh=False)
+                    log.add({"step": progress.step, "epoch": epoch + 1, "iter": progress.batches_done, "lr": lr,
+                             "seconds": round(time.perf_counter() - started, 3)}, losses)
+                    if log.last and not log.pending_meta:  # values just read by a flush: no extra sync
+                        bar.set_postfix({"step": progress.step, **{k: f"{v:.3g}" for k, v in log.last.items()}},
+                                        refresh=False)
                     if t.sample_every_steps and progress.step % t.sample_every_steps == 0:
                         write_samples()
                     if stop.signal is not None:
@@ -181,18 +165,23 @@ def _run(config: Config, run_dir: Path, dev: torch.device, model: GANModel, trai
                         save_latest()
                 bar.close()
                 model.end_epoch()
-                write_samples()
                 progress.epoch += 1
                 progress.batches_done = 0
-                save_latest()
-                if t.checkpoint_every_epochs and progress.epoch % t.checkpoint_every_epochs == 0:
-                    checkpoint.link_copy(rundir.latest_checkpoint(run_dir),
-                                         run_dir / "checkpoints" / f"epoch_{progress.epoch:04d}.pt")
-                plot_losses(log.path, run_dir / "loss_curves.png")
-                if stop_after_epoch is not None and progress.epoch >= stop_after_epoch:
+                last = progress.epoch >= total_epochs
+                stopping = stop_after_epoch is not None and progress.epoch >= stop_after_epoch
+                if last or stopping:
+                    write_samples()
+                keep = t.checkpoint_every_epochs and progress.epoch % t.checkpoint_every_epochs == 0
+                save_latest(f"epoch_{progress.epoch:04d}.pt" if keep else None)
+                if last or stopping or (t.plot_every_epochs and progress.epoch % t.plot_every_epochs == 0):
+                    plot()
+                if stopping:
                     break
     finally:
-        log.close()
+        try:
+            writer.wait()
+        finally:
+            log.close()
     completed = progress.epoch >= total_epochs
     if completed:
         checkpoint.write_final(rundir.latest_checkpoint(run_dir), run_dir / "checkpoints" / "final.pt")

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# The GPU engine's checks on one CUDA GPU, in under 8 minutes, one summary line per figure at the end:
+#   1. prepare facades from an archive folder (default ../shared/datasets, else .device/datasets);
+#   2. the tests marked gpu (graphed = eager, graphed resume, resident batches on the GPU);
+#   3. benchmarks/train_throughput.py: three engines x pix2pix and CycleGAN, plus a CycleGAN profile;
+#   4. a 2-epoch facades pix2pix run (the paper config) followed by `ganrepro evaluate`.
+# Needs torch with CUDA, pytest, pillow, numpy, pyyaml, tqdm, matplotlib, pandas (no snakemake/mlflow/dvc).
+#
+#   benchmarks/gpu_check.sh [ARCHIVE_DIR]        logs and the profile trace go to $OUT or .device/gpu_check
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export PYTHONPATH=src PYTHONUNBUFFERED=1
+archives=${1:-}
+if [ -z "$archives" ]; then
+  for candidate in ../shared/datasets .device/datasets; do
+    [ -f "$candidate/facades.tar.gz" ] && archives=$candidate && break
+  done
+fi
+[ -n "$archives" ] && [ -f "$archives/facades.tar.gz" ] || { echo "facades.tar.gz not found; pass its folder" >&2; exit 2; }
+logs=${OUT:-.device/gpu_check}
+work=.device/gpu_check_work
+mkdir -p "$logs" "$work"
+export GANREPRO_DATA_DIR=$work/data
+data=$GANREPRO_DATA_DIR/facades/prepared
+summary=()
+started=$(date +%s)
+
+step() {  # step NAME COMMAND...: run, log to $logs/NAME.log, keep its duration
+  local name=$1; shift
+  local t0=$(date +%s)
+  "$@" > "$logs/$name.log" 2>&1
+  local rc=$?
+  echo "[$name] rc=$rc in $(( $(date +%s) - t0 )) s"
+  tail -n 5 "$logs/$name.log"
+  return $rc
+}
+
+python3 -c 'import torch; print("torch", torch.__version__, torch.cuda.get_device_name(0))' | tee "$logs/device.log"
+step prepare bash -c "python3 -m ganrepro download facades --mirror file://$(realpath "$archives") \
+  && python3 -m ganrepro prepare facades" || { echo "prepare failed" >&2; exit 1; }
+
+step tests python3 -m pytest -q -m gpu tests/test_gpu_engine.py -p no:cacheprovider
+summary+=("gpu tests: $(grep -E '[0-9]+ (passed|failed)' "$logs/tests.log" | tail -n 1)")
+
+step benchmark python3 benchmarks/train_throughput.py --data "$data" --steps 200 --profile "$logs"
+summary+=("$(python3 - "$logs/benchmark.log" <<'PY'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+for r in lines:
+    if "note" in r:
+        print(f"throughput {r['model']} {r['engine']}: {r['note']}")
+    else:
+        memory = r["peak_gpu_memory_gib"]
+        print(f"throughput {r['model']} {r['engine']}: {r['end_to_end_it_s']:.1f} it/s end to end, "
+              f"{r['in_loop_it_s']:.1f} it/s in the loop, peak GPU memory "
+              + (f"{memory:.2f} GiB" if memory is not None else "n/a"))
+PY
+)")
+
+run=$work/pix2pix_2epochs
+rm -rf "$run"
+train_2_epochs() {
+  python3 -m ganrepro train --config params/pix2pix.yaml --set "data.root=$data" --set train.n_epochs=2 \
+    --set train.n_epochs_decay=0 --device cuda --no-progress --out "$run" "$@"
+}
+if ! step train train_2_epochs; then  # keep the evaluation check alive if the graphed engine fails
+  summary+=("2-epoch facades pix2pix with train.cuda_graph=auto FAILED (see train.log); rerun eager below")
+  rm -rf "$run"
+  step train_eager train_2_epochs --set train.cuda_graph=off
+fi
+summary+=("$(python3 - "$run/losses.csv" <<'PY'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+epoch1 = [float(r["seconds"]) for r in rows if r["epoch"] == "1"]
+s = [float(r["seconds"]) for r in rows]
+print(f"2-epoch facades pix2pix: {len(rows)} steps in {s[-1]:.1f} s ({(len(s) - 1) / (s[-1] - s[0]):.1f} it/s in the loop; "
+      f"the step across the epoch boundary {s[len(epoch1)] - s[len(epoch1) - 1]:.3f} s)")
+PY
+)")
+step evaluate python3 -m ganrepro evaluate "$run" --metrics ssim,psnr --device cuda
+summary+=("evaluate after 2 epochs: $(python3 -c "import json,sys; m=json.load(open(sys.argv[1]))['metrics']; \
+print(', '.join(f'{k} {v[\"value\"]:.4g} ({v[\"n_images\"]} images)' for k, v in m.items()))" \
+  "$run/eval/test-trainmode/metrics.json" 2>&1 | tail -n 1)")
+
+echo "=== summary ($(( $(date +%s) - started )) s) ==="
+printf '%s\n' "${summary[@]}"
