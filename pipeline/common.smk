@@ -22,7 +22,6 @@ localrules:
     track_parent,
     track_run,
     report,
-    latest_report,
 
 
 def data_dir_of(path):

@@ -1,7 +1,9 @@
-"""The Snakefile and dvc.yaml: lint, identical commands, the SLURM profile, and a whole smoke build end to end."""
+"""The Snakefile and dvc.yaml: lint, identical commands, per-row DVC params, the SLURM profile, and a whole
+smoke build from a fresh checkout of HEAD, then publishing it."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -11,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -26,8 +29,11 @@ def workflow_copy(dest: Path) -> Path:
     return dest
 
 
-def run(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+def run(args: list[str], cwd: Path, check: bool = True, src: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run a tool in ``cwd``; ``src`` puts that checkout's package first on the jobs' import path."""
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "OMP_NUM_THREADS": "1"}
+    if src is not None:
+        env["PYTHONPATH"] = str(src)
     env.pop("MLFLOW_TRACKING_URI", None)
     env.pop("GANREPRO_PARAMS", None)
     env.pop("GANREPRO_DATA_DIR", None)
@@ -37,8 +43,8 @@ def run(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedP
     return result
 
 
-def snakemake(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return run([str(BIN / "snakemake"), *args], cwd, check)
+def snakemake(*args: str, cwd: Path, check: bool = True, src: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return run([str(BIN / "snakemake"), *args], cwd, check, src)
 
 
 def snakemake_commands(cwd: Path, config: list[str]) -> list[str]:
@@ -52,7 +58,9 @@ def dvc_commands(cwd: Path, build: list[str]) -> list[str]:
     if not (cwd / ".dvc").is_dir():
         run([str(BIN / "dvc"), "init", "--no-scm", "-q"], cwd)
     out = run([str(BIN / "dvc"), "repro", "--dry", "--force"], cwd).stdout
-    return sorted(" ".join(line.split()[1:]) for line in out.splitlines() if line.startswith("> "))
+    # DVC-only: each train stage first checks that dvc.yaml is current (Snakemake reads params/ every run).
+    return sorted(" ".join(line.split()[1:]) for line in out.splitlines()
+                  if line.startswith("> ") and not line.startswith("> ganrepro dvc-yaml --check "))
 
 
 def test_snakemake_lint_is_clean(tmp_path: Path) -> None:
@@ -94,30 +102,152 @@ def test_bad_snakemake_config_is_rejected_by_the_schema(tmp_path: Path) -> None:
     assert result.returncode != 0 and "profle" in result.stdout + result.stderr
 
 
-def test_smoke_build_end_to_end(tmp_path: Path) -> None:
-    """The whole DAG on the smoke profile: data, scorer, 24 runs, evaluation, MLflow, both reports."""
+# --------------------------------------------------------------------------- DVC: a row's stages, only its own
+
+
+def dvc(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return run([str(BIN / "dvc"), *args], cwd)
+
+
+def dvc_changed(cwd: Path) -> set[str]:
+    return set(json.loads(dvc("status", "--json", cwd=cwd).stdout or "{}"))
+
+
+def fake_outputs(work: Path, stages: dict[str, dict], names: list[str], content: str) -> None:
+    """Write every output of ``names`` (as if the stages had run) and record them in dvc.lock."""
+    for name in names:
+        for out in stages[name].get("outs", []):
+            path = work / (out if isinstance(out, str) else next(iter(out)))
+            if name.startswith("report-") and not path.suffix:
+                path = path / "figure.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(f"{name} {content}\n")
+    dvc("commit", "--force", "-q", *names, cwd=work)
+
+
+def test_editing_one_row_reruns_only_that_rows_dvc_stages(tmp_path: Path) -> None:
+    """λ of one row edited, dvc.yaml regenerated: DVC re-runs that row's train stages (every seed) and, as
+    their outputs change, its evaluate and track stages and the report; no other row's stage."""
     work = workflow_copy(tmp_path / "w")
-    snakemake("--cores", "2", "--config", "dataset=synthetic", "profile=smoke", cwd=work)
+    (work / "params" / "tables" / "cyclegan_ablation.yaml").unlink()  # fewer stages to check: one table
+    profile = work / "params" / "profiles" / "smoke.yaml"
+    profile.write_text(profile.read_text().replace("seeds: [0]", "seeds: [0, 1]"))
+    build = ["--dataset", "synthetic", "--profile", "smoke"]
+    run([str(BIN / "ganrepro"), "dvc-yaml", *build], work)
+    dvc("init", "--no-scm", "-q", cwd=work)
+    stages = yaml.safe_load((work / "dvc.yaml").read_text())["stages"]
+    fake_outputs(work, stages, list(stages), "v1")
+    assert dvc_changed(work) == set()
+
+    table = work / "params" / "tables" / "pix2pix_ablation.yaml"
+    table.write_text(table.read_text().replace("set: {pix2pix.lambda_l1: 10}", "set: {pix2pix.lambda_l1: 20}"))
+    stale = run([str(BIN / "ganrepro"), "dvc-yaml", "--check", *build], work, check=False)
+    assert stale.returncode == 1 and "regenerate with `ganrepro dvc-yaml --dataset synthetic" in stale.stderr
+    run([str(BIN / "ganrepro"), "dvc-yaml", *build], work)
+
+    row = [f"pix2pix_ablation-lambda_10-seed{seed}" for seed in (0, 1)]
+    assert dvc_changed(work) == {f"train-{r}" for r in row} | {"report-pix2pix_ablation"}
+    fake_outputs(work, stages, [f"train-{r}" for r in row], "v2")       # retrained: new checkpoints
+    assert dvc_changed(work) == {f"evaluate-{r}" for r in row} | {"report-pix2pix_ablation"}
+    fake_outputs(work, stages, [f"evaluate-{r}" for r in row], "v2")    # re-evaluated: new metrics
+    assert dvc_changed(work) == {f"track-{r}" for r in row} | {"report-pix2pix_ablation"}
+
+
+def test_train_stage_params_name_only_the_keys_its_row_reads(tmp_path: Path) -> None:
+    work = workflow_copy(tmp_path / "w")
+    run([str(BIN / "ganrepro"), "dvc-yaml", "--dataset", "cityscapes", "--profile", "paper"], work)
+    stages = yaml.safe_load((work / "dvc.yaml").read_text())["stages"]
+    assert stages["train-cyclegan_ablation-cycle_alone-seed0"]["params"] == [
+        {"params/tables/cyclegan_ablation.yaml": ["rows.cycle_alone.set", "base_set"]},
+        {"params/profiles/paper.yaml": ["config", "datasets.cityscapes.models.cyclegan"]}]
+    assert stages["train-pix2pix_ablation-l1-seed0"]["params"] == [
+        {"params/tables/pix2pix_ablation.yaml": ["rows.l1.set"]}, {"params/profiles/paper.yaml": ["config"]}]
+    for name, stage in stages.items():
+        if name.startswith("train-"):
+            assert stage["cmd"][0] == "ganrepro dvc-yaml --check --dataset cityscapes --profile paper"
+            assert not any(d.startswith("params/") and d.endswith(("_ablation.yaml", "paper.yaml")) for d in stage["deps"])
+
+
+# --------------------------------------------------------------------------- a fresh checkout builds everything
+
+
+def file_hashes(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def fresh_checkout(tmp_path: Path):
+    """A detached ``git worktree`` of HEAD: exactly the committed files, as a fresh clone has them."""
+    git = shutil.which("git")
+    inside = git and subprocess.run([git, "rev-parse", "--is-inside-work-tree"], cwd=ROOT, capture_output=True,
+                                    text=True, check=False).stdout.strip() == "true"
+    if not inside:
+        pytest.skip("not in a git checkout (or git is not installed): no HEAD to check out fresh")
+    clone = tmp_path / "clone"
+    subprocess.run([git, "worktree", "add", "--detach", str(clone), "HEAD"], cwd=ROOT, check=True,
+                   capture_output=True)
+    try:
+        yield clone
+    finally:
+        subprocess.run([git, "worktree", "remove", "--force", str(clone)], cwd=ROOT, check=False, capture_output=True)
+
+
+def test_fresh_checkout_builds_every_row_and_publishes_only_on_request(fresh_checkout: Path) -> None:
+    """The README's main job in a fresh checkout of HEAD, on the smoke profile: every row of both tables
+    trains and is evaluated, MLflow and the reports are written, the published reports stay untouched and
+    git sees no change; `ganrepro publish` then copies the build, and refuses a damaged one."""
+    clone, src = fresh_checkout, fresh_checkout / "src"
+    published = clone / "reports" / "published"
+    before = file_hashes(published)
+    assert before, "HEAD has published reports"
+    targets = ["reports/pix2pix_ablation.md", "reports/cyclegan_ablation.md"]
+    snakemake("--cores", "2", *targets, "--config", "dataset=synthetic", "profile=smoke", cwd=clone, src=src)
 
     for table, rows in (("pix2pix_ablation", 14), ("cyclegan_ablation", 10)):
-        report = (work / "reports" / f"{table}.md").read_text()
-        per_build = (work / "reports" / "synthetic" / "smoke" / f"{table}.md").read_text()
-        for text in (report, per_build):
-            assert "not a replication" in text.lower() and "smoke" in text and "synthetic" in text
-        figures = sorted(p.name for p in (work / "reports" / "synthetic" / "smoke" / table).glob("*.png"))
+        report = (clone / "reports" / "synthetic" / "smoke" / f"{table}.md").read_text()
+        latest = (clone / "reports" / f"{table}.md").read_text()
+        assert latest.replace("](synthetic/smoke/", "](") == report  # one rendering; links relative to each
+        assert report.splitlines()[0].endswith(": synthetic, profile smoke")  # the header names this build
+        assert "not a replication" in report.lower()
+        figures = sorted(p.name for p in (clone / "reports" / "synthetic" / "smoke" / table).glob("*.png"))
         assert figures and all(f.endswith(("_samples.png", "_losses.png")) for f in figures)
-        metrics = sorted((work / "results" / "synthetic" / "smoke" / table).glob("*/seed0/eval/test-trainmode/metrics.json"))
+        runs = clone / "results" / "synthetic" / "smoke" / table
+        assert len(list(runs.glob("*/seed0/checkpoints/final.pt"))) == rows
+        metrics = sorted(runs.glob("*/seed0/eval/test-trainmode/metrics.json"))
         assert len(metrics) == rows
         assert all(json.loads(m.read_text())["metrics"]["fcn"]["pixel_acc"] >= 0 for m in metrics)
         assert all((m.parent / json.loads(m.read_text())["per_image"]["file"]).is_file() for m in metrics)
         assert "paper orderings reproduced" in report and "[no interval]" not in report
-
-    db = work / "mlflow.db"
-    assert db.is_file()
-    with sqlite3.connect(db) as con:
+    with sqlite3.connect(clone / "mlflow.db") as con:
         children = con.execute("SELECT COUNT(*) FROM runs JOIN tags ON runs.run_uuid = tags.run_uuid "
                                "WHERE tags.key = 'mlflow.parentRunId' AND runs.lifecycle_stage = 'active'").fetchone()[0]
     assert children == 14 + 10
+    assert file_hashes(published) == before
+    status = run(["git", "status", "--porcelain", "--untracked-files=all"], clone).stdout
+    assert status == "", f"the build changed or added files git sees:\n{status}"
 
-    again = snakemake("--cores", "2", "--config", "dataset=synthetic", "profile=smoke", cwd=work)
+    again = snakemake("--cores", "2", *targets, "--config", "dataset=synthetic", "profile=smoke", cwd=clone, src=src)
     assert "Nothing to be done" in again.stdout + again.stderr
+
+    ganrepro = [str(BIN / "ganrepro"), "publish", "pix2pix_ablation", "--dataset", "synthetic", "--profile", "smoke"]
+    first = run(ganrepro, clone, src=src)
+    assert "published (" in first.stdout
+    out = published / "synthetic" / "smoke"
+    assert (out / "pix2pix_ablation.md").read_bytes() == (clone / "reports/synthetic/smoke/pix2pix_ablation.md").read_bytes()
+    built = file_hashes(clone / "reports/synthetic/smoke/pix2pix_ablation")
+    assert file_hashes(out / "pix2pix_ablation") == {k: v for k, v in built.items() if k != ".snakemake_timestamp"}
+    assert not list(out.glob(".*")), "no staging folder is left behind"
+    assert "already published, unchanged" in run(ganrepro, clone, src=src).stdout
+    assert {k: v for k, v in file_hashes(published).items() if not k.startswith("synthetic/smoke/")} == before
+
+    kept = file_hashes(out)
+    figure = clone / "reports" / "synthetic" / "smoke" / "pix2pix_ablation" / "losses_losses.png"
+    figure.write_bytes(figure.read_bytes()[:100])  # a damaged build figure
+    refused = run(ganrepro, clone, check=False, src=src)
+    assert refused.returncode == 2
+    assert refused.stderr.splitlines()[-1].startswith("ganrepro publish: error: not published: ")
+    (clone / "results/synthetic/smoke/pix2pix_ablation/lambda_10/seed0/eval/test-trainmode/metrics.json").unlink()
+    refused = run(ganrepro, clone, check=False, src=src)
+    assert refused.returncode == 2 and "incomplete" in refused.stderr and "lambda_10" in refused.stderr
+    assert file_hashes(out) == kept

@@ -40,13 +40,13 @@ def _plan(args: argparse.Namespace):
 
 
 def run_dvc_yaml(args: argparse.Namespace) -> int:
-    from ganrepro.atomic import write_text
-    from ganrepro.pipeline.dvc import render_dvc_yaml
+    import shlex
 
-    flags = "".join(f" --{k.replace('_', '-')} {v}" for k, v in (("dataset", args.dataset), ("profile", args.profile),
-                                                                   ("data_dir", args.data_dir), ("mirror", args.mirror))
-                    if v is not None and not (k == "data_dir" and v == "data"))
-    text = render_dvc_yaml(_plan(args), flags)
+    from ganrepro.atomic import write_text
+    from ganrepro.pipeline.dvc import build_flags, render_dvc_yaml
+
+    plan = _plan(args)
+    text = render_dvc_yaml(plan)
     if args.out == "-":
         sys.stdout.write(text)
         return 0
@@ -54,7 +54,8 @@ def run_dvc_yaml(args: argparse.Namespace) -> int:
     if args.check:
         current = out.read_text() if out.is_file() else None
         if current != text:
-            print(f"{out} is out of date with params/; regenerate with `ganrepro dvc-yaml{flags}`", file=sys.stderr)
+            print(f"{out} is out of date with params/; regenerate with "
+                  f"`{shlex.join(['ganrepro', 'dvc-yaml', *build_flags(plan)])}`", file=sys.stderr)
             return 1
         print(f"{out} matches params/")
         return 0

@@ -8,9 +8,12 @@ into training runs and says where every file goes::
     results/{dataset}/{profile}/{table}/{row}/seed{seed}/                one training run (RUN_DIR)
         checkpoints/final.pt, eval/test-trainmode/metrics.json, mlflow.json
     results/{dataset}/{profile}/{table}/mlflow_parent.json               the table build's MLflow parent run
-    reports/{dataset}/{profile}/{table}.md (+ figures in …/{table}/), then the latest as reports/{table}.md
+    reports/{dataset}/{profile}/{table}.md (+ figures in …/{table}/) and reports/{table}.md   the build's report
+    reports/published/{dataset}/{profile}/{table}.md (+ figures in …/{table}/)   published: no job reads or
+                                                                                 writes it (``ganrepro publish``)
 
-The Snakefile rules and ``ganrepro dvc-yaml`` both take their command lines from here, so the two can only
+Everything but ``reports/published/`` is a build product, ignored by git, so that a fresh clone has none of
+it and the workflow builds everything.  The Snakefile rules and ``ganrepro dvc-yaml`` both take their command lines from here, so the two can only
 differ if one of them is edited by hand — which the parity test catches.
 """
 
@@ -27,6 +30,9 @@ from ganrepro.pipeline.spec import Profile, Table, available, load_profile, load
 
 DEFAULT_DATASET = "facades"
 DEFAULT_PROFILE = "paper"
+#: Committed reports. No workflow rule or DVC stage names a path in here, so they can neither make a build
+#: look up to date nor be deleted by a failed job.
+PUBLISHED = "reports/published"
 
 
 def _assignments(overrides: dict[str, Any]) -> list[str]:
@@ -157,13 +163,23 @@ class Plan:
         return f"{self.results}/logs/{'/'.join(parts)}.log"
 
     def report(self, table: str) -> str:
+        """The latest build's report, whatever its dataset and profile (the file usually asked for)."""
         return f"reports/{table}.md"
 
     def report_copy(self, table: str) -> str:
+        """The build's report, kept per dataset and profile so that several builds live side by side."""
         return f"reports/{self.dataset}/{self.profile_name}/{table}.md"
 
     def figures_dir(self, table: str) -> str:
         return f"reports/{self.dataset}/{self.profile_name}/{table}"
+
+    def published_report(self, table: str) -> str:
+        """Where ``ganrepro publish`` puts the build's report: the same layout under reports/published/, so
+        the report's relative figure links resolve unchanged."""
+        return f"{PUBLISHED}/{self.dataset}/{self.profile_name}/{table}.md"
+
+    def published_figures_dir(self, table: str) -> str:
+        return f"{PUBLISHED}/{self.dataset}/{self.profile_name}/{table}"
 
     def figures(self, table: str) -> list[str]:
         """One sample figure and one loss-curve figure per section of the table."""
@@ -218,14 +234,9 @@ class Plan:
         return _logged(argv, self.log(table, row, f"seed{seed}", "mlflow"))
 
     def report_command(self, table: str) -> str:
-        """The build's report, kept per dataset and profile, logged to the build's MLflow parent run."""
+        """The build's report, rendered once and written to both :meth:`report_copy` and :meth:`report`, and
+        logged to the build's MLflow parent run."""
         argv = ["ganrepro", "report", table, "--dataset", self.dataset, "--profile", self.profile_name,
-                "--data-dir", self.data_dir, "--out", self.report_copy(table), "--figures", self.figures_dir(table),
-                "--mlflow-parent", self.mlflow_parent(table)]
+                "--data-dir", self.data_dir, "--out", self.report_copy(table), "--out", self.report(table),
+                "--figures", self.figures_dir(table), "--mlflow-parent", self.mlflow_parent(table)]
         return _logged(argv, self.log(table, "report"))
-
-    def latest_report_command(self, table: str) -> str:
-        """The same report as ``reports/{table}.md`` (links to the per-build figures)."""
-        argv = ["ganrepro", "report", table, "--dataset", self.dataset, "--profile", self.profile_name,
-                "--data-dir", self.data_dir, "--out", self.report(table), "--figures", self.figures_dir(table)]
-        return _logged(argv, self.log(table, "latest_report"))
