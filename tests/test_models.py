@@ -25,7 +25,8 @@ from ganrepro.models import (
     receptive_field,
 )
 
-# official-implementation.md §1, every row: (kind, name, norm, input channels, parameters).
+# The PyTorch port's parameter counts (junyanz/pytorch-CycleGAN-and-pix2pix, default ngf = ndf = 64), every
+# architecture: (kind, name, norm, input channels, parameters).
 REFERENCE_COUNTS = [
     ("generator", "unet_256", "batch", 3, 54_413_955),
     ("generator", "unet_256", "instance", 3, 54_409_603),

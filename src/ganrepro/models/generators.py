@@ -1,8 +1,8 @@
 """The two generator families of the papers: the U-Net of pix2pix (and its skip-less encoder-decoder
 ablation) and the ResNet generator of CycleGAN.
 
-Both follow the reference PyTorch code's layer rules (official-implementation.md §2) so that parameter
-counts match it exactly; the encoder-decoder is the U-Net class with ``skip=False`` so the ablation
+Both follow the layer rules of the PyTorch port (junyanz/pytorch-CycleGAN-and-pix2pix, models/networks.py)
+so that parameter counts match it exactly; the encoder-decoder is the U-Net class with ``skip=False`` so the ablation
 differs from the U-Net in the concatenations and nothing else.
 """
 
