@@ -6,6 +6,9 @@ and makes one training job hit its time limit: the job's process is frozen (SIGS
 step, so that it is still running, whatever the machine's speed, when its limit is lowered to SLURM's
 minimum of one minute; SLURM then kills it as it kills any job over its limit (SIGCONT, SIGTERM, SIGKILL
 after KillWait). Snakemake submits it again and the second job resumes from the checkpoint saved at SIGTERM.
+
+The DVC test needs no cluster: `dvc repro` builds the smoke pix2pix table in a fresh copy, Snakemake builds two
+of its rows in another, and both give the same config digests and checkpoint bytes.
 """
 
 from __future__ import annotations
@@ -85,7 +88,8 @@ def freeze_after_first_step(work: Path, run_dir: Path, build: subprocess.Popen[s
 
 def job_of(pid: int) -> str:
     """The SLURM job a process belongs to, from its environment."""
-    environ = dict(item.split(b"=", 1) for item in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0") if b"=" in item)
+    items = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    environ = dict(item.split(b"=", 1) for item in items if b"=" in item)
     return environ[b"SLURM_JOB_ID"].decode()
 
 
