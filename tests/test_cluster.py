@@ -176,7 +176,8 @@ def test_dvc_repro_builds_the_same_runs_as_snakemake(tmp_path: Path) -> None:
     # Snakemake, in another fresh copy, on two of those rows (one without a discriminator, one with): the
     # same config digest and bit-identical weights, so either tool can build or continue the other's table.
     smk_work = workflow_copy(tmp_path / "smk")
-    targets = [f"results/synthetic/smoke/{TABLE}/{row}/seed0/eval/test-trainmode/metrics.json" for row in ("l1", "l1_cgan")]
+    targets = [f"results/synthetic/smoke/{TABLE}/{row}/seed0/eval/test-trainmode/metrics.json"
+               for row in ("l1", "l1_cgan")]
     snakemake("--cores", "2", *targets, "--config", "dataset=synthetic", "profile=smoke", cwd=smk_work)
     for target in targets:
         ours, theirs = (json.loads((w / target).read_text())["run"] for w in (dvc_work, smk_work))
