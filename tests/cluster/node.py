@@ -44,7 +44,7 @@ def unusable_reason() -> str | None:
     if os.geteuid() != 0:
         return "slurmd must run as root to start jobs"
     for path in (SYSTEM_CONFIG, CONFIG_LINK):
-        if path.exists() or path.is_symlink():
+        if path.exists():  # a dangling CONFIG_LINK is what a killed test run leaves: start() replaces it
             return f"{path} exists: this machine has its own SLURM configuration, which jobs would use"
     return None
 
@@ -121,6 +121,8 @@ class Cluster:
         self._spawn("slurmctld", ["slurmctld", "-D", "-i"])
         self._wait(lambda: self.run("scontrol", "ping", check=False).stdout.count("UP") > 0, "slurmctld")
         CONFIG_LINK.parent.mkdir(parents=True, exist_ok=True)
+        if CONFIG_LINK.is_symlink() and not CONFIG_LINK.exists():
+            CONFIG_LINK.unlink()
         CONFIG_LINK.symlink_to(self.path("etc"))
         self.linked = True
         self._spawn("slurmd", ["slurmd", "-D", "-N", values["NODE"]])
