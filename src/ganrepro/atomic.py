@@ -46,7 +46,9 @@ def write_json(target: str | os.PathLike[str], obj: Any) -> None:
 
 
 def torch_save(obj: Any, target: str | os.PathLike[str]) -> None:
+    """``torch.save`` through a file object: saved to a path, torch names the archive's records after the
+    (random) temporary file, so equal contents would get different bytes and a different sha256."""
     import torch
 
-    with atomic_path(target) as tmp:
-        torch.save(obj, tmp)
+    with atomic_path(target) as tmp, open(tmp, "wb") as handle:
+        torch.save(obj, handle)
