@@ -17,7 +17,7 @@ from ganrepro.models import zero_conv_biases
 from ganrepro.models.grouped import member_cat, member_slice
 from ganrepro.training.lua_backward import DiscriminatorTape
 from ganrepro.training.packed import MemberGANLoss, PackedModel, member_l1, member_sum
-from ganrepro.training.pix2pix import Pix2PixModel
+from ganrepro.training.pix2pix import Pix2PixModel, discriminator_losses
 
 
 class PackedPix2PixModel(PackedModel):
@@ -56,16 +56,7 @@ class PackedPix2PixModel(PackedModel):
         self.optimizers["D"].zero_grad(set_to_none=True)
         fake_in = self._d_input(real_a, fake_b.detach())
         real_in = self._d_input(real_a, real_b)
-        if self.tape is not None:  # the Lua order (real, then the recorded fake), as in Pix2PixModel
-            losses["D_real"] = self.gan_loss(d(real_in), True)
-            self.tape.recording = True
-            pred_fake = d(fake_in)
-            self.tape.recording = False
-            losses["D_fake"] = self.gan_loss(pred_fake, False)
-        else:
-            pred_fake = d(fake_in)
-            losses["D_fake"] = self.gan_loss(pred_fake, False)
-            losses["D_real"] = self.gan_loss(d(real_in), True)
+        pred_fake = discriminator_losses(d, self.gan_loss, real_in, fake_in, self.tape, losses)
         loss_d = 0.5 * (losses["D_fake"] + losses["D_real"])
         gradient_of = loss_d if self.fidelity.d_loss_halved_gradient else losses["D_fake"] + losses["D_real"]
         self.check_finite({"D": loss_d}, "the discriminator step")

@@ -22,6 +22,26 @@ from ganrepro.training.base import GANModel
 from ganrepro.training.lua_backward import DiscriminatorTape
 
 
+def discriminator_losses(d: torch.nn.Module, gan_loss: torch.nn.Module, real_in: torch.Tensor, fake_in: torch.Tensor,
+                         tape: DiscriminatorTape | None, losses: dict[str, torch.Tensor]) -> torch.Tensor:
+    """D_real and D_fake into ``losses``; returns D's output on the fake pair.
+
+    With a tape (the Lua step) the order is the Lua code's, real then fake, and the fake pass is recorded for
+    the G step; otherwise the port's, fake then real.  (Shared by the solo and the packed models.)
+    """
+    if tape is not None:
+        losses["D_real"] = gan_loss(d(real_in), True)
+        tape.recording = True
+        pred_fake = d(fake_in)
+        tape.recording = False
+        losses["D_fake"] = gan_loss(pred_fake, False)
+    else:
+        pred_fake = d(fake_in)
+        losses["D_fake"] = gan_loss(pred_fake, False)
+        losses["D_real"] = gan_loss(d(real_in), True)
+    return pred_fake
+
+
 class Pix2PixModel(GANModel):
     forward_net = "G"
 
@@ -72,16 +92,7 @@ class Pix2PixModel(GANModel):
         self.optimizers["D"].zero_grad(set_to_none=True)
         fake_in = self._d_input(real_a, fake_b.detach())
         real_in = self._d_input(real_a, real_b)
-        if self.tape is not None:  # the Lua order: real, then fake, whose forward pass the G step reuses
-            losses["D_real"] = self.gan_loss(d(real_in), True)
-            self.tape.recording = True
-            pred_fake = d(fake_in)
-            self.tape.recording = False
-            losses["D_fake"] = self.gan_loss(pred_fake, False)
-        else:
-            pred_fake = d(fake_in)
-            losses["D_fake"] = self.gan_loss(pred_fake, False)
-            losses["D_real"] = self.gan_loss(d(real_in), True)
+        pred_fake = discriminator_losses(d, self.gan_loss, real_in, fake_in, self.tape, losses)
         loss_d = 0.5 * (losses["D_fake"] + losses["D_real"])
         gradient_of = loss_d if self.fidelity.d_loss_halved_gradient else losses["D_fake"] + losses["D_real"]
         if obj.gan_mode == "wgangp":
