@@ -22,6 +22,7 @@ localrules:
     track_parent,
     track_run,
     report,
+    latest_report,
 
 
 def data_dir_of(path):

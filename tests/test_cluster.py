@@ -167,9 +167,9 @@ def test_dvc_repro_builds_the_same_runs_as_snakemake(tmp_path: Path) -> None:
     dvc_work = workflow_copy(tmp_path / "dvc")
     run([str(BIN / "ganrepro"), "dvc-yaml", *build], dvc_work)
     run([str(BIN / "dvc"), "init", "--no-scm", "-q"], dvc_work)
-    first = run([str(BIN / "dvc"), "repro", f"report-{TABLE}"], dvc_work)
+    first = run([str(BIN / "dvc"), "repro", f"latest-report-{TABLE}"], dvc_work)
     assert (dvc_work / "reports" / f"{TABLE}.md").is_file(), first.stdout[-3000:]
-    again = run([str(BIN / "dvc"), "repro", f"report-{TABLE}"], dvc_work).stdout
+    again = run([str(BIN / "dvc"), "repro", f"latest-report-{TABLE}"], dvc_work).stdout
     assert "Running stage" not in again and "up to date" in again, again
 
     metrics = sorted(dvc_work.glob(f"results/synthetic/smoke/{TABLE}/*/seed0/eval/test-trainmode/metrics.json"))

@@ -129,8 +129,10 @@ def dvc_stages(plan: Plan) -> dict[str, dict[str, Any]]:
             "cmd": plan.report_command(table),
             "deps": [plan.metrics_json(table, r, s) for r, s in runs] + [plan.mlflow_child(table, r, s) for r, s in runs]
             + [plan.mlflow_parent(table), table_file, profile_file],
-            "outs": [_out(plan.report_copy(table), cache=False), _out(plan.report(table), cache=False),
-                     _out(plan.figures_dir(table), cache=False)]}
+            "outs": [_out(plan.report_copy(table), cache=False), _out(plan.figures_dir(table), cache=False)]}
+        stages[f"latest-report-{table}"] = {
+            "cmd": plan.latest_report_command(table), "deps": [plan.report_copy(table), plan.figures_dir(table)],
+            "outs": [_out(plan.report(table), cache=False)]}
     return stages
 
 

@@ -234,9 +234,18 @@ class Plan:
         return _logged(argv, self.log(table, row, f"seed{seed}", "mlflow"))
 
     def report_command(self, table: str) -> str:
-        """The build's report, rendered once and written to both :meth:`report_copy` and :meth:`report`, and
-        logged to the build's MLflow parent run."""
+        """The build's report (:meth:`report_copy` and its figures), logged to the build's MLflow parent run."""
         argv = ["ganrepro", "report", table, "--dataset", self.dataset, "--profile", self.profile_name,
-                "--data-dir", self.data_dir, "--out", self.report_copy(table), "--out", self.report(table),
-                "--figures", self.figures_dir(table), "--mlflow-parent", self.mlflow_parent(table)]
+                "--data-dir", self.data_dir, "--out", self.report_copy(table), "--figures", self.figures_dir(table),
+                "--mlflow-parent", self.mlflow_parent(table)]
         return _logged(argv, self.log(table, "report"))
+
+    def latest_report_command(self, table: str) -> str:
+        """The same report as :meth:`report` (``reports/{table}.md``, linking to the build's figures).
+
+        A step of its own, whose input is the build's report: when ``reports/{table}.md`` already holds another
+        build's copy, asking for it with this build's config still builds this build (Snakemake counts a
+        requested file that exists as done unless an input of its own job is to be made)."""
+        argv = ["ganrepro", "report", table, "--dataset", self.dataset, "--profile", self.profile_name,
+                "--data-dir", self.data_dir, "--out", self.report(table), "--figures", self.figures_dir(table)]
+        return _logged(argv, self.log(table, "latest_report"))
