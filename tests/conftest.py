@@ -48,6 +48,25 @@ def aligned_root(tmp_path: Path) -> Path:
     return root
 
 
+class Poisoned:
+    """A training set whose target B is ``value`` (nan/inf) for the items in ``items`` (all when None): a loss that
+    stops being finite at a known step."""
+
+    def __init__(self, base, value: float, items: set[int] | None = None) -> None:
+        self.base, self.value, self.items = base, value, items
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, i: int) -> dict:
+        import torch
+
+        item = dict(self.base[i])
+        if self.items is None or i in self.items:
+            item["B"] = torch.full_like(item["B"], self.value)
+        return item
+
+
 def tiny_overrides(root: Path, model: str = "pix2pix") -> list[str]:
     """Overrides that make a config train in about a second per epoch on one CPU core."""
     common = [f"data.root={root}", "data.load_size=36", "data.crop_size=32", "network.ngf=8", "network.ndf=8",

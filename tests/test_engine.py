@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import make_aligned, tiny_overrides
+from conftest import Poisoned, make_aligned, tiny_overrides
 from ganrepro.config import load_config
 from ganrepro.data import build_dataset
 from ganrepro.data.sampler import EpochSampler
@@ -88,23 +88,9 @@ def test_non_finite_step_stops_at_the_next_write_and_keeps_the_last_finite_check
                                                                                       tmp_path: Path) -> None:
     cfg = config(aligned_root, "pix2pix", "train.latest_every_steps=1")
     poisoned_item = EpochSampler(4, cfg.seed).order()[2]  # trained at step 3 of epoch 1
-
-    class Poisoned(torch.utils.data.Dataset):
-        def __init__(self, base):
-            self.base = base
-
-        def __len__(self):
-            return len(self.base)
-
-        def __getitem__(self, i):
-            item = dict(self.base[i])
-            if i == poisoned_item:
-                item["B"] = torch.full_like(item["B"], float("inf"))
-            return item
-
     run = tmp_path / "run"
     with pytest.raises(TrainingDiverged, match=r"loss \w+ became (inf|nan) at step 3 \(epoch 1\)"):
-        train(cfg, run, "cpu", dataset=Poisoned(build_dataset(cfg)), progress_bar=False)
+        train(cfg, run, "cpu", dataset=Poisoned(build_dataset(cfg), float("inf"), {poisoned_item}), progress_bar=False)
     assert checkpoint.load(run / "checkpoints" / "latest.pt")["step"] == 2
     lines = (run / "losses.csv").read_text().splitlines()
     assert [line.split(",")[0] for line in lines[1:]] == ["1", "2"]

@@ -16,7 +16,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import make_aligned, tiny_overrides
+from conftest import Poisoned, make_aligned, tiny_overrides
 from ganrepro.cli import main
 from ganrepro.config import load_config
 from ganrepro.errors import DataError, TrainingDiverged, UserError
@@ -130,23 +130,10 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(aligned_root: Path, tmp_p
     train(cfg, run, "cpu", stop_after_epoch=1, progress_bar=False)
     latest = run / "checkpoints" / "latest.pt"
     before = hashlib.sha256(latest.read_bytes()).hexdigest()
-
-    class Poisoned(torch.utils.data.Dataset):
-        def __init__(self, base):
-            self.base = base
-
-        def __len__(self):
-            return len(self.base)
-
-        def __getitem__(self, i):
-            item = dict(self.base[i])
-            item["B"] = torch.full_like(item["B"], float("nan"))
-            return item
-
     from ganrepro.data import build_dataset
 
     with pytest.raises(TrainingDiverged, match="nan"):
-        train(cfg, run, "cpu", dataset=Poisoned(build_dataset(cfg)), progress_bar=False)
+        train(cfg, run, "cpu", dataset=Poisoned(build_dataset(cfg), float("nan")), progress_bar=False)
     assert hashlib.sha256(latest.read_bytes()).hexdigest() == before
 
 

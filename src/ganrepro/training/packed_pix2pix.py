@@ -56,9 +56,8 @@ class PackedPix2PixModel(PackedModel):
         self.optimizers["D"].zero_grad(set_to_none=True)
         fake_in = self._d_input(real_a, fake_b.detach())
         real_in = self._d_input(real_a, real_b)
-        pred_fake = discriminator_losses(d, self.gan_loss, real_in, fake_in, self.tape, losses)
-        loss_d = 0.5 * (losses["D_fake"] + losses["D_real"])
-        gradient_of = loss_d if self.fidelity.d_loss_halved_gradient else losses["D_fake"] + losses["D_real"]
+        pred_fake, loss_d, gradient_of = discriminator_losses(d, self.gan_loss, real_in, fake_in, self.tape, losses,
+                                                              self.fidelity.d_loss_halved_gradient)
         self.check_finite({"D": loss_d}, "the discriminator step")
         gradient_of.sum().backward()
         self.optimizers["D"].step()

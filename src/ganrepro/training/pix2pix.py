@@ -23,8 +23,10 @@ from ganrepro.training.lua_backward import DiscriminatorTape
 
 
 def discriminator_losses(d: torch.nn.Module, gan_loss: torch.nn.Module, real_in: torch.Tensor, fake_in: torch.Tensor,
-                         tape: DiscriminatorTape | None, losses: dict[str, torch.Tensor]) -> torch.Tensor:
-    """D_real and D_fake into ``losses``; returns D's output on the fake pair.
+                         tape: DiscriminatorTape | None, losses: dict[str, torch.Tensor], halved_gradient: bool
+                         ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """D_real and D_fake into ``losses``; returns (D's output on the fake pair, the logged D loss ½(real + fake),
+    the loss whose gradient D's step takes: the same under the port, real + fake under the Lua code).
 
     With a tape (the Lua step) the order is the Lua code's, real then fake, and the fake pass is recorded for
     the G step; otherwise the port's, fake then real.  (Shared by the solo and the packed models.)
@@ -39,7 +41,8 @@ def discriminator_losses(d: torch.nn.Module, gan_loss: torch.nn.Module, real_in:
         pred_fake = d(fake_in)
         losses["D_fake"] = gan_loss(pred_fake, False)
         losses["D_real"] = gan_loss(d(real_in), True)
-    return pred_fake
+    loss_d = 0.5 * (losses["D_fake"] + losses["D_real"])
+    return pred_fake, loss_d, loss_d if halved_gradient else losses["D_fake"] + losses["D_real"]
 
 
 class Pix2PixModel(GANModel):
@@ -92,9 +95,8 @@ class Pix2PixModel(GANModel):
         self.optimizers["D"].zero_grad(set_to_none=True)
         fake_in = self._d_input(real_a, fake_b.detach())
         real_in = self._d_input(real_a, real_b)
-        pred_fake = discriminator_losses(d, self.gan_loss, real_in, fake_in, self.tape, losses)
-        loss_d = 0.5 * (losses["D_fake"] + losses["D_real"])
-        gradient_of = loss_d if self.fidelity.d_loss_halved_gradient else losses["D_fake"] + losses["D_real"]
+        pred_fake, loss_d, gradient_of = discriminator_losses(d, self.gan_loss, real_in, fake_in, self.tape, losses,
+                                                              self.fidelity.d_loss_halved_gradient)
         if obj.gan_mode == "wgangp":
             losses["D_gp"] = gradient_penalty(d, real_in, fake_in, obj.gp_weight)
             loss_d, gradient_of = loss_d + losses["D_gp"], gradient_of + losses["D_gp"]
