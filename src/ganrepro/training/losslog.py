@@ -36,19 +36,48 @@ BLOCK_STEPS = 200
 FLUSH_SECONDS = 0.5
 
 
-class LossLog:
-    """One row per step; truncated back to the checkpoint's step on resume."""
+class BlockQueue:
+    """Per-step device tensors queued and read in one transfer per block; subclasses write the rows."""
 
-    def __init__(self, path: Path, loss_names: tuple[str, ...], resume_step: int | None,
-                 block_steps: int = BLOCK_STEPS, flush_seconds: float = FLUSH_SECONDS) -> None:
-        self.path = path
+    def __init__(self, block_steps: int = BLOCK_STEPS, flush_seconds: float = FLUSH_SECONDS) -> None:
+        self.block_steps = block_steps
         self.flush_seconds = flush_seconds
         self.flushed_at = time.monotonic()
+        self.pending_meta: list[dict[str, float | int]] = []
+        self.pending_values: list[torch.Tensor] = []
+
+    def _queue(self, meta: dict[str, float | int], values: torch.Tensor | None) -> None:
+        self.pending_meta.append(meta)
+        if values is not None:
+            self.pending_values.append(values)
+        if len(self.pending_meta) >= self.block_steps or time.monotonic() - self.flushed_at >= self.flush_seconds:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the queued rows (one device-to-host transfer); raise TrainingDiverged at a non-finite loss."""
+        self.flushed_at = time.monotonic()
+        if not self.pending_meta:
+            return
+        values = torch.stack(self.pending_values).cpu() if self.pending_values else None
+        meta, self.pending_meta, self.pending_values = self.pending_meta, [], []
+        self._write(meta, values)
+
+    def _write(self, meta: list[dict[str, float | int]], values: torch.Tensor | None) -> None:
+        raise NotImplementedError
+
+
+class LossLog(BlockQueue):
+    """One row per step; truncated back to the checkpoint's step on resume.
+
+    ``label`` names the run in the guard's message when several runs train together (a pack's member)."""
+
+    def __init__(self, path: Path, loss_names: tuple[str, ...], resume_step: int | None,
+                 block_steps: int = BLOCK_STEPS, flush_seconds: float = FLUSH_SECONDS, label: str | None = None) -> None:
+        super().__init__(block_steps, flush_seconds)
+        self.path = path
+        self.label = label
         self.loss_names = loss_names
         self.columns = [*LOG_COLUMNS, *loss_names]
-        self.block_steps = block_steps
-        self.pending_meta: list[dict[str, float | int]] = []
-        self.pending_losses: list[torch.Tensor] = []
         self.last: dict[str, float] = {}
         kept = rebuilt_rows(path, self.columns, resume_step) if resume_step is not None and path.exists() else []
         self.handle = open(path, "w", newline="")
@@ -62,39 +91,62 @@ class LossLog:
 
         The losses are copied into one small tensor now, so a step that reuses its output buffers (a CUDA
         graph) cannot overwrite a queued value."""
-        self.pending_meta.append(meta)
-        if self.loss_names:
-            self.pending_losses.append(torch.stack([losses[n].detach().float().reshape(()) for n in self.loss_names]))
-        if len(self.pending_meta) >= self.block_steps or time.monotonic() - self.flushed_at >= self.flush_seconds:
-            self.flush()
+        values = torch.stack([losses[n].detach().float().reshape(()) for n in self.loss_names]) \
+            if self.loss_names else None
+        self._queue(meta, values)
 
-    def flush(self) -> None:
-        """Write the queued rows (one device-to-host transfer); raise TrainingDiverged at a non-finite loss."""
-        self.flushed_at = time.monotonic()
-        if not self.pending_meta:
-            return
-        values = torch.stack(self.pending_losses).cpu().tolist() if self.pending_losses else \
-            [[] for _ in self.pending_meta]
-        meta, self.pending_meta, self.pending_losses = self.pending_meta, [], []
+    def _write(self, meta: list[dict[str, float | int]], values: torch.Tensor | None) -> None:
+        self.write_rows(meta, values.tolist() if values is not None else [[] for _ in meta])
+
+    def write_rows(self, meta: list[dict[str, float | int]], values: list[list[float]]) -> None:
+        """Rows already read on the host, one per step, checked by the guard before each is written."""
         for row_meta, row in zip(meta, values):
             bad = [(name, value) for name, value in zip(self.loss_names, row) if not math.isfinite(value)]
             if bad:
                 self.handle.flush()
                 name, value = bad[0]
+                who = f"pack member {self.label}: " if self.label else ""
                 raise TrainingDiverged(
-                    f"loss {name} became {value} at step {row_meta['step']} (epoch {row_meta['epoch']}); training "
-                    "stopped, checkpoints/latest.pt was left at the last checkpoint whose steps were all finite")
+                    f"{who}loss {name} became {value} at step {row_meta['step']} (epoch {row_meta['epoch']}); "
+                    "training stopped, checkpoints/latest.pt was left at the last checkpoint whose steps were all "
+                    "finite")
             self.last = dict(zip(self.loss_names, row))
             self.writer.writerow([_fmt(row_meta[c]) for c in LOG_COLUMNS] + [f"{v:.6g}" for v in row])
         self.handle.flush()
 
-    def write(self, values: dict[str, float | int]) -> None:
-        """One step whose losses are already host numbers (the pack trainer): queued and written at once."""
-        self.add({c: values[c] for c in LOG_COLUMNS}, {n: torch.tensor(float(values[n])) for n in self.loss_names})
-        self.flush()
-
     def close(self) -> None:
         self.handle.close()
+
+
+class MemberLossLogs(BlockQueue):
+    """The loss logs of a pack's members, fed by one (names × members) device tensor per step.
+
+    A packed step returns each loss as a vector with one entry per member; the union of the members' loss
+    names is stacked once per step and the whole block is read in one transfer, then each member's columns
+    go to its own ``losses.csv`` (through its :class:`LossLog`, whose guard names the member)."""
+
+    def __init__(self, logs: list[LossLog], names: tuple[str, ...], block_steps: int = BLOCK_STEPS,
+                 flush_seconds: float = FLUSH_SECONDS) -> None:
+        super().__init__(block_steps, flush_seconds)
+        self.logs = logs
+        self.names = names
+        self.columns = [[names.index(n) for n in log.loss_names] for log in logs]
+
+    @property
+    def last(self) -> dict[str, float]:
+        return self.logs[0].last
+
+    def add(self, meta: dict[str, float | int], losses: dict[str, torch.Tensor]) -> None:
+        self._queue(meta, torch.stack([losses[n].detach().float().reshape(len(self.logs)) for n in self.names]))
+
+    def _write(self, meta: list[dict[str, float | int]], values: torch.Tensor | None) -> None:
+        assert values is not None  # every GAN objective logs at least one loss
+        for member, (log, columns) in enumerate(zip(self.logs, self.columns)):
+            log.write_rows(meta, values[:, columns, member].tolist())
+
+    def close(self) -> None:
+        for log in self.logs:
+            log.close()
 
 
 def _fmt(value: float | int) -> str:

@@ -1,4 +1,5 @@
-"""The training loop shared by pix2pix and CycleGAN: epochs, logging, samples, checkpoints, resume.
+"""A solo training run (pix2pix or CycleGAN): build, claim, resume, then the shared loop
+(:mod:`~ganrepro.training.loop`) with this run's side of it (:class:`SoloWork`).
 
 Resuming is exact: the data order is a function of (seed, epoch), augmentation of (seed, epoch, item), and
 the checkpoint holds the optimisers, schedulers, pools and RNG states; so stopping after epoch 1 and
@@ -14,14 +15,12 @@ and the loss plot are drawn at their configured intervals and at the end, not at
 
 from __future__ import annotations
 
-import signal
-import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Iterator
 
 import torch
 from torch.utils.data import Dataset, default_collate
-from tqdm import tqdm
 
 from ganrepro.config import Config
 from ganrepro.data import build_dataset
@@ -30,8 +29,9 @@ from ganrepro.errors import UserError
 from ganrepro.training import checkpoint, graphs, rundir
 from ganrepro.training.async_checkpoint import CheckpointWriter
 from ganrepro.training.base import GANModel
-from ganrepro.training.batches import batch_source
+from ganrepro.training.batches import BatchSource, batch_source
 from ganrepro.training.losslog import LossLog
+from ganrepro.training.loop import run_epochs
 from ganrepro.training.rng import restore_rng_state, seed_everything
 from ganrepro.training.runlock import locked
 from ganrepro.training.samples import plot_losses, side_effect_free, write_grid
@@ -52,29 +52,6 @@ def build_model(config: Config, device: torch.device) -> GANModel:
     from ganrepro.training.cyclegan import CycleGANModel
 
     return CycleGANModel(config, device)
-
-
-class StopFlag:
-    """Set by SIGTERM/SIGINT; checked between steps so that a stop never interrupts a checkpoint write."""
-
-    def __init__(self) -> None:
-        self.signal: int | None = None
-        self._previous: dict[int, object] = {}
-
-    def __enter__(self) -> "StopFlag":
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            try:
-                self._previous[sig] = signal.signal(sig, self._handle)
-            except ValueError:  # not the main thread (e.g. inside a test runner's worker): no handler
-                pass
-        return self
-
-    def _handle(self, signum: int, frame: object) -> None:
-        self.signal = signum
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
 
 
 def train(config: Config, run_dir: str | Path, device: str = "auto", *, stop_after_epoch: int | None = None,
@@ -112,85 +89,59 @@ def _run(config: Config, run_dir: Path, dev: torch.device, model: GANModel, trai
         progress = checkpoint.progress_of(payload)
     rundir.record_invocation(run_dir, str(dev), progress.step if resume else None, Path(config.data.root))
     log = LossLog(run_dir / "losses.csv", model.loss_names, progress.step if resume else None)
-
-    t = config.train
-    total_epochs = t.n_epochs + t.n_epochs_decay
-    source = batch_source(config, train_set, dev)
-    step = graphs.step_function(model, config, dev)
-    writer = CheckpointWriter()
-    digest = config.digest()
-
-    def save_latest(keep_as: str | None = None) -> None:
-        """Write latest.pt in the background (and then keep it as ``checkpoints/keep_as``)."""
-        log.flush()  # the non-finite guard: nothing is written after a step it has not seen
-        latest = rundir.latest_checkpoint(run_dir)
-        after = (lambda: checkpoint.link_copy(latest, run_dir / "checkpoints" / keep_as)) if keep_as else None
-        writer.submit(latest, checkpoint.payload(model.state_dict(), progress, digest), after)
-
-    def write_samples() -> None:
-        log.flush()  # the guard first: no grid of a diverged network
-        with side_effect_free(model.nets):
-            rows = model.sample_row(sample_batch)
-        write_grid(rows, run_dir / "samples" / f"step{progress.step:08d}.png")
-
-    def plot() -> None:
-        log.flush()
-        plot_losses(log.path, run_dir / "loss_curves.png")
-
-    started = time.perf_counter()
-    try:
-        with StopFlag() as stop:
-            while progress.epoch < total_epochs:
-                epoch = progress.epoch
-                lr = model.lr  # read once per epoch: the rate only changes at epoch boundaries
-                bar = tqdm(source.epoch(epoch, progress.batches_done), total=source.batches(0),
-                           initial=progress.batches_done, desc=f"epoch {epoch + 1}/{total_epochs}", unit="it",
-                           disable=not progress_bar, dynamic_ncols=True, mininterval=1.0)
-                model.train_mode(True)
-                for batch in bar:
-                    losses = step(batch)
-                    progress.batches_done += 1
-                    progress.step += 1
-                    log.add({"step": progress.step, "epoch": epoch + 1, "iter": progress.batches_done, "lr": lr,
-                             "seconds": round(time.perf_counter() - started, 3)}, losses)
-                    if log.last and not log.pending_meta:  # values just read by a flush: no extra sync
-                        bar.set_postfix({"step": progress.step, **{k: f"{v:.3g}" for k, v in log.last.items()}},
-                                        refresh=False)
-                    if t.sample_every_steps and progress.step % t.sample_every_steps == 0:
-                        write_samples()
-                    if stop.signal is not None:
-                        save_latest()
-                        return TrainResult(run_dir, progress, completed=False)
-                    if t.latest_every_steps and progress.step % t.latest_every_steps == 0:
-                        save_latest()
-                bar.close()
-                model.end_epoch()
-                progress.epoch += 1
-                progress.batches_done = 0
-                last = progress.epoch >= total_epochs
-                stopping = stop_after_epoch is not None and progress.epoch >= stop_after_epoch
-                if last or stopping:
-                    write_samples()
-                keep = t.checkpoint_every_epochs and progress.epoch % t.checkpoint_every_epochs == 0
-                save_latest(f"epoch_{progress.epoch:04d}.pt" if keep else None)
-                if last or stopping or (t.plot_every_epochs and progress.epoch % t.plot_every_epochs == 0):
-                    plot()
-                if stopping:
-                    break
-    finally:
-        try:
-            writer.wait()
-        finally:
-            log.close()
-    completed = progress.epoch >= total_epochs
-    if completed:
-        checkpoint.write_final(rundir.latest_checkpoint(run_dir), run_dir / "checkpoints" / "final.pt")
+    work = SoloWork(config, run_dir, model, batch_source(config, train_set, dev),
+                    graphs.step_function(model, config, dev), log, sample_batch)
+    completed = run_epochs(work, config.train, progress, stop_after_epoch, progress_bar)
     return TrainResult(run_dir, progress, completed=completed)
 
 
-def _set_epoch(dataset: Dataset, epoch: int) -> None:
-    if hasattr(dataset, "set_epoch"):
-        dataset.set_epoch(epoch)
+class SoloWork:
+    """One run's side of the loop (:class:`~ganrepro.training.loop.RunWork`): one batch source, one loss log,
+    ``latest.pt`` written by the background writer."""
+
+    def __init__(self, config: Config, run_dir: Path, model: GANModel, source: BatchSource, step: graphs.Step,
+                 log: LossLog, sample_batch: dict) -> None:
+        self.run_dir, self.model, self.source, self.step, self.losses = run_dir, model, source, step, log
+        self.sample_batch = sample_batch
+        self.digest = config.digest()
+        self.writer = CheckpointWriter()
+
+    def batches(self, epoch: int, skip_batches: int) -> Iterator[dict[str, torch.Tensor]]:
+        return self.source.epoch(epoch, skip_batches)
+
+    def batch_count(self, skip_batches: int) -> int:
+        return self.source.batches(skip_batches)
+
+    def log(self, meta: dict[str, Any], losses: dict[str, torch.Tensor]) -> None:
+        self.losses.add(meta, losses)
+
+    def flush(self) -> None:
+        self.losses.flush()
+
+    def shown(self) -> dict[str, float]:
+        return self.losses.last if not self.losses.pending_meta else {}
+
+    def save(self, progress: checkpoint.Progress, keep_as: str | None) -> None:
+        latest = rundir.latest_checkpoint(self.run_dir)
+        after = (lambda: checkpoint.link_copy(latest, self.run_dir / "checkpoints" / keep_as)) if keep_as else None
+        self.writer.submit(latest, checkpoint.payload(self.model.state_dict(), progress, self.digest), after)
+
+    def samples(self, step: int) -> None:
+        with side_effect_free(self.model.nets):
+            rows = self.model.sample_row(self.sample_batch)
+        write_grid(rows, self.run_dir / "samples" / f"step{step:08d}.png")
+
+    def plot(self) -> None:
+        plot_losses(self.losses.path, self.run_dir / "loss_curves.png")
+
+    def close(self) -> None:
+        try:
+            self.writer.wait()
+        finally:
+            self.losses.close()
+
+    def write_final(self) -> None:
+        checkpoint.write_final(rundir.latest_checkpoint(self.run_dir), self.run_dir / "checkpoints" / "final.pt")
 
 
 def _fixed_sample_batch(config: Config) -> dict:
