@@ -42,18 +42,27 @@ class CheckpointWriter:
     def submit(self, path: Path, payload: dict[str, Any], after: Callable[[], None] | None = None) -> None:
         """Snapshot ``payload`` now and write it to ``path`` in the background, then run ``after`` there
         (e.g. keep a named copy of the new file) so that the loop waits for neither."""
+
+        def write(snapshot: dict[str, Any]) -> None:
+            atomic.torch_save(snapshot, path)
+            if after is not None:
+                after()
+
+        self.run(payload, write)
+
+    def run(self, payload: Any, write: Callable[[Any], None]) -> None:
+        """Snapshot ``payload`` now and call ``write(snapshot)`` in the background (a pack commits all its
+        members' checkpoints in one such call)."""
         self.wait()
         snapshot = host_copy(payload)
         if torch.cuda.is_available():
             torch.cuda.synchronize()  # the non-blocking copies above have landed
-        self._thread = threading.Thread(target=self._write, args=(snapshot, path, after), name="checkpoint-writer")
+        self._thread = threading.Thread(target=self._write, args=(snapshot, write), name="checkpoint-writer")
         self._thread.start()
 
-    def _write(self, snapshot: dict[str, Any], path: Path, after: Callable[[], None] | None) -> None:
+    def _write(self, snapshot: Any, write: Callable[[Any], None]) -> None:
         try:
-            atomic.torch_save(snapshot, path)
-            if after is not None:
-                after()
+            write(snapshot)
         except BaseException as err:  # re-raised on the training thread by wait()
             self._error = err
 

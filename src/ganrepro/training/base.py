@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from ganrepro.config import Config
+from ganrepro.losses import l1
 from ganrepro.training.graphs import wanted as graphs_wanted
 from ganrepro.training.schedule import build_scheduler
 
@@ -55,6 +56,36 @@ class GANModel:
         for net in nets:
             for p in net.parameters():
                 p.requires_grad_(flag)
+
+    # ------------------------------------------------------------------ per-run reductions
+    # A solo run's losses are scalars.  A pack (:class:`~ganrepro.training.packed.PackedModel`) runs the same
+    # update rules on member-major tensors and overrides these with one value per member, so the steps are
+    # written once, here and in the subclasses.
+    def _l1(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return l1(prediction, target)
+
+    def _zeros(self) -> torch.Tensor:
+        return torch.zeros((), device=self.device)
+
+    def _total(self, loss: torch.Tensor) -> torch.Tensor:
+        """What is back-propagated for a (per-run) loss."""
+        return loss
+
+    def _run_sum(self, x: torch.Tensor) -> torch.Tensor:
+        return x.sum()
+
+    def _channel_cat(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return torch.cat([a, b], 1)
+
+    def _last_channels(self, x: torch.Tensor, count: int) -> torch.Tensor:
+        return x[:, -count:]
+
+    def _pooled(self, pool: str, fakes: torch.Tensor) -> torch.Tensor:
+        return self.pools[pool].query(fakes)
+
+    def image_pools(self) -> list[Any]:
+        """Every image pool the step queries (their generators are registered with a CUDA graph)."""
+        return list(self.pools.values())
 
     # ------------------------------------------------------------------ per-step / per-epoch API
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

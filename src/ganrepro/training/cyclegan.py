@@ -23,8 +23,13 @@ import torch
 
 from ganrepro.config import Config
 from ganrepro.fidelity import Fidelity
-from ganrepro.losses import GANLoss, gradient_penalty, l1
-from ganrepro.models import build_discriminator, build_generator, make_instance_norm_affine, zero_conv_biases
+from ganrepro.losses import GANLoss, gradient_penalty
+from ganrepro.models import (
+    build_discriminator,
+    build_generator,
+    make_instance_norm_affine,
+    zero_conv_biases,
+)
 from ganrepro.training.base import GANModel
 from ganrepro.training.pool import ImagePool
 
@@ -54,6 +59,7 @@ class CycleGANModel(GANModel):
             self._adam("G_B", self.nets["G_B"].parameters())
         else:
             self._adam("G", itertools.chain(self.nets["G_A"].parameters(), self.nets["G_B"].parameters()))
+        self._weights(obj.use_gan, [obj])
         names = []
         if obj.use_gan:
             for d_name, channels in (("D_A", data.output_nc), ("D_B", data.input_nc)):
@@ -75,6 +81,22 @@ class CycleGANModel(GANModel):
         names += ["D_A", "D_B"] if obj.use_gan else []
         self.loss_names = tuple(names)
 
+    def _weights(self, use_gan: bool, objectives: list) -> None:
+        """The loss weights and switches the steps read: floats and booleans for a run; for a pack
+        (``objectives`` of every member) one weight per member, and a term on when any member has it."""
+        def weight(values: list[float]) -> float | torch.Tensor:
+            return values[0] if len(values) == 1 else torch.tensor(values, dtype=torch.float32, device=self.device)
+
+        self.use_gan = use_gan
+        self.lambda_a = weight([o.lambda_A for o in objectives])
+        self.lambda_b = weight([o.lambda_B for o in objectives])
+        self.lambda_idt = weight([o.lambda_identity for o in objectives])
+        # each side's own cycle term: λ of that side where the member has the term, else 0
+        self.cycle_weight = {"A": weight([o.lambda_A * o.forward_cycle for o in objectives]),
+                             "B": weight([o.lambda_B * o.backward_cycle for o in objectives])}
+        self.cycle_on = {"A": any(o.forward_cycle for o in objectives), "B": any(o.backward_cycle for o in objectives)}
+        self.identity_on = any(o.lambda_identity > 0 for o in objectives)
+
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         real_a, real_b = self.to_batch(batch)
         losses: dict[str, torch.Tensor] = {}
@@ -86,35 +108,34 @@ class CycleGANModel(GANModel):
 
     # ------------------------------------------------------------------ the port: joint G step, joint D step
     def _joint_step(self, real_a: torch.Tensor, real_b: torch.Tensor, losses: dict[str, torch.Tensor]) -> None:
-        obj = self.config.cyclegan
         g_a, g_b = self.nets["G_A"], self.nets["G_B"]
         fake_b, fake_a = g_a(real_a), g_b(real_b)
 
-        discriminators = [self.nets["D_A"], self.nets["D_B"]] if obj.use_gan else []
+        discriminators = [self.nets["D_A"], self.nets["D_B"]] if self.use_gan else []
         self.set_requires_grad(discriminators, False)
         self.optimizers["G"].zero_grad(set_to_none=True)
-        if obj.use_gan:
+        if self.use_gan:
             losses["G_A"] = self.gan_loss(self.nets["D_A"](fake_b), True)
             losses["G_B"] = self.gan_loss(self.nets["D_B"](fake_a), True)
-        if obj.forward_cycle:
-            losses["cycle_A"] = l1(g_b(fake_b), real_a) * obj.lambda_A
-        if obj.backward_cycle:
-            losses["cycle_B"] = l1(g_a(fake_a), real_b) * obj.lambda_B
-        if obj.lambda_identity > 0:
-            losses["idt_A"] = l1(g_a(real_b), real_b) * obj.lambda_B * obj.lambda_identity
-            losses["idt_B"] = l1(g_b(real_a), real_a) * obj.lambda_A * obj.lambda_identity
-        loss_g = sum(losses.values(), torch.zeros((), device=self.device))
-        loss_g.backward()
+        if self.cycle_on["A"]:
+            losses["cycle_A"] = self._l1(g_b(fake_b), real_a) * self.cycle_weight["A"]
+        if self.cycle_on["B"]:
+            losses["cycle_B"] = self._l1(g_a(fake_a), real_b) * self.cycle_weight["B"]
+        if self.identity_on:
+            losses["idt_A"] = self._l1(g_a(real_b), real_b) * self.lambda_b * self.lambda_idt
+            losses["idt_B"] = self._l1(g_b(real_a), real_a) * self.lambda_a * self.lambda_idt
+        loss_g = sum(losses.values(), self._zeros())
+        self._total(loss_g).backward()
         self.optimizers["G"].step()
 
-        if obj.use_gan:
+        if self.use_gan:
             self.set_requires_grad(discriminators, True)
             self.optimizers["D"].zero_grad(set_to_none=True)
             d_losses = {
-                "D_A": self._d_loss(self.nets["D_A"], real_b, self.pools["fake_B"].query(fake_b)),
-                "D_B": self._d_loss(self.nets["D_B"], real_a, self.pools["fake_A"].query(fake_a)),
+                "D_A": self._d_loss(self.nets["D_A"], real_b, self._pooled("fake_B", fake_b)),
+                "D_B": self._d_loss(self.nets["D_B"], real_a, self._pooled("fake_A", fake_a)),
             }
-            (d_losses["D_A"] + d_losses["D_B"]).backward()
+            self._total(d_losses["D_A"] + d_losses["D_B"]).backward()
             self.optimizers["D"].step()
             losses.update(d_losses)
 
@@ -128,46 +149,43 @@ class CycleGANModel(GANModel):
     # ------------------------------------------------------------------ Lua: G_A, D_A, G_B, D_B in turn
     def _alternating_step(self, real_a: torch.Tensor, real_b: torch.Tensor,
                           losses: dict[str, torch.Tensor]) -> None:
-        obj = self.config.cyclegan
         fake_b = self._generator_update("A", real_a, real_b, losses)
-        if obj.use_gan:
-            self._discriminator_update("D_A", "G_A", real_b, self.pools["fake_B"].query(fake_b), losses)
+        if self.use_gan:
+            self._discriminator_update("D_A", "G_A", real_b, self._pooled("fake_B", fake_b), losses)
         fake_a = self._generator_update("B", real_b, real_a, losses)
-        if obj.use_gan:
-            self._discriminator_update("D_B", "G_B", real_a, self.pools["fake_A"].query(fake_a), losses)
+        if self.use_gan:
+            self._discriminator_update("D_B", "G_B", real_a, self._pooled("fake_A", fake_a), losses)
 
     def _generator_update(self, side: str, real: torch.Tensor, other: torch.Tensor,
                           losses: dict[str, torch.Tensor]) -> torch.Tensor:
         """Update G_side (side A: G_A, input ``real`` from A, ``other`` from B) with every term it takes part in;
         returns its translation of ``real`` (before the update), for the pool and D's step."""
-        obj = self.config.cyclegan
-        name, other_name = f"G_{side}", f"G_{'B' if side == 'A' else 'A'}"
+        other_side = "B" if side == "A" else "A"
+        name, other_name = f"G_{side}", f"G_{other_side}"
         g, e = self.nets[name], self.nets[other_name]
-        own_cycle_on, other_cycle_on = (obj.forward_cycle, obj.backward_cycle) if side == "A" else \
-            (obj.backward_cycle, obj.forward_cycle)
-        own_lambda, other_lambda = (obj.lambda_A, obj.lambda_B) if side == "A" else (obj.lambda_B, obj.lambda_A)
+        other_lambda = self.lambda_b if side == "A" else self.lambda_a
         d = self.nets.get(f"D_{side}")
         if self.fidelity.zero_conv_biases:
             zero_conv_biases(*(m for m in (d, g, e) if m is not None))
         self.optimizers[name].zero_grad(set_to_none=True)
         terms: list[torch.Tensor] = []
-        if obj.lambda_identity > 0:
-            losses[f"idt_{side}"] = l1(g(other), other) * other_lambda * obj.lambda_identity
+        if self.identity_on:
+            losses[f"idt_{side}"] = self._l1(g(other), other) * other_lambda * self.lambda_idt
             terms.append(losses[f"idt_{side}"])
         fake = g(real)
-        if obj.use_gan and d is not None:
+        if self.use_gan and d is not None:
             losses[name] = self.gan_loss(d(fake), True)
             terms.append(losses[name])
-        if own_cycle_on:
-            losses[f"cycle_{side}"] = l1(e(fake), real) * own_lambda
+        if self.cycle_on[side]:
+            losses[f"cycle_{side}"] = self._l1(e(fake), real) * self.cycle_weight[side]
             terms.append(losses[f"cycle_{side}"])
-        if other_cycle_on:
+        if self.cycle_on[other_side]:
             with torch.no_grad():
                 translated = e(other)
-            terms.append(l1(g(translated), other) * other_lambda)
-        loss = sum(terms, torch.zeros((), device=self.device))
-        if terms:
-            torch.autograd.backward(loss, inputs=list(g.parameters()))  # only this generator learns here
+            terms.append(self._l1(g(translated), other) * self.cycle_weight[other_side])
+        loss = sum(terms, self._zeros())
+        if terms:  # only this generator learns here
+            torch.autograd.backward(self._total(loss), inputs=list(g.parameters()))
             self.optimizers[name].step()
         return fake.detach()
 
@@ -183,7 +201,7 @@ class CycleGANModel(GANModel):
         if obj.gan_mode == "wgangp":
             penalty = gradient_penalty(d, real, fake, obj.gp_weight)
             losses[name], gradient_of = losses[name] + penalty, gradient_of + penalty
-        gradient_of.backward()
+        self._total(gradient_of).backward()
         self.optimizers[name].step()
 
     @torch.no_grad()

@@ -78,7 +78,7 @@ class GraphedStep:
     def _capture(self, a: torch.Tensor, b: torch.Tensor) -> dict[str, torch.Tensor]:
         self.inputs = {"A": a.clone(), "B": b.clone()}
         graph = torch.cuda.CUDAGraph()
-        for pool in self.model.pools.values():
+        for pool in self.model.image_pools():
             if pool.generator is not None:
                 if not hasattr(graph, "register_generator_state"):
                     raise ConfigError(f"torch {torch.__version__} cannot capture the image pool's generator in a "

@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import signal
 import time
-from typing import Any, Iterator, Protocol
+from typing import Any, Callable, Iterator, Protocol
 
 import torch
 from tqdm import tqdm
 
 from ganrepro.config import TrainConfig
+from ganrepro.training.async_checkpoint import CheckpointWriter
 from ganrepro.training.checkpoint import Progress
 
 
@@ -79,6 +80,37 @@ class RunWork(Protocol):
         ...
 
     def write_final(self) -> None: ...
+
+
+class EngineWork:
+    """What a solo run and a pack do alike: batches from a source, steps from a step function (eager or one
+    CUDA graph), losses queued in a block log, checkpoints written by a background writer."""
+
+    def __init__(self, model: Any, source: Any, step: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]],
+                 losses: Any) -> None:
+        self.model, self.source, self.step, self.losses = model, source, step, losses
+        self.writer = CheckpointWriter()
+
+    def batches(self, epoch: int, skip_batches: int) -> Iterator[dict[str, torch.Tensor]]:
+        return self.source.epoch(epoch, skip_batches)
+
+    def batch_count(self, skip_batches: int) -> int:
+        return self.source.batches(skip_batches)
+
+    def log(self, meta: dict[str, Any], losses: dict[str, torch.Tensor]) -> None:
+        self.losses.add(meta, losses)
+
+    def flush(self) -> None:
+        self.losses.flush()
+
+    def shown(self) -> dict[str, float]:
+        return self.losses.last if not self.losses.pending_meta else {}
+
+    def close(self) -> None:
+        try:
+            self.writer.wait()
+        finally:
+            self.losses.close()
 
 
 class StopFlag:

@@ -9,37 +9,45 @@ run's weights within float tolerance (grouped kernels sum in another order).  Wi
 network draws one dropout mask for all members from the global stream, so members' masks differ from their solo
 runs' (the statistics are the same, the exact draws are not).
 
+A pack trains through the solo runs' loop (:mod:`~ganrepro.training.loop`) and engine: batches from each member's
+own source, the resident split shared (:mod:`~ganrepro.training.packed_data`), the packed step run eagerly or as one
+CUDA graph (``train.cuda_graph`` as for a solo run), losses kept on the device and read in blocks, each member's
+rows checked by the non-finite guard (which names the member) before any checkpoint is written, and
+checkpoints snapshotted to host memory and written by the background writer.
+
 Checkpoints of a pack must stay at one step for every member, or a resumed pack could not continue in lockstep.
 They are therefore committed in two phases: every member's new checkpoint is first written (atomically) to
 ``checkpoints/.latest.pt.next``; once all are written, each is renamed onto ``latest.pt``.  A pack killed in the
 first phase resumes from the old checkpoints (the partial ``.next`` files are dropped); one killed in the second
-phase completes the renames first.
+phase completes the renames first.  Both phases run on the background writer's thread, one commit at a time.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
-from torch.utils.data import DataLoader, Dataset
-from tqdm import tqdm
+from torch.utils.data import Dataset
 
+from ganrepro import atomic
 from ganrepro.config import Config
 from ganrepro.data import build_dataset
-from ganrepro.data.sampler import EpochSampler
 from ganrepro.devices import resolve_device
 from ganrepro.errors import UserError
-from ganrepro.training import checkpoint, rundir
+from ganrepro.training import checkpoint, graphs, rundir
+from ganrepro.training.loop import EngineWork, run_epochs
+from ganrepro.training.losslog import LossLog, MemberLossLogs
 from ganrepro.training.packed import PackedModel
+from ganrepro.training.packed_data import PackBatches, member_sources
 from ganrepro.training.packing import check_packable
 from ganrepro.training.rng import restore_rng_state, seed_everything
 from ganrepro.training.runlock import locked
 from ganrepro.training.samples import plot_losses, side_effect_free, write_grid
-from ganrepro.training.trainer import LossLog, StopFlag, _fixed_sample_batch, _set_epoch, build_model
+from ganrepro.training.trainer import _fixed_sample_batch, build_model
 
 PENDING = ".latest.pt.next"
 
@@ -90,13 +98,14 @@ def recover(run_dirs: list[Path]) -> None:
                 p.unlink()
 
 
-def save_pack(model: PackedModel, run_dirs: list[Path], configs: list[Config],
-              progress: checkpoint.Progress) -> None:
-    """Every member's ``latest.pt`` at this step, committed in two phases."""
-    for run_dir, config, state in zip(run_dirs, configs, model.member_states()):
-        checkpoint.save(_pending(run_dir), state, progress, config.digest())
+def commit_pack(run_dirs: list[Path], payloads: list[dict[str, Any]], keep_as: str | None) -> None:
+    """Every member's ``latest.pt`` at one step, committed in two phases (then kept as ``keep_as``)."""
+    for run_dir, payload in zip(run_dirs, payloads):
+        atomic.torch_save(payload, _pending(run_dir))
     for run_dir in run_dirs:
         os.replace(_pending(run_dir), rundir.latest_checkpoint(run_dir))
+    for run_dir in run_dirs if keep_as else ():
+        checkpoint.link_copy(rundir.latest_checkpoint(run_dir), run_dir / "checkpoints" / str(keep_as))
 
 
 def _resume_state(run_dirs: list[Path], resumes: list[bool]) -> list[dict] | None:
@@ -145,7 +154,7 @@ def train_pack(configs: list[Config], run_dirs: list[str | Path], device: str = 
 def _train_locked(configs: list[Config], dirs: list[Path], dev: torch.device, model: PackedModel,
                   train_sets: list[Dataset], sample_batches: list[dict], resumes: list[bool],
                   stop_after_epoch: int | None, progress_bar: bool) -> PackResult:
-    """The pack's training loop, on claimed and locked run directories."""
+    """The pack's side of the loop, on claimed and locked run directories."""
     progress = checkpoint.Progress()
     payloads = _resume_state(dirs, resumes)
     if payloads is not None:
@@ -156,70 +165,39 @@ def _train_locked(configs: list[Config], dirs: list[Path], dev: torch.device, mo
     logs = []
     for d, config, member in zip(dirs, configs, model.members):
         rundir.record_invocation(d, str(dev), resumed_from, Path(config.data.root))
-        logs.append(LossLog(d / "losses.csv", member.loss_names, resumed_from))
+        logs.append(LossLog(d / "losses.csv", member.loss_names, resumed_from, label=str(d)))
+    work = PackWork(configs, dirs, model, PackBatches(model, member_sources(configs, train_sets, dev)),
+                    graphs.step_function(model, configs[0], dev), MemberLossLogs(logs, model.loss_names),
+                    sample_batches)
+    completed = run_epochs(work, configs[0].train, progress, stop_after_epoch, progress_bar,
+                           label=f"pack of {len(dirs)}: ")
+    return PackResult(dirs, progress, completed=completed)
 
-    t = configs[0].train
-    total_epochs = t.n_epochs + t.n_epochs_decay
-    samplers = [EpochSampler(len(s), c.seed) for s, c in zip(train_sets, configs)]
 
-    def write_samples() -> None:
-        model.sync_members()
-        for d, member, batch in zip(dirs, model.members, sample_batches):
+class PackWork(EngineWork):
+    """A pack's side of the loop (:class:`~ganrepro.training.loop.RunWork`): N run directories written at once."""
+
+    def __init__(self, configs: list[Config], dirs: list[Path], model: PackedModel, source: PackBatches,
+                 step: graphs.Step, logs: MemberLossLogs, sample_batches: list[dict]) -> None:
+        super().__init__(model, source, step, logs)
+        self.configs, self.dirs, self.sample_batches = configs, dirs, sample_batches
+
+    def save(self, progress: checkpoint.Progress, keep_as: str | None) -> None:
+        payloads = [checkpoint.payload(state, progress, config.digest())
+                    for state, config in zip(self.model.member_states(), self.configs)]
+        self.writer.run(payloads, lambda snapshots: commit_pack(self.dirs, snapshots, keep_as))
+
+    def samples(self, step: int) -> None:
+        self.model.sync_members()
+        for d, member, batch in zip(self.dirs, self.model.members, self.sample_batches):
             with side_effect_free(member.nets):
                 rows = member.sample_row(batch)
-            write_grid(rows, d / "samples" / f"step{progress.step:08d}.png")
+            write_grid(rows, d / "samples" / f"step{step:08d}.png")
 
-    def save() -> None:
-        save_pack(model, dirs, configs, progress)
+    def plot(self) -> None:
+        for d, log in zip(self.dirs, self.losses.logs):
+            plot_losses(log.path, d / "loss_curves.png")
 
-    started = time.perf_counter()
-    try:
-        with StopFlag() as stop:
-            while progress.epoch < total_epochs:
-                epoch = progress.epoch
-                loaders = []
-                for train_set, sampler, config in zip(train_sets, samplers, configs):
-                    _set_epoch(train_set, epoch)
-                    sampler.set_epoch(epoch, skip=progress.batches_done * t.batch_size)
-                    loaders.append(DataLoader(train_set, batch_size=t.batch_size, sampler=sampler,
-                                              num_workers=config.data.num_workers, pin_memory=dev.type == "cuda",
-                                              generator=torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)))
-                bar = tqdm(zip(*loaders), total=len(loaders[0]) + progress.batches_done,
-                           initial=progress.batches_done, desc=f"pack of {len(dirs)}: epoch {epoch + 1}/{total_epochs}",
-                           unit="it", disable=not progress_bar, dynamic_ncols=True, mininterval=1.0)
-                model.train_mode(True)
-                for batches in bar:
-                    member_losses = model.train_step(list(batches))
-                    progress.batches_done += 1
-                    progress.step += 1
-                    common = {"step": progress.step, "epoch": epoch + 1, "iter": progress.batches_done,
-                              "lr": model.lr, "seconds": round(time.perf_counter() - started, 3)}
-                    for log, losses in zip(logs, member_losses):
-                        log.write({**common, **losses})
-                    if t.sample_every_steps and progress.step % t.sample_every_steps == 0:
-                        write_samples()
-                    if stop.signal is not None:
-                        save()
-                        return PackResult(dirs, progress, completed=False)
-                    if t.latest_every_steps and progress.step % t.latest_every_steps == 0:
-                        save()
-                bar.close()
-                model.end_epoch()
-                write_samples()
-                progress.epoch += 1
-                progress.batches_done = 0
-                save()
-                for d, log in zip(dirs, logs):
-                    if t.checkpoint_every_epochs and progress.epoch % t.checkpoint_every_epochs == 0:
-                        checkpoint.link_copy(rundir.latest_checkpoint(d), d / "checkpoints" / f"epoch_{progress.epoch:04d}.pt")
-                    plot_losses(log.path, d / "loss_curves.png")
-                if stop_after_epoch is not None and progress.epoch >= stop_after_epoch:
-                    break
-    finally:
-        for log in logs:
-            log.close()
-    completed = progress.epoch >= total_epochs
-    if completed:
-        for d in dirs:
+    def write_final(self) -> None:
+        for d in self.dirs:
             checkpoint.write_final(rundir.latest_checkpoint(d), d / "checkpoints" / "final.pt")
-    return PackResult(dirs, progress, completed=completed)

@@ -16,14 +16,20 @@ samples with the solo ``sample_row``.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from ganrepro.errors import TrainingDiverged
-from ganrepro.models.grouped import group_networks, merge_state, pack, split_state, unpack
+from ganrepro.models.grouped import (
+    group_networks,
+    member_cat,
+    member_slice,
+    merge_state,
+    pack,
+    split_state,
+    unpack,
+)
 from ganrepro.training.base import GANModel
 from ganrepro.training.schedule import build_scheduler
 
@@ -61,65 +67,77 @@ class MemberGANLoss:
 
 
 class PackedModel(GANModel):
-    """N solo models of one architecture trained as one grouped model; subclasses hold the update rule."""
+    """N solo models of one architecture trained as one grouped model.
+
+    The update rules are the solo models' own (a packed model is also a :class:`Pix2PixModel` or
+    :class:`CycleGANModel`, after this class in its bases): this class replaces their per-run reductions
+    (:meth:`GANModel._l1` and the rest) with per-member ones, so a step's batch is the members' batches packed
+    member-major and each loss it returns is a vector with one entry per member.  No step reads anything on the
+    host: the non-finite guard reads the losses in blocks (:class:`~ganrepro.training.losslog.MemberLossLogs`).
+    """
 
     def __init__(self, members: list[GANModel], labels: list[str]) -> None:
         template = members[0]
-        super().__init__(template.config, template.device)
+        GANModel.__init__(self, template.config, template.device)  # not the solo model's: it would build nets
         self.members = members
         self.labels = labels
         self.n = len(members)
-        self.loss_names = template.loss_names
+        self.loss_names = tuple(dict.fromkeys(name for m in members for name in m.loss_names))
         self.forward_net = template.forward_net
         self.nets = {name: group_networks([m.nets[name] for m in members]) for name in template.nets}
         grouped_of = {id(solo): grouped for name, net in template.nets.items()
                       for solo, grouped in zip(net.parameters(), self.nets[name].parameters())}
         for name, solo_opt in template.optimizers.items():
             params = [grouped_of[id(p)] for group in solo_opt.param_groups for p in group["params"]]
-            self.optimizers[name] = type(solo_opt)(params, **solo_opt.defaults)
+            self.optimizers[name] = type(solo_opt)(params, **{**solo_opt.defaults, "lr": self.config.train.lr})
             self.schedulers[name] = build_scheduler(self.optimizers[name], self.config.train)
+            self._graph_settings(self.optimizers[name])
 
-    # ------------------------------------------------------------------ per-member vectors
+    # ------------------------------------------------------------------ per-member reductions
     def vector(self, values: list[float]) -> torch.Tensor:
         return torch.tensor(values, dtype=torch.float32, device=self.device)
 
-    def pack_batch(self, batches: list[dict[str, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
-        pairs = [m.to_batch(b) for m, b in zip(self.members, batches)]
-        return pack([a for a, _ in pairs]), pack([b for _, b in pairs])
+    def _l1(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return member_l1(prediction, target, self.n)
 
-    def query_pools(self, pool: str, fakes: torch.Tensor) -> torch.Tensor:
+    def _zeros(self) -> torch.Tensor:
+        return torch.zeros(self.n, device=self.device)
+
+    def _total(self, loss: torch.Tensor) -> torch.Tensor:
+        """The members share no parameter: the gradient of the sum is each member's own gradient."""
+        return loss.sum()
+
+    def _run_sum(self, x: torch.Tensor) -> torch.Tensor:
+        return member_sum(x, self.n)
+
+    def _channel_cat(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return member_cat(a, b, self.n)
+
+    def _last_channels(self, x: torch.Tensor, count: int) -> torch.Tensor:
+        return member_slice(x, self.n, -count)
+
+    def _pooled(self, pool: str, fakes: torch.Tensor) -> torch.Tensor:
         """Each member's fakes through its own image pool (seeded as in its solo run)."""
         return pack([m.pools[pool].query(part) for m, part in zip(self.members, unpack(fakes, self.n))])
 
-    def check_finite(self, step_losses: dict[str, torch.Tensor], context: str) -> None:  # type: ignore[override]
-        """Stop before the optimiser step when any member's loss is NaN/inf, naming that member."""
-        names = list(step_losses)
-        table = torch.stack([step_losses[k].detach().reshape(self.n) for k in names]).tolist()
-        for m in range(self.n):
-            for name, row in zip(names, table):
-                if not math.isfinite(row[m]):
-                    raise TrainingDiverged(
-                        f"pack member {self.labels[m]}: loss {name} became {row[m]} during {context}; the pack "
-                        "stopped and every member's last checkpoint was left as it was")
+    def image_pools(self) -> list[Any]:
+        return [pool for member in self.members for pool in member.pools.values()]
 
-    def report(self, losses: dict[str, torch.Tensor]) -> list[dict[str, float]]:
-        """Each member's logged losses (its solo model's ``loss_names``), with one device-to-host copy."""
-        names = sorted({name for m in self.members for name in m.loss_names})
-        table = dict(zip(names, torch.stack([losses[k].detach() for k in names]).tolist()))
-        return [{name: table[name][i] for name in member.loss_names} for i, member in enumerate(self.members)]
-
-    def train_step(self, batches: list[dict[str, torch.Tensor]]) -> list[dict[str, float]]:  # type: ignore[override]
-        raise NotImplementedError
+    def pack_batch(self, batches: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+        """The members' batches (each from its own order and jitter) as one member-major batch on the device."""
+        pairs = [m.to_batch(b) for m, b in zip(self.members, batches)]
+        return {"A": pack([a for a, _ in pairs]), "B": pack([b for _, b in pairs])}
 
     # ------------------------------------------------------------------ state: N ordinary solo states
     def member_states(self) -> list[dict[str, Any]]:
-        """Each member's state in the solo checkpoint layout (:meth:`GANModel.state_dict`)."""
-        parts = {section: {name: split_state(obj.state_dict(), self.n) for name, obj in objects.items()}
-                 for section, objects in (("nets", self.nets), ("optimizers", self.optimizers))}
+        """Each member's state in the solo checkpoint layout (:meth:`GANModel.state_dict`, rates as floats)."""
+        state = self.state_dict()
+        parts = {section: {name: split_state(value, self.n) for name, value in state[section].items()}
+                 for section in ("nets", "optimizers")}
         return [{
             "nets": {name: split[m] for name, split in parts["nets"].items()},
             "optimizers": {name: split[m] for name, split in parts["optimizers"].items()},
-            "schedulers": {name: s.state_dict() for name, s in self.schedulers.items()},
+            "schedulers": state["schedulers"],
             "pools": {name: pool.state_dict() for name, pool in member.pools.items()},
         } for m, member in enumerate(self.members)]
 
@@ -128,6 +146,7 @@ class PackedModel(GANModel):
             net.load_state_dict(merge_state([s["nets"][name] for s in states]))
         for name, opt in self.optimizers.items():
             opt.load_state_dict(merge_state([s["optimizers"][name] for s in states]))
+            self._graph_settings(opt)
         for name, sched in self.schedulers.items():
             sched.load_state_dict(states[0]["schedulers"][name])
         for member, state in zip(self.members, states):

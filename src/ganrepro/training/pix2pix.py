@@ -16,7 +16,7 @@ import torch
 
 from ganrepro.config import Config
 from ganrepro.fidelity import Fidelity
-from ganrepro.losses import GANLoss, gradient_penalty, l1
+from ganrepro.losses import GANLoss, gradient_penalty
 from ganrepro.models import build_discriminator, build_generator, zero_conv_biases
 from ganrepro.training.base import GANModel
 from ganrepro.training.lua_backward import DiscriminatorTape
@@ -54,6 +54,8 @@ class Pix2PixModel(GANModel):
         self.fidelity = Fidelity.of(config)
         self.use_d = obj.gan != "none"
         self.conditional = obj.gan == "conditional"
+        self.lambda_l1: float | torch.Tensor = obj.lambda_l1  # a pack: one weight per member
+        self.l1_on = obj.lambda_l1 > 0
         self.nets["G"] = build_generator(net.generator, data.input_nc, data.output_nc, ngf=net.ngf,
                                          norm=net.norm, dropout=net.dropout, image_size=data.crop_size,
                                          init_gain=net.init_gain).to(device)
@@ -72,7 +74,7 @@ class Pix2PixModel(GANModel):
         self.loss_names = tuple(names)
 
     def _d_input(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        return torch.cat([a, b], 1) if self.conditional else b
+        return self._channel_cat(a, b) if self.conditional else b
 
     def _zero_biases(self) -> None:
         if self.fidelity.zero_conv_biases:
@@ -100,33 +102,33 @@ class Pix2PixModel(GANModel):
         if obj.gan_mode == "wgangp":
             losses["D_gp"] = gradient_penalty(d, real_in, fake_in, obj.gp_weight)
             loss_d, gradient_of = loss_d + losses["D_gp"], gradient_of + losses["D_gp"]
-        gradient_of.backward()
+        self._total(gradient_of).backward()
         self.optimizers["D"].step()
         self.set_requires_grad([d], False)
         return pred_fake.detach()
 
     def _update_g(self, real_a: torch.Tensor, real_b: torch.Tensor, fake_b: torch.Tensor,
                   pred_fake: torch.Tensor | None, losses: dict[str, torch.Tensor]) -> None:
-        obj = self.config.pix2pix
         self._zero_biases()
         self.optimizers["G"].zero_grad(set_to_none=True)
-        loss_g = torch.zeros((), device=self.device)
+        loss_g = self._zeros()
         if self.use_d and self.tape is not None and pred_fake is not None:
             # Lua: d(-log D)/d(output) of the D step's output, then back through D's updated weights.
             prediction = pred_fake.requires_grad_(True)
             losses["G_GAN"] = self.gan_loss(prediction, True)
-            (grad_prediction,) = torch.autograd.grad(losses["G_GAN"], prediction)
+            (grad_prediction,) = torch.autograd.grad(self._total(losses["G_GAN"]), prediction)
             grad_input = self.tape.input_grad(grad_prediction)
-            grad_fake = grad_input[:, -fake_b.shape[1]:] if self.conditional else grad_input
-            surrogate = (fake_b * grad_fake).sum()  # its gradient with respect to fake_b is grad_fake
+            channels = self.config.data.output_nc
+            grad_fake = self._last_channels(grad_input, channels) if self.conditional else grad_input
+            surrogate = self._run_sum(fake_b * grad_fake)  # its gradient with respect to fake_b is grad_fake
             loss_g = loss_g + surrogate - surrogate.detach() + losses["G_GAN"].detach()
         elif self.use_d:
             losses["G_GAN"] = self.gan_loss(self.nets["D"](self._d_input(real_a, fake_b)), True)
             loss_g = loss_g + losses["G_GAN"]
-        if obj.lambda_l1 > 0:
-            losses["G_L1"] = l1(fake_b, real_b) * obj.lambda_l1
+        if self.l1_on:
+            losses["G_L1"] = self._l1(fake_b, real_b) * self.lambda_l1
             loss_g = loss_g + losses["G_L1"]
-        loss_g.backward()
+        self._total(loss_g).backward()
         self.optimizers["G"].step()
 
     @torch.no_grad()

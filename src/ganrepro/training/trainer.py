@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
 
 import torch
 from torch.utils.data import Dataset, default_collate
@@ -27,11 +26,10 @@ from ganrepro.data import build_dataset
 from ganrepro.devices import resolve_device
 from ganrepro.errors import UserError
 from ganrepro.training import checkpoint, graphs, rundir
-from ganrepro.training.async_checkpoint import CheckpointWriter
 from ganrepro.training.base import GANModel
 from ganrepro.training.batches import BatchSource, batch_source
+from ganrepro.training.loop import EngineWork, run_epochs
 from ganrepro.training.losslog import LossLog
-from ganrepro.training.loop import run_epochs
 from ganrepro.training.rng import restore_rng_state, seed_everything
 from ganrepro.training.runlock import locked
 from ganrepro.training.samples import plot_losses, side_effect_free, write_grid
@@ -95,31 +93,15 @@ def _run(config: Config, run_dir: Path, dev: torch.device, model: GANModel, trai
     return TrainResult(run_dir, progress, completed=completed)
 
 
-class SoloWork:
+class SoloWork(EngineWork):
     """One run's side of the loop (:class:`~ganrepro.training.loop.RunWork`): one batch source, one loss log,
     ``latest.pt`` written by the background writer."""
 
     def __init__(self, config: Config, run_dir: Path, model: GANModel, source: BatchSource, step: graphs.Step,
                  log: LossLog, sample_batch: dict) -> None:
-        self.run_dir, self.model, self.source, self.step, self.losses = run_dir, model, source, step, log
-        self.sample_batch = sample_batch
+        super().__init__(model, source, step, log)
+        self.run_dir, self.sample_batch = run_dir, sample_batch
         self.digest = config.digest()
-        self.writer = CheckpointWriter()
-
-    def batches(self, epoch: int, skip_batches: int) -> Iterator[dict[str, torch.Tensor]]:
-        return self.source.epoch(epoch, skip_batches)
-
-    def batch_count(self, skip_batches: int) -> int:
-        return self.source.batches(skip_batches)
-
-    def log(self, meta: dict[str, Any], losses: dict[str, torch.Tensor]) -> None:
-        self.losses.add(meta, losses)
-
-    def flush(self) -> None:
-        self.losses.flush()
-
-    def shown(self) -> dict[str, float]:
-        return self.losses.last if not self.losses.pending_meta else {}
 
     def save(self, progress: checkpoint.Progress, keep_as: str | None) -> None:
         latest = rundir.latest_checkpoint(self.run_dir)
@@ -133,12 +115,6 @@ class SoloWork:
 
     def plot(self) -> None:
         plot_losses(self.losses.path, self.run_dir / "loss_curves.png")
-
-    def close(self) -> None:
-        try:
-            self.writer.wait()
-        finally:
-            self.losses.close()
 
     def write_final(self) -> None:
         checkpoint.write_final(rundir.latest_checkpoint(self.run_dir), self.run_dir / "checkpoints" / "final.pt")
