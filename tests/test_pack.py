@@ -164,24 +164,29 @@ def test_cli_pack_resumes_exactly_after_sigterm_and_a_diverging_member_is_named(
     parts = [m.replace("whole", "parts") for m in whole]
     assert main([*args, *whole]) == 0
 
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT / "src")}
-    proc = subprocess.Popen([sys.executable, "-m", "ganrepro.cli", *args, *parts], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    log = tmp_path / "parts" / "m1" / "losses.csv"
-    deadline = time.time() + 120
-    while time.time() < deadline and not (log.exists() and len(log.read_text().splitlines()) > 3):
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGTERM)
-    out, _ = proc.communicate(timeout=60)
-    assert proc.returncode == 3 and "run the same command to continue" in out
-    stopped = [checkpoint.load(tmp_path / "parts" / f"m{i}" / "checkpoints" / "latest.pt")["step"] for i in range(2)]
-    assert stopped[0] == stopped[1] < 24
-    assert main([*args, *parts]) == 0
-    for i in range(2):
-        a, b = latest(tmp_path / "whole" / f"m{i}"), latest(tmp_path / "parts" / f"m{i}")
-        for name in a["nets"]:
-            assert all(torch.equal(v, b["nets"][name][k]) for k, v in a["nets"][name].items())
-        assert losses(tmp_path / "parts" / f"m{i}")["step"] == list(range(1, 25))
+    # stopped by SIGTERM (saves at the next step), then killed (SIGKILL) after a mid-epoch checkpoint
+    for name, sig, extra in (("parts", signal.SIGTERM, []),
+                             ("killed", signal.SIGKILL, ["--set=train.latest_every_steps=2"])):
+        members = [m.replace("whole", name) for m in whole]
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT / "src")}
+        proc = subprocess.Popen([sys.executable, "-m", "ganrepro.cli", *args, *extra, *members], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        log = tmp_path / name / "m1" / "losses.csv"
+        deadline = time.time() + 120
+        while time.time() < deadline and not (log.exists() and len(log.read_text().splitlines()) > 5):
+            time.sleep(0.02)
+        proc.send_signal(sig)
+        out, _ = proc.communicate(timeout=60)
+        if sig == signal.SIGTERM:
+            assert proc.returncode == 3 and "run the same command to continue" in out
+        stopped = [checkpoint.load(tmp_path / name / f"m{i}" / "checkpoints" / "latest.pt")["step"] for i in range(2)]
+        assert stopped[0] == stopped[1] < 24
+        assert main([*args, *extra, *members]) == 0
+        for i in range(2):
+            a, b = latest(tmp_path / "whole" / f"m{i}"), latest(tmp_path / name / f"m{i}")
+            for net in a["nets"]:
+                assert all(torch.equal(v, b["nets"][net][k]) for k, v in a["nets"][net].items()), (name, net)
+            assert losses(tmp_path / name / f"m{i}")["step"] == list(range(1, 25))
     # a member's run directory is an ordinary one: evaluate reads it as it is
     assert main(["evaluate", str(tmp_path / "parts" / "m1"), "--metrics", "ssim,psnr", "--device", "cpu"]) == 0
     assert (tmp_path / "parts" / "m1" / "eval" / "test-trainmode" / "metrics.json").is_file()
@@ -235,3 +240,56 @@ def test_an_interrupted_checkpoint_commit_is_finished_or_undone(tmp_path: Path) 
         write(d, PENDING, 6)  # killed while renaming them: the renames are finished
     recover(dirs)
     assert steps() == [6, 6, 6] and not any((d / "checkpoints" / PENDING).exists() for d in dirs)
+
+
+def test_pack_guard_runs_before_every_checkpoint_and_names_the_member(aligned_root: Path, tmp_path: Path) -> None:
+    """Losses are read in blocks; a non-finite one in member 1 at step 3 stops the pack at the next write, and
+    every member's latest.pt is the step-2 checkpoint (its steps all finite)."""
+    configs = [load_config(ROOT / "params" / "pix2pix.yaml", [*tiny_overrides(aligned_root, "pix2pix"), *SHORT,
+                                                               "train.latest_every_steps=1", f"seed={i}"])
+               for i in range(2)]
+    from ganrepro.data import build_dataset
+    from ganrepro.data.sampler import EpochSampler
+
+    sampler = EpochSampler(2, configs[1].seed)
+    sampler.set_epoch(1)
+    third = sampler.order()[0]  # epoch 1 is steps 1-2: step 3 is epoch 2's first item
+    datasets = [build_dataset(configs[0]), PoisonedEpoch(build_dataset(configs[1]), epoch=1, item=third)]
+    dirs = [tmp_path / "m0", tmp_path / "m1"]
+    with pytest.raises(TrainingDiverged, match=rf"pack member {dirs[1]}: loss \w+ became nan at step 3 "):
+        train_pack(configs, dirs, "cpu", datasets=datasets, progress_bar=False)
+    assert [checkpoint.load(d / "checkpoints" / "latest.pt")["step"] for d in dirs] == [2, 2]
+
+
+class PoisonedEpoch(torch.utils.data.Dataset):
+    """A split whose item ``item`` is NaN in epoch ``epoch`` (0-based) only."""
+
+    def __init__(self, inner, epoch: int, item: int) -> None:
+        self.inner, self.poison_epoch, self.item, self.epoch = inner, epoch, item, 0
+
+    def __len__(self) -> int:
+        return len(self.inner)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+        self.inner.set_epoch(epoch)
+
+    def __getitem__(self, index: int) -> dict:
+        item = dict(self.inner[index])
+        if self.epoch == self.poison_epoch and index == self.item:
+            item["B"] = torch.full_like(item["B"], float("nan"))
+        return item
+
+
+def test_pack_on_resident_data_equals_the_pack_through_dataloaders(aligned_root: Path, tmp_path: Path) -> None:
+    """Members share one resident split, each drawing with its own seed: the same tensors as its own loader."""
+    ends = {}
+    for mode in ("on", "off"):
+        configs = [load_config(ROOT / "params" / "pix2pix.yaml", [*tiny_overrides(aligned_root, "pix2pix"), *SHORT,
+                                                                   f"data.resident={mode}", f"seed={i}"])
+                   for i in range(2)]
+        train_pack(configs, [tmp_path / mode / f"m{i}" for i in range(2)], "cpu", progress_bar=False)
+        ends[mode] = [latest(tmp_path / mode / f"m{i}")["nets"]["G"] for i in range(2)]
+    for on, off in zip(ends["on"], ends["off"]):
+        assert all(torch.equal(on[k], off[k]) for k in on)
+    assert any(not torch.equal(ends["on"][0][k], ends["on"][1][k]) for k in ends["on"][0])  # the members differ
