@@ -3,7 +3,8 @@
 #   1. prepare facades from an archive folder (default ../shared/datasets, else .device/datasets);
 #   2. the tests marked gpu (graphed = eager, graphed resume, resident batches on the GPU);
 #   3. benchmarks/train_throughput.py: three engines x pix2pix and CycleGAN, plus a CycleGAN profile;
-#   4. a 2-epoch facades pix2pix run (the paper config) followed by `ganrepro evaluate`.
+#   4. the same benchmark's pack mode: packs of 1, 3, 8 and 13 seeds, pix2pix and CycleGAN (aggregate samples/s);
+#   5. a 2-epoch facades pix2pix run (the paper config) followed by `ganrepro evaluate`.
 # Needs torch with CUDA, pytest, pillow, numpy, pyyaml, tqdm, matplotlib, pandas (no snakemake/mlflow/dvc).
 #
 #   benchmarks/gpu_check.sh [ARCHIVE_DIR]        logs and the profile trace go to $OUT or .device/gpu_check
@@ -39,7 +40,7 @@ python3 -c 'import torch; print("torch", torch.__version__, torch.cuda.get_devic
 step prepare bash -c "python3 -m ganrepro download facades --mirror file://$(realpath "$archives") \
   && python3 -m ganrepro prepare facades" || { echo "prepare failed" >&2; exit 1; }
 
-step tests python3 -m pytest -q -m gpu tests/test_gpu_engine.py -p no:cacheprovider
+step tests python3 -m pytest -q -m gpu tests/test_gpu_engine.py tests/test_pack.py -p no:cacheprovider
 summary+=("gpu tests: $(grep -E '[0-9]+ (passed|failed)' "$logs/tests.log" | tail -n 1)")
 
 step benchmark python3 benchmarks/train_throughput.py --data "$data" --steps 200 --profile "$logs"
@@ -54,6 +55,21 @@ for r in lines:
         print(f"throughput {r['model']} {r['engine']}: {r['end_to_end_it_s']:.1f} it/s end to end, "
               f"{r['in_loop_it_s']:.1f} it/s in the loop, peak GPU memory "
               + (f"{memory:.2f} GiB" if memory is not None else "n/a"))
+PY
+)")
+
+# 50 steps a pack (25 runs a model in all): each pack also writes one checkpoint per member (686 MB for pix2pix)
+step pack python3 benchmarks/train_throughput.py --data "$data" --steps 50 --pack 1,3,8,13
+summary+=("$(python3 - "$logs/pack.log" <<'PY'
+import json, sys
+for r in (json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")):
+    if "steps" not in r:
+        print(f"pack {r['model']} x{r['pack']}: {r['note']}")
+        continue
+    memory = r["peak_gpu_memory_gib"]
+    print(f"pack {r['model']} x{r['pack']} ({r['engine']}): {r['end_to_end_samples_s']:.1f} samples/s end to end, "
+          f"{r['in_loop_samples_s']:.1f} in the loop, peak GPU memory " + (f"{memory:.2f} GiB" if memory else "n/a")
+          + (f" [{r['note']}]" if r.get("note") else ""))
 PY
 )")
 

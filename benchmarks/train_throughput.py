@@ -12,12 +12,18 @@ checkpoint, sample grid and loss plot included) and the rates are printed side b
 
 Two rates per cell: end to end (``--steps`` / wall time of the whole ``train`` call, including the data
 decode, model build and epoch-end writes) and in the loop (from the ``seconds`` column of ``losses.csv``,
-first to last step).  The peak GPU memory of each run is printed beside it.  ``--profile DIR`` records
+first to last step).  The peak GPU memory of each run is printed beside it.
+
+``--pack 1,3,8,13`` measures packs instead (:mod:`ganrepro.training.pack`): for each size N, N runs of the same
+configuration with seeds 0…N−1 trained together by ``train_pack`` end to end for ``--steps`` steps on the
+resident split, graphed on CUDA (eager if capture fails, which the row says) and eager on CPU; the rate is the
+aggregate in samples/s (N × steps per second), end to end and in the loop, with the peak GPU memory.  ``--profile DIR`` records
 ``--profile-steps`` eager CycleGAN steps with torch.profiler (after warm-up), prints the operators that take
 the most device time and writes a Chrome trace to DIR.
 
     PYTHONPATH=src python benchmarks/train_throughput.py --data data/facades/prepared [--steps 300]
-        [--models pix2pix,cyclegan] [--size 256] [--device auto] [--profile DIR]
+        [--models pix2pix,cyclegan] [--size 256] [--device auto] [--profile DIR] [--pack 1,3,8,13]
+        [--set [MODEL:]KEY=VALUE ...]
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from ganrepro.devices import resolve_device
 from ganrepro.paths import params_dir
 from ganrepro.training import trainer
 from ganrepro.training.base import GANModel
+from ganrepro.training.pack import train_pack
 
 ENGINES = {
     "dataloader+sync": ["data.resident=off", "data.num_workers=0", "train.cuda_graph=off"],
@@ -47,12 +54,15 @@ ENGINES = {
 }
 
 
-def config_for(model: str, data: Path, size: int, steps: int, engine: str) -> Config:
+def config_for(model: str, data: Path, size: int, steps: int, engine: str, extra: list[str] = ()) -> Config:
+    """``extra``: ``--set`` overrides, ``MODEL:KEY=VALUE`` applying to that model only."""
     load = size * 286 // 256
+    mine = [o.split(":", 1)[1] if ":" in o.split("=", 1)[0] else o for o in extra
+            if ":" not in o.split("=", 1)[0] or o.startswith(f"{model}:")]
     return load_config(params_dir() / f"{model}.yaml", [
         f"data.root={data}", f"data.load_size={load}", f"data.crop_size={size}", f"data.max_items={steps}",
         "train.n_epochs=1", "train.n_epochs_decay=0", "train.latest_every_steps=0", "train.sample_every_steps=0",
-        "train.checkpoint_every_epochs=0", *ENGINES[engine]])
+        "train.checkpoint_every_epochs=0", *ENGINES[engine], *mine])
 
 
 @contextlib.contextmanager
@@ -89,7 +99,7 @@ def loop_rate(losses_csv: Path) -> float:
 def run(model: str, engine: str, args: argparse.Namespace, device: torch.device) -> dict:
     if engine == "resident+graphed" and device.type != "cuda":
         return {"model": model, "engine": engine, "note": "n/a on CPU"}
-    config = config_for(model, args.data, args.size, args.steps, engine)
+    config = config_for(model, args.data, args.size, args.steps, engine, args.set)
     if device.type == "cuda":
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats(device)
@@ -121,7 +131,8 @@ def cell(result: dict) -> str:
 
 def profile(args: argparse.Namespace, device: torch.device) -> None:
     """Where an eager CycleGAN step spends its time (operators sorted by device time, or CPU time on CPU)."""
-    from torch.profiler import ProfilerActivity, profile as torch_profile
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
 
     config = config_for("cyclegan", args.data, args.size, 8, "resident+eager")
     model = trainer.build_model(config, device)
@@ -144,6 +155,57 @@ def profile(args: argparse.Namespace, device: torch.device) -> None:
     print(f"profile: {args.profile_steps} CycleGAN steps, trace {trace}")
 
 
+def run_pack(model: str, size: int, engine: str, args: argparse.Namespace, device: torch.device) -> dict:
+    """A pack of ``size`` seeds trained end to end by the pack trainer; aggregate samples/s."""
+    configs = [config_for(model, args.data, args.size, args.steps, engine, [*args.set, f"seed={seed}"])
+               for seed in range(size)]
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(device)
+    with tempfile.TemporaryDirectory() as tmp:
+        dirs = [Path(tmp) / f"m{i}" for i in range(size)]
+        start = time.perf_counter()
+        result = train_pack(configs, dirs, str(device), progress_bar=False)
+        wall = time.perf_counter() - start
+        in_loop = loop_rate(dirs[0] / "losses.csv")
+    memory = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None
+    steps = result.progress.step
+    return {"model": model, "pack": size, "engine": engine, "steps": steps,
+            "end_to_end_samples_s": size * steps / wall, "in_loop_samples_s": size * in_loop, "wall_s": wall,
+            "peak_gpu_memory_gib": memory}
+
+
+def guarded_pack(model: str, size: int, args: argparse.Namespace, device: torch.device) -> dict:
+    """Graphed on CUDA, falling back to eager (and saying so) when the capture fails; eager on CPU."""
+    failure = ""
+    engines = ["resident+graphed", "resident+eager"] if device.type == "cuda" else ["resident+eager"]
+    for engine in engines:
+        try:
+            result = run_pack(model, size, engine, args, device)
+            return {**result, "note": failure} if failure else result
+        except Exception as err:  # reported in the row and the JSON line, not hidden
+            failure += f"{engine} failed: {type(err).__name__}: {err}"[:200] + "; "
+    return {"model": model, "pack": size, "note": failure}
+
+
+def pack_cell(result: dict) -> str:
+    if "steps" not in result:
+        return f"pack {result['pack']}: {result['note']}"
+    memory = f", {result['peak_gpu_memory_gib']:.1f} GiB" if result["peak_gpu_memory_gib"] is not None else ""
+    return (f"pack {result['pack']}: {result['end_to_end_samples_s']:.1f} e2e / {result['in_loop_samples_s']:.1f} "
+            f"loop samples/s{memory} ({result['engine']})")
+
+
+def pack_mode(args: argparse.Namespace, device: torch.device) -> None:
+    sizes = [int(n) for n in args.pack.split(",")]
+    print(f"pack mode: aggregate samples/s for packs of {', '.join(map(str, sizes))}")
+    for model in args.models.split(","):
+        results = [guarded_pack(model, size, args, device) for size in sizes]
+        print(f"{model:9s} | " + " | ".join(pack_cell(r) for r in results))
+        for result in results:
+            print(json.dumps(result))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True, help="a prepared dataset (ganrepro prepare NAME)")
@@ -154,10 +216,17 @@ def main() -> None:
     parser.add_argument("--engines", default=",".join(ENGINES))
     parser.add_argument("--profile", type=Path, default=None, help="also profile CycleGAN steps into this folder")
     parser.add_argument("--profile-steps", type=int, default=5)
+    parser.add_argument("--pack", default=None, metavar="N,N,...",
+                        help="measure packs of these sizes (aggregate samples/s) instead of the engines")
+    parser.add_argument("--set", action="append", default=[], metavar="[MODEL:]KEY=VALUE",
+                        help="extra config override (repeatable); with MODEL: for that model only")
     args = parser.parse_args()
     device = torch.device(resolve_device(args.device))
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
     print(f"device: {device} ({name}), torch {torch.__version__}, {args.steps} steps, {args.size}x{args.size}, batch 1")
+    if args.pack:
+        pack_mode(args, device)
+        return
     engines = args.engines.split(",")
     print(f"{'model':9s} | " + " | ".join(f"{e:42s}" for e in engines))
     for model in args.models.split(","):

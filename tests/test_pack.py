@@ -161,7 +161,6 @@ def test_cli_pack_resumes_exactly_after_sigterm_and_a_diverging_member_is_named(
     args = ["train-pack", "--config", str(ROOT / "params" / "pix2pix.yaml"), *shared, "--device", "cpu",
             "--no-progress"]
     whole = [f"--member={tmp_path / 'whole' / f'm{i}'} seed={i} pix2pix.lambda_l1={10 * i}" for i in range(2)]
-    parts = [m.replace("whole", "parts") for m in whole]
     assert main([*args, *whole]) == 0
 
     # stopped by SIGTERM (saves at the next step), then killed (SIGKILL) after a mid-epoch checkpoint
@@ -293,3 +292,61 @@ def test_pack_on_resident_data_equals_the_pack_through_dataloaders(aligned_root:
     for on, off in zip(ends["on"], ends["off"]):
         assert all(torch.equal(on[k], off[k]) for k in on)
     assert any(not torch.equal(ends["on"][0][k], ends["on"][1][k]) for k in ends["on"][0])  # the members differ
+
+
+def test_benchmark_pack_mode_runs_on_cpu_and_its_lines_parse(aligned_root: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """``train_throughput.py --pack``: packs of 1 and 2, both models, 2 steps each, tiny networks."""
+    import json
+    import runpy
+
+    tiny = ["network.ngf=8", "network.ndf=8", "network.discriminator=patch16", "pix2pix:network.generator=unet_32",
+            "cyclegan:network.generator=resnet_2blocks", "cyclegan:cyclegan.pool_size=3"]
+    monkeypatch.setattr(sys, "argv", ["train_throughput.py", "--data", str(aligned_root), "--pack", "1,2",
+                                      "--steps", "2", "--size", "32", "--device", "cpu",
+                                      *[f"--set={o}" for o in tiny]])
+    runpy.run_path(str(ROOT / "benchmarks" / "train_throughput.py"), run_name="__main__")
+    lines = capsys.readouterr().out.splitlines()
+    rows = [json.loads(line) for line in lines if line.startswith("{")]
+    assert [(r["model"], r["pack"]) for r in rows] == [(m, n) for m in ("pix2pix", "cyclegan") for n in (1, 2)]
+    for row in rows:
+        assert "note" not in row and row["steps"] == 2 and row["engine"] == "resident+eager"
+        assert row["end_to_end_samples_s"] > 0 and row["in_loop_samples_s"] > 0 and row["peak_gpu_memory_gib"] is None
+    tables = [line for line in lines if line.startswith(("pix2pix ", "cyclegan "))]
+    assert len(tables) == 2 and all(line.count("samples/s") == 2 for line in tables)
+
+
+def gpu_pack_configs(root: Path, model: str, *extra: str) -> list:
+    """3 members (seeds and loss weights differ), 6 pairs x 2 epochs = 12 steps: 3 eager warm-up steps, then
+    9 replays of the captured packed step."""
+    base = [*tiny_overrides(root, model), "train.n_epochs=2", "train.n_epochs_decay=0", *extra]
+    return [load_config(ROOT / "params" / f"{model}.yaml", [*base, *member]) for member in MEMBERS[model]]
+
+
+@pytest.fixture
+def six_pairs(tmp_path: Path) -> Path:
+    make_aligned(tmp_path / "data", "train", 6, seed=1)
+    make_aligned(tmp_path / "data", "test", 2, seed=2)
+    return tmp_path / "data"
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("model", ["pix2pix", "cyclegan"])
+def test_graphed_pack_gives_the_eager_pack_weights_and_resumes_exactly(six_pairs: Path, tmp_path: Path,
+                                                                      model: str) -> None:
+    def run(name: str, graph: str, stop: int | None = None) -> list[dict]:
+        configs = gpu_pack_configs(six_pairs, model, f"train.cuda_graph={graph}")
+        dirs = [tmp_path / name / f"m{i}" for i in range(3)]
+        train_pack(configs, dirs, "cuda", stop_after_epoch=stop, progress_bar=False)
+        return [latest(d)["nets"] for d in dirs]
+
+    eager, graphed = run("eager", "off"), run("graphed", "on")
+    for e, g in zip(eager, graphed):
+        for net in e:
+            for key, value in e[net].items():
+                if value.is_floating_point():
+                    torch.testing.assert_close(g[net][key], value, rtol=1e-3, atol=1e-4, msg=f"{net}.{key}")
+    run("resumed", "on", stop=1)
+    for straight, resumed in zip(graphed, run("resumed", "on")):
+        for net in straight:
+            assert all(torch.equal(resumed[net][k], v) for k, v in straight[net].items()), net
