@@ -16,6 +16,10 @@ not logged twice.  The file may be damaged (a kill mid-line, a disk that filled,
 the run lock existed writing into it); a damaged log must never make a run impossible to resume, so it is
 rebuilt from the rows up to the checkpoint's step that still parse, one per step, and a warning says how
 many lines were dropped.  The checkpoint, not the log, is the run's state.
+
+A pack's step returns each loss as a vector over its members: :class:`MemberLossLogs` queues one
+(losses × members) tensor per step and hands each member's columns to that member's :class:`LossLog`, whose
+guard names the member.
 """
 
 from __future__ import annotations
