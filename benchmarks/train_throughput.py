@@ -36,7 +36,7 @@ import platform
 import tempfile
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import torch
 
@@ -54,7 +54,7 @@ ENGINES = {
 }
 
 
-def config_for(model: str, data: Path, size: int, steps: int, engine: str, extra: list[str] = ()) -> Config:
+def config_for(model: str, data: Path, size: int, steps: int, engine: str, extra: Sequence[str] = ()) -> Config:
     """``extra``: ``--set`` overrides, ``MODEL:KEY=VALUE`` applying to that model only."""
     load = size * 286 // 256
     mine = [o.split(":", 1)[1] if ":" in o.split("=", 1)[0] else o for o in extra

@@ -21,7 +21,7 @@ import itertools
 
 import torch
 
-from ganrepro.config import Config
+from ganrepro.config import Config, CycleGANObjective
 from ganrepro.fidelity import Fidelity
 from ganrepro.losses import GANLoss, gradient_penalty
 from ganrepro.models import (
@@ -81,7 +81,7 @@ class CycleGANModel(GANModel):
         names += ["D_A", "D_B"] if obj.use_gan else []
         self.loss_names = tuple(names)
 
-    def _weights(self, use_gan: bool, objectives: list) -> None:
+    def _weights(self, use_gan: bool, objectives: list[CycleGANObjective]) -> None:
         """The loss weights and switches the steps read: floats and booleans for a run; for a pack
         (``objectives`` of every member) one weight per member, and a term on when any member has it."""
         def weight(values: list[float]) -> float | torch.Tensor:
