@@ -350,3 +350,29 @@ def test_graphed_pack_gives_the_eager_pack_weights_and_resumes_exactly(six_pairs
     for straight, resumed in zip(graphed, run("resumed", "on")):
         for net in straight:
             assert all(torch.equal(resumed[net][k], v) for k, v in straight[net].items()), net
+
+
+def test_members_share_one_resident_split_and_draw_their_own_batches(tmp_path: Path) -> None:
+    """Each member's resident batches equal its own DataLoader's (its seed's order and jitter), bit for bit,
+    while the pixels are decoded and kept once for the whole pack."""
+    from ganrepro.data import build_dataset
+    from ganrepro.training.batches import LoaderBatches, ResidentBatches
+    from ganrepro.training.packed_data import member_sources
+
+    root = tmp_path / "data"
+    make_aligned(root, "train", 5, size=40, seed=3)
+    configs = [load_config(ROOT / "params" / "pix2pix.yaml", [*tiny_overrides(root, "pix2pix"), f"seed={seed}",
+                                                               "train.batch_size=2"]) for seed in range(3)]
+    datasets = [build_dataset(c, "train", augment=True) for c in configs]
+    sources = member_sources(configs, datasets, torch.device("cpu"))
+    assert all(isinstance(s, ResidentBatches) for s in sources)
+    assert len({s.split.images_a.data_ptr() for s in sources}) == 1  # type: ignore[attr-defined]
+    for config, dataset, source in zip(configs, datasets, sources):
+        loader = LoaderBatches(config, dataset, torch.device("cpu"))
+        for epoch, skip in ((0, 0), (1, 1)):
+            ours, theirs = list(source.epoch(epoch, skip)), list(loader.epoch(epoch, skip))
+            assert len(ours) == len(theirs) == 3 - skip
+            for mine, reference in zip(ours, theirs):
+                assert torch.equal(mine["A"], reference["A"]) and torch.equal(mine["B"], reference["B"])
+    first = [next(iter(s.epoch(0, 0)))["A"] for s in sources]
+    assert not torch.equal(first[0], first[1])  # other seeds, other batches
