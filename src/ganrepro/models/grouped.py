@@ -137,16 +137,19 @@ def merge_state(states: list[Any]) -> Any:
     return copy.deepcopy(first)
 
 
-def split_state(state: Any, members: int) -> list[Any]:
-    """The inverse of :func:`merge_state`: the grouped state -> N solo states."""
+def split_state(state: Any, members: int, views: bool = False) -> list[Any]:
+    """The inverse of :func:`merge_state`: the grouped state -> N solo states.
+
+    With ``views`` the tensors are views of the grouped ones (no device memory for a copy; for a caller that
+    copies them at once, e.g. into host memory for a checkpoint, or into the solo networks)."""
     if isinstance(state, torch.Tensor):
         if state.dim() == 0:
-            return [state.clone() for _ in range(members)]
-        return [part.clone() for part in state.chunk(members, 0)]
+            return [state if views else state.clone() for _ in range(members)]
+        return [part if views else part.clone() for part in state.chunk(members, 0)]
     if isinstance(state, dict):
-        parts = {k: split_state(v, members) for k, v in state.items()}
+        parts = {k: split_state(v, members, views) for k, v in state.items()}
         return [{k: parts[k][m] for k in state} for m in range(members)]
     if isinstance(state, (list, tuple)):
-        parts_list = [split_state(v, members) for v in state]
+        parts_list = [split_state(v, members, views) for v in state]
         return [type(state)(p[m] for p in parts_list) for m in range(members)]
     return [copy.deepcopy(state) for _ in range(members)]

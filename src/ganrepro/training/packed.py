@@ -130,9 +130,12 @@ class PackedModel(GANModel):
 
     # ------------------------------------------------------------------ state: N ordinary solo states
     def member_states(self) -> list[dict[str, Any]]:
-        """Each member's state in the solo checkpoint layout (:meth:`GANModel.state_dict`, rates as floats)."""
+        """Each member's state in the solo checkpoint layout (:meth:`GANModel.state_dict`, rates as floats).
+
+        Its tensors are views of the grouped ones: copy them (the checkpoint writer's host snapshot does) before
+        the next step changes them."""
         state = self.state_dict()
-        parts = {section: {name: split_state(value, self.n) for name, value in state[section].items()}
+        parts = {section: {name: split_state(value, self.n, views=True) for name, value in state[section].items()}
                  for section in ("nets", "optimizers")}
         return [{
             "nets": {name: split[m] for name, split in parts["nets"].items()},
@@ -156,5 +159,5 @@ class PackedModel(GANModel):
     def sync_members(self) -> None:
         """Copy the grouped networks' current weights and statistics into the members' solo networks."""
         for name, net in self.nets.items():
-            for member, state in zip(self.members, split_state(net.state_dict(), self.n)):
+            for member, state in zip(self.members, split_state(net.state_dict(), self.n, views=True)):
                 member.nets[name].load_state_dict(state)
