@@ -162,13 +162,14 @@ def _train_locked(configs: list[Config], dirs: list[Path], dev: torch.device, mo
         restore_rng_state(payloads[0]["rng"])  # the pack's one global stream (dropout), the same in every member
         progress = checkpoint.progress_of(payloads[0])
     resumed_from = progress.step if payloads is not None else None
+    # what can fail (decoding the split, the graph switch) before any log file is opened
+    source = PackBatches(model, member_sources(configs, train_sets, dev))
+    step = graphs.step_function(model, configs[0], dev)
     logs = []
     for d, config, member in zip(dirs, configs, model.members):
         rundir.record_invocation(d, str(dev), resumed_from, Path(config.data.root))
         logs.append(LossLog(d / "losses.csv", member.loss_names, resumed_from, label=str(d)))
-    work = PackWork(configs, dirs, model, PackBatches(model, member_sources(configs, train_sets, dev)),
-                    graphs.step_function(model, configs[0], dev), MemberLossLogs(logs, model.loss_names),
-                    sample_batches)
+    work = PackWork(configs, dirs, model, source, step, MemberLossLogs(logs, model.loss_names), sample_batches)
     completed = run_epochs(work, configs[0].train, progress, stop_after_epoch, progress_bar,
                            label=f"pack of {len(dirs)}: ")
     return PackResult(dirs, progress, completed=completed)

@@ -85,10 +85,11 @@ def _run(config: Config, run_dir: Path, dev: torch.device, model: GANModel, trai
         model.load_state_dict(payload["model"])
         restore_rng_state(payload["rng"])
         progress = checkpoint.progress_of(payload)
+    # what can fail (decoding the split, the graph switch) before the log file is opened
+    source, step = batch_source(config, train_set, dev), graphs.step_function(model, config, dev)
     rundir.record_invocation(run_dir, str(dev), progress.step if resume else None, Path(config.data.root))
     log = LossLog(run_dir / "losses.csv", model.loss_names, progress.step if resume else None)
-    work = SoloWork(config, run_dir, model, batch_source(config, train_set, dev),
-                    graphs.step_function(model, config, dev), log, sample_batch)
+    work = SoloWork(config, run_dir, model, source, step, log, sample_batch)
     completed = run_epochs(work, config.train, progress, stop_after_epoch, progress_bar)
     return TrainResult(run_dir, progress, completed=completed)
 
