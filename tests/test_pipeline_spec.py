@@ -118,7 +118,7 @@ def test_bad_row_values_fail_before_any_job(params_copy: Path) -> None:
 
 
 def test_unknown_profile_lists_the_known_ones() -> None:
-    with pytest.raises(ConfigError, match="known: paper, quick, smoke"):
+    with pytest.raises(ConfigError, match="known: gpu-short, paper, quick, smoke"):
         load_profile("fast")
 
 
