@@ -154,8 +154,9 @@ def stale_stages(stages: list[Stage], root: Path) -> list[Stage]:
                 raise UserError(f"stage {stage.name}: input {dep} does not exist and no stage makes it")
             inputs.append(mtime)
         outputs = [_own_mtime(root / out) for out in stage.outs]
-        missing = not outputs or any(m is None for m in outputs) or any(m is None for m in inputs)
-        if remade or missing or max((m for m in inputs if m is not None), default=0.0) > min(outputs):  # type: ignore[type-var]
+        present = [m for m in outputs if m is not None]
+        missing = not outputs or len(present) < len(outputs) or None in inputs
+        if remade or missing or max((m for m in inputs if m is not None), default=0.0) > min(present):
             to_run.append(stage)
             rerun.add(stage.name)
     return to_run
@@ -202,19 +203,22 @@ def execute(stages: list[Stage], root: Path, jobs: int = 1,
     """Run ``stages`` (from :func:`stale_stages`) with at most ``jobs`` at once, each when the stages making
     its inputs have finished; stop starting new ones at the first failure and raise after the running ones end."""
     makes = {out: s.name for s in stages for out in s.outs}
-    waiting, running = list(stages), {}  # type: ignore[var-annotated]
+    waiting = list(stages)
+    running: dict[str, tuple[Stage, subprocess.Popen[bytes], float]] = {}
     finished: set[str] = set()
     times: dict[str, KindTime] = {}
     failure: str | None = None
     env = _environment()
-    while waiting or running:
-        for stage in [s for s in waiting if failure is None and all(makes.get(d, "") in finished or d not in makes
-                                                                      for d in s.deps)][:max(0, jobs - len(running))]:
+
+    def ready(stage: Stage) -> bool:
+        return all(d not in makes or makes[d] in finished for d in stage.deps)
+
+    while running or (waiting and failure is None):
+        launchable = [s for s in waiting if ready(s)] if failure is None else []
+        for stage in launchable[:max(0, jobs - len(running))]:
             waiting.remove(stage)
             echo(f"[{stage.kind}] {stage.name}: {stage.command}")
             running[stage.name] = (stage, subprocess.Popen(argv_of(stage.command), cwd=root, env=env), time.time())
-        if failure is not None and not running:
-            break
         time.sleep(0.05)
         for name, (stage, process, start) in list(running.items()):
             code = process.poll()
