@@ -26,7 +26,7 @@ def params_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.mark.parametrize("dataset", ["synthetic", "facades", "cityscapes"])
-@pytest.mark.parametrize("profile", ["paper", "quick", "smoke"])
+@pytest.mark.parametrize("profile", ["paper", "gpu-short", "quick", "smoke"])
 def test_every_table_resolves_on_every_profile(dataset: str, profile: str) -> None:
     plan = Plan(dataset, profile)
     plan.validate()  # every row x seed builds a valid config
@@ -118,7 +118,7 @@ def test_bad_row_values_fail_before_any_job(params_copy: Path) -> None:
 
 
 def test_unknown_profile_lists_the_known_ones() -> None:
-    with pytest.raises(ConfigError, match="known: paper, quick, smoke"):
+    with pytest.raises(ConfigError, match="known: gpu-short, paper, quick, smoke"):
         load_profile("fast")
 
 

@@ -108,6 +108,7 @@ class Profile:
     path: Path = Path()
     fcn_protocol: str = "pix2pix"  # the FCN-score's resolution protocol (see ganrepro.metrics.fcn_protocol)
     fcn_train_crop: int | None = None  # pix2pix protocol: the segmenter's training crop at label resolution
+    pack: dict[str, Any] = field(default_factory=dict)  # how the workflow groups a table's runs (pipeline.packs)
 
     def overrides(self, model: str, dataset: str) -> dict[str, Any]:
         """Dotted overrides for one model on one dataset: profile-wide, per model, then per dataset."""
@@ -186,7 +187,7 @@ def load_profile(name: str) -> Profile:
     where = str(path)
     _keys(raw, where, required=("description", "replication", "seeds", "device", "threads", "gpus_per_job",
                                 "segmenter", "metrics"),
-          optional=("config", "models", "datasets", "runtime_min", "mem_mb", "fcn"))
+          optional=("config", "models", "datasets", "runtime_min", "mem_mb", "fcn", "pack"))
     seeds = raw["seeds"]
     if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and s >= 0 for s in seeds) \
             or len(set(seeds)) != len(seeds):
@@ -217,7 +218,8 @@ def load_profile(name: str) -> Profile:
                    int(raw["threads"]), int(raw["gpus_per_job"]), int(raw.get("runtime_min", 60)),
                    int(raw.get("mem_mb", 4000)), str(segmenter["arch"]), int(segmenter["epochs"]), metrics,
                    dict(_mapping(raw.get("config") or {}, f"{where}: config")), models, datasets, path,
-                   fcn_protocol=protocol, fcn_train_crop=train_crop)
+                   fcn_protocol=protocol, fcn_train_crop=train_crop,
+                   pack=dict(_mapping(raw.get("pack") or {}, f"{where}: pack")))
 
 
 def _fcn(body: Any, where: str) -> tuple[str, int | None]:
