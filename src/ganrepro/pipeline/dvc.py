@@ -141,8 +141,9 @@ def released_stages(plan: Plan) -> dict[str, dict[str, Any]]:
     """Import and evaluate stages of each released model this build evaluates (their commands: the Plan's)."""
     released, stages = plan.released, {}
     for rid, entry in released.entries.items():
-        stages[f"import-released-{rid}"] = {"cmd": released.import_command(rid), "deps": [plan.manifest],
-                                            "outs": [released.final_checkpoint(rid)]}
+        # The entry's url, sha256, arch and set are all in the command: a stale dvc.yaml stops, as train does.
+        stages[f"import-released-{rid}"] = {"cmd": [check_command(plan), released.import_command(rid)],
+                                            "deps": [plan.manifest], "outs": [released.final_checkpoint(rid)]}
         stages[f"evaluate-released-{rid}"] = {
             "cmd": released.evaluate_command(rid),
             "deps": [released.final_checkpoint(rid), plan.segmenter_checkpoint(entry.size)],
