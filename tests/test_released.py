@@ -99,6 +99,17 @@ def test_released_models_apply_only_to_their_dataset_and_resolution() -> None:
         assert not any("released" in name for name in dvc_stages(plan))
 
 
+def test_a_path_entry_is_imported_from_its_file_with_its_published_hash(params_copy: Path) -> None:
+    with_released(params_copy, [{**{k: v for k, v in GOOD.items() if k != "url"}, "path": "released/g.pth",
+                                 "sha256": "a" * 64, "arch": "unet_64", "dataset": "synthetic", "size": 64}])
+    plan = Plan("synthetic", "quick", mirror="file:///srv/mirror")
+    plan.validate()
+    argv = plan.released.import_command("mine").split()
+    assert argv[4] == "released/g.pth" and argv[argv.index("--sha256") + 1] == "a" * 64
+    assert "--mirror" not in argv  # a file path is read where it is
+    assert "--set" in argv and "network.ngf=16" not in argv  # the profile's widths are ours, not the authors'
+
+
 def test_bad_hash_or_changed_file_is_one_line_error_and_no_run_dir(aligned_root: Path, tmp_path: Path,
                                                                     capsys: pytest.CaptureFixture[str]) -> None:
     mirror = tmp_path / "mirror"
@@ -110,6 +121,11 @@ def test_bad_hash_or_changed_file_is_one_line_error_and_no_run_dir(aligned_root:
     assert main([*common, "--sha256", "0" * 64, "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "does not match --sha256" in err and not out.exists()
+
+    offline = ["import-checkpoint", "http://unreachable.invalid/g.pth", "--arch", "unet_32", *sets(aligned_root)]
+    assert main([*offline, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "cannot reach" in err and "--mirror" in err and not out.exists()
 
     data = tmp_path / "data"
     assert main([*common, "--data-dir", str(data), "--out", str(out)]) == 0  # first fetch: pinned
