@@ -66,6 +66,9 @@ def test_missing_sha256_key_and_one_id_for_two_models_are_refused(params_copy: P
     with_released(params_copy, [{k: v for k, v in GOOD.items() if k != "sha256"}])
     with pytest.raises(ConfigError, match=r"released\[0\]: missing key 'sha256'"):
         load_table("pix2pix_ablation")
+    with_released(params_copy, [{**GOOD, "dataset": "facade"}])
+    with pytest.raises(ConfigError, match="released 'mine': dataset 'facade' is not in params/datasets.yaml"):
+        Plan("facades", "paper").validate()
     with_released(params_copy, [GOOD])
     with_released(params_copy, [{**GOOD, "label": "another"}], section=1)
     with pytest.raises(ConfigError, match="id 'mine' is declared differently"):

@@ -115,8 +115,15 @@ class ReleasedModels:
         return load_config([self.plan.table(table).base_config], sets)
 
     def validate(self) -> None:
-        """Each applicable model's config resolves, and it reads the test split exactly as the table's rows."""
-        for rid, (_, table) in self.declared.items():
+        """Each model names a known dataset (else it would silently never apply); each applicable model's
+        config resolves, and it reads the test split exactly as the table's rows."""
+        from ganrepro.datasets.registry import load_registry
+
+        known = load_registry()
+        for rid, (entry, table) in self.declared.items():
+            if entry.dataset not in known:
+                raise ConfigError(f"{self.plan.table(table).path}: released {rid!r}: dataset {entry.dataset!r} is not "
+                                  f"in params/datasets.yaml (known: {', '.join(sorted(known))})")
             if rid not in self.entries:
                 continue
             ours = self.plan.config(table, next(iter(self.plan.table(table).rows)), self.plan.profile.seeds[0])
