@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from test_import_checkpoint import port_checkpoint, sets
+from test_pipeline_dag import snakemake, workflow_copy
 
 from ganrepro.cli import main
 from ganrepro.errors import ConfigError
@@ -18,8 +20,6 @@ from ganrepro.hashing import sha256_file
 from ganrepro.pipeline.dvc import dvc_stages
 from ganrepro.pipeline.plan import Plan
 from ganrepro.pipeline.spec import load_table
-from test_import_checkpoint import port_checkpoint, sets
-from test_pipeline_dag import snakemake, workflow_copy
 
 ROOT = Path(__file__).resolve().parents[1]
 P2P_URL = "http://efrosgans.eecs.berkeley.edu/pix2pix/models-pytorch/facades_label2photo.pth"

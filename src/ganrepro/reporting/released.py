@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ganrepro.config import ConfigError, load_config
 from ganrepro.errors import UserError
@@ -86,7 +87,7 @@ def read_released(plan: Plan, entry: Released) -> ReleasedRecord:
         raise UserError(f"{metrics_path} ({where}) is not a complete metrics file: bad or missing {err}") from None
 
 
-def _imported(run_dir: Path, where: str) -> dict:
+def _imported(run_dir: Path, where: str) -> dict[str, Any]:
     """The import record of the generator the report scores (G, or G_A of a CycleGAN)."""
     provenance = _read_json(run_dir / "provenance.json", where, "provenance file")
     for invocation in provenance.get("invocations") or []:
@@ -115,4 +116,4 @@ def notes_lines(records: list[ReleasedRecord], skipped: list[Skipped], rows_data
                      f"`{r.run_dir.as_posix()}` (not trained here) and evaluated with the rows' command.{same_data}")
     for s in skipped:
         lines.append(f"Released checkpoint {s.entry.label} not evaluated in this build: {s.reason}.")
-    return [*(line for pair in ((x, "") for x in lines) for line in pair)]
+    return [part for line in lines for part in (line, "")]
