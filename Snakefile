@@ -23,6 +23,7 @@ include: "pipeline/common.smk"
 include: "pipeline/data.smk"
 include: "pipeline/train.smk"
 include: "pipeline/evaluate.smk"
+include: "pipeline/released.smk"
 include: "pipeline/track.smk"
 include: "pipeline/report.smk"
 

@@ -9,6 +9,7 @@ rule report:
     input:
         metrics=lambda wc: [PLAN.metrics_json(wc.table, row, seed) for row, seed in PLAN.runs(wc.table)],
         tracked=lambda wc: [PLAN.mlflow_child(wc.table, row, seed) for row, seed in PLAN.runs(wc.table)],
+        released=lambda wc: PLAN.released.metrics_files(wc.table),
         parent=lambda wc: PLAN.mlflow_parent(wc.table),
     output:
         report=f"reports/{PLAN.dataset}/{PLAN.profile_name}/{{table}}.md",

@@ -101,6 +101,7 @@ def dvc_stages(plan: Plan) -> dict[str, dict[str, Any]]:
     for size in sorted({plan.crop_size(t) for t in plan.tables}):
         stages[f"segmenter-{plan.profile.segmenter_arch}-{size}"] = {
             "cmd": plan.segmenter_command(size), "deps": [plan.manifest], "outs": [plan.segmenter_checkpoint(size)]}
+    stages.update(released_stages(plan))
     for table, spec in plan.tables.items():
         table_file = spec_path("tables", table)
         for row, seed in plan.runs(table):
@@ -128,11 +129,25 @@ def dvc_stages(plan: Plan) -> dict[str, dict[str, Any]]:
         stages[f"report-{table}"] = {
             "cmd": plan.report_command(table),
             "deps": [plan.metrics_json(table, r, s) for r, s in runs] + [plan.mlflow_child(table, r, s) for r, s in runs]
-            + [plan.mlflow_parent(table), table_file, profile_file],
+            + plan.released.metrics_files(table) + [plan.mlflow_parent(table), table_file, profile_file],
             "outs": [_out(plan.report_copy(table), cache=False), _out(plan.figures_dir(table), cache=False)]}
         stages[f"latest-report-{table}"] = {
             "cmd": plan.latest_report_command(table), "deps": [plan.report_copy(table), plan.figures_dir(table)],
             "outs": [_out(plan.report(table), cache=False)]}
+    return stages
+
+
+def released_stages(plan: Plan) -> dict[str, dict[str, Any]]:
+    """Import and evaluate stages of each released model this build evaluates (their commands: the Plan's)."""
+    released, stages = plan.released, {}
+    for rid, entry in released.entries.items():
+        # The entry's url, sha256, arch and set are all in the command: a stale dvc.yaml stops, as train does.
+        stages[f"import-released-{rid}"] = {"cmd": [check_command(plan), released.import_command(rid)],
+                                            "deps": [plan.manifest], "outs": [released.final_checkpoint(rid)]}
+        stages[f"evaluate-released-{rid}"] = {
+            "cmd": released.evaluate_command(rid),
+            "deps": [released.final_checkpoint(rid), plan.segmenter_checkpoint(entry.size)],
+            "outs": [_out(released.metrics_json(rid), cache=False)]}
     return stages
 
 

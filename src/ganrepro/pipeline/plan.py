@@ -23,10 +23,13 @@ import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ganrepro.config import Config, ConfigError, load_config
 from ganrepro.pipeline.spec import Profile, Table, available, load_profile, load_table
+
+if TYPE_CHECKING:
+    from ganrepro.pipeline.released import ReleasedModels
 
 DEFAULT_DATASET = "facades"
 DEFAULT_PROFILE = "paper"
@@ -75,6 +78,13 @@ class Plan:
             raise ConfigError(f"unknown table {name!r}; known: {', '.join(self.tables)}")
         return self.tables[name]
 
+    @cached_property
+    def released(self) -> ReleasedModels:
+        """The authors' released models the tables name, as far as this build evaluates them."""
+        from ganrepro.pipeline.released import ReleasedModels
+
+        return ReleasedModels(self)
+
     def overrides(self, table: str, row: str, seed: int) -> dict[str, Any]:
         """Dotted overrides of one run, in the order applied: data root, profile, row, seed."""
         spec = self.table(table)
@@ -101,6 +111,7 @@ class Plan:
             if len(sizes) != 1:
                 raise ConfigError(f"table {table}: rows resolve to different crop sizes {sorted(sizes)} on "
                                   f"{self.dataset}/{self.profile_name}; one scorer scores one size")
+        self.released.validate()
 
     def runs(self, table: str) -> Iterator[tuple[str, int]]:
         for row in self.table(table).rows:
@@ -217,10 +228,14 @@ class Plan:
                 "--device", self.profile.device, "--no-progress", "--out", self.run_dir(table, row, seed)]
         return _logged(argv, self.log(table, row, f"seed{seed}", "train"))
 
+    def evaluate_argv(self, run_dir: str, size: int) -> list[str]:
+        """``ganrepro evaluate`` of one run directory at ``size``: the same protocol for every row and released model."""
+        return ["ganrepro", "evaluate", run_dir, "--checkpoint", "final.pt", "--segmenter",
+                self.segmenter_checkpoint(size), *self.fcn_arguments(), "--metrics", ",".join(self.profile.metrics),
+                "--skip-unavailable", "--device", self.profile.device]
+
     def evaluate_command(self, table: str, row: str, seed: int) -> str:
-        argv = ["ganrepro", "evaluate", self.run_dir(table, row, seed), "--checkpoint", "final.pt",
-                "--segmenter", self.segmenter_checkpoint(self.crop_size(table)), *self.fcn_arguments(),
-                "--metrics", ",".join(self.profile.metrics), "--skip-unavailable", "--device", self.profile.device]
+        argv = self.evaluate_argv(self.run_dir(table, row, seed), self.crop_size(table))
         return _logged(argv, self.log(table, row, f"seed{seed}", "evaluate"))
 
     def track_parent_command(self, table: str) -> str:

@@ -9,6 +9,7 @@ and key before any job starts.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,8 @@ EVAL_METRICS = ("fcn", "labelmap", "fid", "kid", "ssim", "psnr", "colorhist")
 #: Metrics a claim may name: the FCN-scores and the image-quality numbers; FID and KID are better when lower.
 CLAIM_METRICS = (*PAPER_METRICS, "fid", "kid", "ssim", "psnr")
 LOWER_IS_BETTER = ("fid", "kid")
+#: A released model's source: a URL the datasets' download code can fetch, or a file path.
+RELEASED_URL_SCHEMES = ("http://", "https://", "file://")
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,31 @@ class Claim:
 
 
 @dataclass(frozen=True)
+class Released:
+    """A generator the authors published, evaluated beside a section's rows with the same protocol.
+
+    It applies to a build only on its own ``dataset`` at its own resolution ``size`` (a U-Net 256 cannot run at
+    64 px, and a model scored at a size it was not trained for would not be the authors' model).  ``sha256``
+    is the published hash, or None where the authors publish none: the first verified fetch then pins it (as
+    for dataset archives) and the report says so.  ``set`` holds non-data config keys that describe the
+    released network (the data keys always come from the table, so that it sees the same test images).
+    """
+
+    id: str
+    label: str
+    source: str
+    sha256: str | None
+    arch: str
+    dataset: str
+    size: int
+    set: dict[str, Any]
+
+    @property
+    def is_url(self) -> bool:
+        return self.source.startswith(RELEASED_URL_SCHEMES)
+
+
+@dataclass(frozen=True)
 class Section:
     """One of the paper's tables: rows that name trained rows, the source, the paper's ground-truth row and
     the orderings the paper claims among them."""
@@ -67,6 +95,7 @@ class Section:
     rows: tuple[SectionRow, ...]
     claims: tuple[Claim, ...] = ()
     contrast: tuple[str, str] | None = None  # (row, reference row): their difference is reported on its own
+    released: tuple[Released, ...] = ()  # the authors' models shown beside the rows (when the build matches)
 
 
 @dataclass(frozen=True)
@@ -154,7 +183,8 @@ def load_table(name: str) -> Table:
     sections, used, seen = [], set(), set()
     for index, body in enumerate(raw["sections"] or []):
         at = f"{where}: sections[{index}]"
-        _keys(body, at, required=("id", "title", "source", "rows"), optional=("ground_truth", "claims", "contrast"))
+        _keys(body, at, required=("id", "title", "source", "rows"), optional=("ground_truth", "claims", "contrast",
+                                                                        "released"))
         if body["id"] in seen:
             raise ConfigError(f"{at}: duplicate section id {body['id']!r}")
         seen.add(body["id"])
@@ -170,7 +200,8 @@ def load_table(name: str) -> Table:
         sections.append(Section(str(body["id"]), str(body["title"]), str(body["source"]),
                                 _numbers(body.get("ground_truth"), len(columns), f"{at}.ground_truth"),
                                 tuple(section_rows), _claims(body.get("claims"), section_rows, at),
-                                _contrast(body.get("contrast"), section_rows, at)))
+                                _contrast(body.get("contrast"), section_rows, at),
+                                _released(body.get("released"), at)))
     unused = sorted(set(rows) - used)
     if unused:
         raise ConfigError(f"{where}: rows {', '.join(unused)} appear in no section")
@@ -265,6 +296,44 @@ def _contrast(value: Any, rows: list[SectionRow], where: str) -> tuple[str, str]
     if not isinstance(value, list) or len(value) != 2 or not set(value) <= names or value[0] == value[1]:
         raise ConfigError(f"{where}.contrast must name two different rows of the section, got {value!r}")
     return str(value[0]), str(value[1])
+
+
+def _released(value: Any, where: str) -> tuple[Released, ...]:
+    """``released:`` of a section: a list of ``{id, label, url | path, sha256, arch, dataset, size, set}``."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise ConfigError(f"{where}.released must be a list, got {value!r}")
+    out: list[Released] = []
+    for index, body in enumerate(value):
+        at = f"{where}.released[{index}]"
+        _keys(body, at, required=("id", "label", "sha256", "arch", "dataset", "size"), optional=("url", "path", "set"))
+        if not isinstance(body["id"], str) or not re.fullmatch(r"[A-Za-z0-9_]+", body["id"]):
+            raise ConfigError(f"{at}.id must be letters, digits and underscores, got {body['id']!r}")
+        if ("url" in body) == ("path" in body):
+            raise ConfigError(f"{at}: give exactly one of 'url' (http(s):// or file://) and 'path'")
+        source = str(body.get("url") or body.get("path") or "")
+        if "url" in body and not source.startswith(RELEASED_URL_SCHEMES):
+            raise ConfigError(f"{at}.url must start with http://, https:// or file://, got {source!r}")
+        if "path" in body and (not source or source.startswith(RELEASED_URL_SCHEMES)):
+            raise ConfigError(f"{at}.path must be a file path (use 'url' for URLs), got {source!r}")
+        sha = body["sha256"]
+        if sha is not None and not (isinstance(sha, str) and re.fullmatch(r"[0-9a-f]{64}", sha)):
+            raise ConfigError(f"{at}.sha256 must be 64 lower-case hex digits, or null where none is published "
+                              f"(the first verified fetch then pins it), got {sha!r}")
+        size = body["size"]
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ConfigError(f"{at}.size must be the positive resolution the model was trained at, got {size!r}")
+        overrides = dict(_mapping(body.get("set") or {}, f"{at}.set"))
+        data_keys = sorted(k for k in overrides if str(k).startswith("data."))
+        if data_keys:
+            raise ConfigError(f"{at}.set.{data_keys[0]}: data keys come from the table (same test images as its "
+                              "rows); remove it")
+        if any(r.id == body["id"] for r in out):
+            raise ConfigError(f"{at}: duplicate released id {body['id']!r}")
+        out.append(Released(body["id"], str(body["label"]), source, sha, str(body["arch"]), str(body["dataset"]),
+                            size, overrides))
+    return tuple(out)
 
 
 def _claims(value: Any, rows: list[SectionRow], where: str) -> tuple[Claim, ...]:

@@ -24,6 +24,7 @@ from ganrepro.reporting.figures import (
     samples_png,
 )
 from ganrepro.reporting.output import write_if_changed
+from ganrepro.reporting.released import collect_released
 from ganrepro.reporting.render import ReportInput, render_markdown
 
 KINDS = ("samples", "losses")
@@ -47,7 +48,7 @@ def build_report(plan: Plan, table: str, outs: Sequence[Path], figures_dir: Path
         raise UserError("the same --out path is given twice")
     runs = collect_runs(plan, table)
     figures = render_figures(plan, table, runs, Path(figures_dir))
-    data = ReportInput(plan, table, runs, gather(runs), Certainty(plan, table, runs))
+    data = ReportInput(plan, table, runs, gather(runs), Certainty(plan, table, runs), collect_released(plan, table))
     documents = {out: render_markdown(data, _links(out, figures)).encode("utf-8") for out in outs}
     files: dict[Path, bytes] = {**documents, **{path: png for path, (_, _, png) in figures.items()}}
     written = [path for path, content in files.items() if write_if_changed(path, content)]

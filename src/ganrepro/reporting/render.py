@@ -23,6 +23,7 @@ from ganrepro.reporting.certainty import Certainty, Estimate
 from ganrepro.reporting.claims import claim_lines, contrast_lines, how_sure, verdict_counts
 from ganrepro.reporting.collect import FCN_KEYS, Measure, RunRecord
 from ganrepro.reporting.facts import BuildFacts, describe
+from ganrepro.reporting.released import ReleasedRecord, notes_lines, row_label
 
 COLUMN_NAMES = {"pixel_acc": "per-pixel acc.", "class_acc": "per-class acc.", "class_iou": "class IoU"}
 #: (metrics key, heading, decimals) of the image-quality columns.
@@ -39,6 +40,7 @@ class ReportInput:
     runs: Sequence[RunRecord]
     facts: BuildFacts
     certainty: Certainty
+    released: Sequence[ReleasedRecord] = ()  # the authors' models beside the rows (reporting.released)
 
 
 class Footnotes:
@@ -173,13 +175,21 @@ def _section(data: ReportInput, section: Section, links: dict[str, str], notes: 
         lines.append("| " + " | ".join(cells) + " |")
         if pixel_index is not None and entry.paper:
             ours_pixel.append((entry.label, fcn[0], entry.paper[pixel_index]))
+    released = [r for r in data.released if r.entry in section.released]
+    for record in released:  # one imported checkpoint: no seeds, no interval; no paper number of its own
+        digits = [*((k, 3) for k in FCN_KEYS), *((k, d) for k, _, d in QUALITY)]
+        cells = [_escape(row_label(record)), *(_cell(summarize([record.measures[k]]), notes, d) for k, d in digits),
+                 *("—" for _ in spec.paper_columns)]
+        lines.append("| " + " | ".join(cells) + " |")
     section_runs = [r for e in section.rows for r in by_row[e.row]]
     truth = [_truth([r.ground_truth[k] for r in section_runs]) for k in FCN_KEYS]
     paper_truth = list(section.ground_truth) if section.ground_truth else [None] * len(spec.paper_columns)
     truth_cells = (_cell(s, notes, 3, data.certainty.truth(section, k)) for s, k in zip(truth, FCN_KEYS))
     lines.append("| " + " | ".join([GROUND_TRUTH_LABEL, *truth_cells,
                                     *("—" for _ in QUALITY), *(_paper(v) for v in paper_truth)]) + " |")
-    lines += ["", *_orderings(ours_pixel)]
+    lines += ["", *notes_lines(released, plan.released.skipped(section.released),
+                               next(iter(data.facts.data_hashes), None))]
+    lines += _orderings(ours_pixel)
     labels = {e.row: e.label for e in section.rows}
     lines += claim_lines(data.certainty.verdicts.get(section.id, []), labels, notes.mark)
     lines += contrast_lines(data.certainty, section.contrast, labels,
