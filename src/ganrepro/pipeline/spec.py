@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ganrepro.config import ConfigError, read_yaml_mapping
+from ganrepro.errors import ConfigError
+from ganrepro.yamlio import load_mapping
 from ganrepro.paths import params_dir
 
 PAPER_METRICS = ("pixel_acc", "class_acc", "class_iou")
@@ -131,7 +132,7 @@ def _read_named(kind: str, name: str) -> tuple[Path, dict[str, Any]]:
     path = params_dir() / f"{kind}s" / f"{name}.yaml"
     if not path.is_file():
         raise ConfigError(f"unknown {kind} {name!r} (no {path}); known: {', '.join(available(f'{kind}s'))}")
-    return path, read_yaml_mapping(path, f"{kind} file")
+    return path, load_mapping(path, f"{kind} file")
 
 
 def load_table(name: str) -> Table:

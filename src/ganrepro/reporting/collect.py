@@ -7,7 +7,6 @@ now define, would misstate what was measured; so every missing or inconsistent f
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import json
 import math
@@ -18,14 +17,18 @@ from typing import Any
 from ganrepro.config import ConfigError, load_config
 from ganrepro.errors import UserError
 from ganrepro.pipeline.plan import Plan
+from ganrepro.runfiles import (
+    CONFIG_FILE,
+    LOSSES_FILE,
+    METRICS_FORMAT,
+    PROVENANCE_FILE,
+    differing_keys,
+)
 
-METRICS_FORMAT = "ganrepro-metrics/1"
 FCN_KEYS = ("pixel_acc", "class_acc", "class_iou")
 #: metrics.json entry -> the keys tried, in order, for its headline number (KID: the mean over subsets;
 #: SSIM: the RGB value, as the evaluation's summary prints it).
 SCALAR_KEYS = {"fid": ("value",), "kid": ("mean", "value"), "ssim": ("value",), "psnr": ("value",)}
-#: losses.csv bookkeeping columns; every other column is a loss.
-LOG_COLUMNS = ("step", "epoch", "iter", "lr", "seconds")
 #: Config keys that may differ from the plan without changing what was trained (data identity is checked
 #: through the data hash instead).
 IGNORED_CONFIG_KEYS = ("data.root",)
@@ -57,7 +60,7 @@ class RunRecord:
     train_data_hashes: tuple[str | None, ...]  # per training invocation
     commits: tuple[str, ...]              # per training invocation
     ganrepro_version: str
-    evaluated: dt.datetime | None         # metrics.json's time, when it records one
+    evaluated: dt.datetime | None         # metrics.json's time
     trained: dt.datetime | None           # newest training invocation
     crop_size: int
     n_epochs: int
@@ -84,7 +87,7 @@ def read_run(plan: Plan, table: str, row: str, seed: int) -> RunRecord:
     doc = _read_json(metrics_path, where, "metrics file (written by `ganrepro evaluate`)")
     if doc.get("format") != METRICS_FORMAT:
         raise UserError(f"{metrics_path} ({where}) has format {doc.get('format')!r}, expected {METRICS_FORMAT!r}")
-    config_path = run_dir / "config.yaml"
+    config_path = run_dir / CONFIG_FILE
     if not config_path.is_file():
         raise UserError(f"missing run config {config_path} for {where}")
     try:
@@ -92,9 +95,9 @@ def read_run(plan: Plan, table: str, row: str, seed: int) -> RunRecord:
     except ConfigError as err:
         raise UserError(f"{where}: {err}") from None
     _check_config(plan, table, row, seed, config, doc, run_dir, metrics_path, where)
-    provenance = _read_json(run_dir / "provenance.json", where, "provenance file")
+    provenance = _read_json(run_dir / PROVENANCE_FILE, where, "provenance file")
     invocations = provenance.get("invocations") or []
-    losses_csv = run_dir / "losses.csv"
+    losses_csv = run_dir / LOSSES_FILE
     if not losses_csv.is_file():
         raise UserError(f"missing loss log {losses_csv} for {where}")
     try:
@@ -107,36 +110,13 @@ def read_run(plan: Plan, table: str, row: str, seed: int) -> RunRecord:
             checkpoint_sha256=str(run["checkpoint_sha256"]), step=int(run["step"]), epoch=int(run["epoch"]),
             data_hash=data.get("data_hash"), train_data_hashes=tuple(i.get("data_hash") for i in invocations),
             commits=tuple(str(i.get("git_commit") or "unknown") for i in invocations),
-            ganrepro_version=str(doc.get("ganrepro", "unknown")), evaluated=_evaluation_time(doc),
+            ganrepro_version=str(doc.get("ganrepro", "unknown")), evaluated=_parse_time(doc.get("time")),
             trained=max((t for t in (_parse_time(i.get("time")) for i in invocations) if t), default=None),
             crop_size=config.data.crop_size, n_epochs=config.train.n_epochs,
             n_epochs_decay=config.train.n_epochs_decay, batch_size=config.train.batch_size,
             losses_csv=losses_csv, eval_dir=metrics_path.parent, per_image=doc.get("per_image"))
     except (KeyError, TypeError, ValueError) as err:
         raise UserError(f"{metrics_path} ({where}) is not a complete metrics file: bad or missing {err}") from None
-
-
-def read_losses(path: Path) -> dict[str, list[float]]:
-    """losses.csv as {column: values}; the step column plus one list per loss (NaN where a cell is empty)."""
-    with open(path, newline="") as handle:
-        reader = csv.DictReader(handle)
-        columns = list(reader.fieldnames or [])
-        if "step" not in columns:
-            raise UserError(f"{path} has no 'step' column; not a loss log written by `ganrepro train`")
-        wanted = ["step"] + [c for c in columns if c not in LOG_COLUMNS]
-        out: dict[str, list[float]] = {c: [] for c in wanted}
-        for number, line in enumerate(reader, start=2):
-            try:
-                for column in wanted:
-                    cell = line.get(column)
-                    out[column].append(float(cell) if cell not in (None, "") else math.nan)
-            except ValueError as err:
-                raise UserError(f"{path}, line {number}: {err}") from None
-    return out
-
-
-def loss_columns(losses: dict[str, list[float]]) -> list[str]:
-    return [c for c in losses if c != "step"]
 
 
 # ----------------------------------------------------------------------------------------------- helpers
@@ -157,8 +137,6 @@ def _read_json(path: Path, where: str, what: str) -> dict[str, Any]:
 def _check_config(plan: Plan, table: str, row: str, seed: int, config: Any, doc: dict[str, Any],
                   run_dir: Path, metrics_path: Path, where: str) -> None:
     """The run must be the one the table and profile define now, and the metrics must be of that run."""
-    from ganrepro.training.rundir import differing_keys
-
     expected = plan.config(table, row, seed).to_dict()
     differ = [k for k in differing_keys(config.to_dict(), expected) if k not in IGNORED_CONFIG_KEYS]
     if differ:
@@ -221,12 +199,3 @@ def _parse_time(text: Any) -> dt.datetime | None:
     except ValueError:
         return None
     return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.UTC)
-
-
-def _evaluation_time(doc: dict[str, Any]) -> dt.datetime | None:
-    """The evaluation's own timestamp, wherever the metrics file records one."""
-    for holder, key in ((doc, "time"), (doc, "evaluated_at"), (doc.get("generation") or {}, "time")):
-        stamp = _parse_time(holder.get(key))
-        if stamp:
-            return stamp
-    return None

@@ -30,8 +30,8 @@ from typing import Callable
 import torch
 
 from ganrepro.errors import TrainingDiverged
+from ganrepro.runfiles import LOSS_LOG_COLUMNS
 
-LOG_COLUMNS = ("step", "epoch", "iter", "lr", "seconds")
 BLOCK_STEPS = 200
 FLUSH_SECONDS = 0.5
 
@@ -45,7 +45,7 @@ class LossLog:
         self.flush_seconds = flush_seconds
         self.flushed_at = time.monotonic()
         self.loss_names = loss_names
-        self.columns = [*LOG_COLUMNS, *loss_names]
+        self.columns = [*LOSS_LOG_COLUMNS, *loss_names]
         self.block_steps = block_steps
         self.pending_meta: list[dict[str, float | int]] = []
         self.pending_losses: list[torch.Tensor] = []
@@ -85,12 +85,12 @@ class LossLog:
                     f"loss {name} became {value} at step {row_meta['step']} (epoch {row_meta['epoch']}); training "
                     "stopped, checkpoints/latest.pt was left at the last checkpoint whose steps were all finite")
             self.last = dict(zip(self.loss_names, row))
-            self.writer.writerow([_fmt(row_meta[c]) for c in LOG_COLUMNS] + [f"{v:.6g}" for v in row])
+            self.writer.writerow([_fmt(row_meta[c]) for c in LOSS_LOG_COLUMNS] + [f"{v:.6g}" for v in row])
         self.handle.flush()
 
     def write(self, values: dict[str, float | int]) -> None:
         """One step whose losses are already host numbers (the pack trainer): queued and written at once."""
-        self.add({c: values[c] for c in LOG_COLUMNS}, {n: torch.tensor(float(values[n])) for n in self.loss_names})
+        self.add({c: values[c] for c in LOSS_LOG_COLUMNS}, {n: torch.tensor(float(values[n])) for n in self.loss_names})
         self.flush()
 
     def close(self) -> None:
