@@ -60,8 +60,7 @@ class RunRecord:
     train_data_hashes: tuple[str | None, ...]  # per training invocation
     commits: tuple[str, ...]              # per training invocation
     ganrepro_version: str
-    evaluated: dt.datetime | None         # metrics.json's time
-    trained: dt.datetime | None           # newest training invocation
+    evaluated: dt.datetime                # metrics.json's time
     crop_size: int
     n_epochs: int
     n_epochs_decay: int
@@ -110,8 +109,7 @@ def read_run(plan: Plan, table: str, row: str, seed: int) -> RunRecord:
             checkpoint_sha256=str(run["checkpoint_sha256"]), step=int(run["step"]), epoch=int(run["epoch"]),
             data_hash=data.get("data_hash"), train_data_hashes=tuple(i.get("data_hash") for i in invocations),
             commits=tuple(str(i.get("git_commit") or "unknown") for i in invocations),
-            ganrepro_version=str(doc.get("ganrepro", "unknown")), evaluated=_parse_time(doc.get("time")),
-            trained=max((t for t in (_parse_time(i.get("time")) for i in invocations) if t), default=None),
+            ganrepro_version=str(doc.get("ganrepro", "unknown")), evaluated=_utc(dt.datetime.fromisoformat(doc["time"])),
             crop_size=config.data.crop_size, n_epochs=config.train.n_epochs,
             n_epochs_decay=config.train.n_epochs_decay, batch_size=config.train.batch_size,
             losses_csv=losses_csv, eval_dir=metrics_path.parent, per_image=doc.get("per_image"))
@@ -191,11 +189,6 @@ def _ground_truth(metrics: dict[str, Any], path: Path) -> dict[str, Measure]:
     return {key: Measure(_number(gt[key], path, f"fcn.ground_truth.{key}")) for key in FCN_KEYS}
 
 
-def _parse_time(text: Any) -> dt.datetime | None:
-    if not isinstance(text, str):
-        return None
-    try:
-        stamp = dt.datetime.fromisoformat(text)
-    except ValueError:
-        return None
+def _utc(stamp: dt.datetime) -> dt.datetime:
+    """A time without a zone is UTC, as ``ganrepro evaluate`` writes it."""
     return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.UTC)
