@@ -109,7 +109,8 @@ def read_run(plan: Plan, table: str, row: str, seed: int) -> RunRecord:
             checkpoint_sha256=str(run["checkpoint_sha256"]), step=int(run["step"]), epoch=int(run["epoch"]),
             data_hash=data.get("data_hash"), train_data_hashes=tuple(i.get("data_hash") for i in invocations),
             commits=tuple(str(i.get("git_commit") or "unknown") for i in invocations),
-            ganrepro_version=str(doc.get("ganrepro", "unknown")), evaluated=_utc(dt.datetime.fromisoformat(doc["time"])),
+            ganrepro_version=str(doc.get("ganrepro", "unknown")),
+            evaluated=_utc(dt.datetime.fromisoformat(doc["time"])),
             crop_size=config.data.crop_size, n_epochs=config.train.n_epochs,
             n_epochs_decay=config.train.n_epochs_decay, batch_size=config.train.batch_size,
             losses_csv=losses_csv, eval_dir=metrics_path.parent, per_image=doc.get("per_image"))
