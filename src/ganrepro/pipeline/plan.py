@@ -27,6 +27,7 @@ from typing import Any
 
 from ganrepro.config import Config, ConfigError, load_config
 from ganrepro.pipeline.spec import Profile, Table, available, load_profile, load_table
+from ganrepro.runfiles import CHECKPOINTS_DIR, FINAL_CHECKPOINT, METRICS_FILE
 
 DEFAULT_DATASET = "facades"
 DEFAULT_PROFILE = "paper"
@@ -148,10 +149,10 @@ class Plan:
         return f"{self.results}/{table}/{row}/seed{seed}"
 
     def final_checkpoint(self, table: str, row: str, seed: int) -> str:
-        return f"{self.run_dir(table, row, seed)}/checkpoints/final.pt"
+        return f"{self.run_dir(table, row, seed)}/{CHECKPOINTS_DIR}/{FINAL_CHECKPOINT}"
 
     def metrics_json(self, table: str, row: str, seed: int) -> str:
-        return f"{self.run_dir(table, row, seed)}/eval/test-trainmode/metrics.json"
+        return f"{self.run_dir(table, row, seed)}/{METRICS_FILE}"
 
     def mlflow_child(self, table: str, row: str, seed: int) -> str:
         return f"{self.run_dir(table, row, seed)}/mlflow.json"
@@ -218,7 +219,7 @@ class Plan:
         return _logged(argv, self.log(table, row, f"seed{seed}", "train"))
 
     def evaluate_command(self, table: str, row: str, seed: int) -> str:
-        argv = ["ganrepro", "evaluate", self.run_dir(table, row, seed), "--checkpoint", "final.pt",
+        argv = ["ganrepro", "evaluate", self.run_dir(table, row, seed), "--checkpoint", FINAL_CHECKPOINT,
                 "--segmenter", self.segmenter_checkpoint(self.crop_size(table)), *self.fcn_arguments(),
                 "--metrics", ",".join(self.profile.metrics), "--skip-unavailable", "--device", self.profile.device]
         return _logged(argv, self.log(table, row, f"seed{seed}", "evaluate"))
