@@ -82,7 +82,7 @@ def test_port_layout_generator_imports_and_gives_the_same_images(aligned_root: P
                  "--sha256", sha256_file(source)]) == 0
     bundle = load_run(out, checkpoint_name="final.pt")
     assert bundle.config.reference == "pytorch" and bundle.config.network.dropout == "pytorch"
-    net = bundle.model.nets["G"].eval()
+    net = bundle.generators["G"].eval()
     x = torch.randn(2, 3, 32, 32)
     assert torch.allclose(net(x), port.eval()(x), atol=1e-6)
     provenance = json.loads((out / "provenance.json").read_text())["invocations"][0]
@@ -126,4 +126,4 @@ def test_resnet_generators_of_a_cyclegan_import_by_order(aligned_root: Path, tmp
     bundle = load_run(out, checkpoint_name="final.pt")
     for name in ("G_A", "G_B"):
         for key, value in donor.nets[name].state_dict().items():
-            assert torch.equal(bundle.model.nets[name].state_dict()[key], value)
+            assert torch.equal(bundle.generators[name].state_dict()[key], value)

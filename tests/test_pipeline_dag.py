@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import smoke_report
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,6 +38,9 @@ def run(args: list[str], cwd: Path, check: bool = True, src: Path | None = None)
     env.pop("MLFLOW_TRACKING_URI", None)
     env.pop("GANREPRO_PARAMS", None)
     env.pop("GANREPRO_DATA_DIR", None)
+    for cached in ("GANREPRO_FID_WEIGHTS", "GANREPRO_BACKBONE_WEIGHTS"):  # the build uses no cached weights
+        env.pop(cached, None)
+    env["TORCH_HOME"] = smoke_report.ABSENT_TORCH_HOME
     result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(args[:4])} failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
@@ -219,6 +223,9 @@ def test_fresh_checkout_builds_every_row_and_publishes_only_on_request(fresh_che
         assert all(json.loads(m.read_text())["metrics"]["fcn"]["pixel_acc"] >= 0 for m in metrics)
         assert all((m.parent / json.loads(m.read_text())["per_image"]["file"]).is_file() for m in metrics)
         assert "paper orderings reproduced" in report and "[no interval]" not in report
+        commit = run(["git", "rev-parse", "HEAD"], clone).stdout.strip()
+        changed = smoke_report.difference(smoke_report.normalise(report, commit, smoke_report.ABSENT_TORCH_HOME), table)
+        assert changed is None, f"{table}'s smoke report differs from tests/data/expected_smoke/{table}.md, {changed}"
     with sqlite3.connect(clone / "mlflow.db") as con:
         children = con.execute("SELECT COUNT(*) FROM runs JOIN tags ON runs.run_uuid = tags.run_uuid "
                                "WHERE tags.key = 'mlflow.parentRunId' AND runs.lifecycle_stage = 'active'").fetchone()[0]

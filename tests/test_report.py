@@ -21,7 +21,8 @@ from ganrepro.metrics.confusion import scores_from_confusion
 from ganrepro.pipeline.plan import Plan
 from ganrepro.reporting import build_report
 from ganrepro.reporting.aggregate import ordering, spearman, summarize
-from ganrepro.reporting.collect import Measure, read_losses
+from ganrepro.reporting.collect import Measure
+from ganrepro.runfiles import read_losses
 from ganrepro.reporting.figures import Column, sample_names
 
 REPO_PARAMS = Path(__file__).resolve().parents[1] / "params"

@@ -35,6 +35,7 @@ from typing import Any, Literal, Mapping, Sequence
 import yaml
 
 from ganrepro.errors import ConfigError
+from ganrepro.yamlio import load_mapping
 
 
 @dataclass
@@ -166,7 +167,7 @@ def load_config(paths: str | Path | Sequence[str | Path] | None = None, override
         paths = [paths]
     raw: dict[str, Any] = {}
     for path in paths:
-        merge_into(raw, read_yaml_mapping(path))
+        merge_into(raw, load_mapping(path))
     for item in overrides:
         key, value = parse_override(item)
         set_dotted(raw, key, value)
@@ -180,19 +181,6 @@ def merge_into(base: dict[str, Any], layer: Mapping[str, Any]) -> None:
             merge_into(base[key], value)
         else:
             base[key] = dict(value) if isinstance(value, Mapping) else value
-
-
-def read_yaml_mapping(path: str | Path, what: str = "config file") -> dict[str, Any]:
-    """A YAML file holding a mapping; ConfigError (naming ``what`` and the path) if missing, unreadable,
-    malformed or holding a key twice (:mod:`ganrepro.yamlio`)."""
-    from ganrepro.yamlio import load_yaml
-
-    data = load_yaml(path, what)
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{what} {path} must hold a mapping of keys, not {type(data).__name__}")
-    return data
 
 
 def parse_override(item: str) -> tuple[str, Any]:

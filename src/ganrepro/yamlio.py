@@ -71,3 +71,13 @@ def load_yaml(path: str | Path, what: str = "YAML file") -> Any:
     except OSError as err:
         raise ConfigError(f"cannot read {what} {path}: {err.strerror or err}") from None
     return parse_yaml(text, f"{what} {path}")
+
+
+def load_mapping(path: str | Path, what: str = "config file") -> dict[str, Any]:
+    """A YAML file holding a mapping (an empty file is {}); ConfigError naming ``what`` and the path otherwise."""
+    data = load_yaml(path, what)
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{what} {path} must hold a mapping of keys, not {type(data).__name__}")
+    return data

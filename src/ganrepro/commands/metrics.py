@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ganrepro.metrics import DEFAULT_METRICS, METRIC_NAMES
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     _register_segmenter(subparsers)
@@ -14,7 +16,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _add_metric_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("metric options")
-    group.add_argument("--metrics", default=None, help="comma-separated subset of fcn,fid,kid,ssim,psnr")
+    group.add_argument("--metrics", default=None, help=f"comma-separated subset of {','.join(METRIC_NAMES)}")
     group.add_argument("--segmenter", default=None, metavar="CKPT", help="segmenter.pt for the FCN-score")
     group.add_argument("--fcn-protocol", default="pix2pix", choices=("pix2pix", "logits"),
                        help="FCN-score resolution protocol (the segmenter must be trained for it): pix2pix = images "
@@ -151,9 +153,10 @@ def _register_score(subparsers: argparse._SubParsersAction) -> None:
 
 def run_score(args: argparse.Namespace) -> int:
     from ganrepro.atomic import write_json
-    from ganrepro.metrics.score import format_table, parse_metrics, score_folders
+    from ganrepro.metrics.score import PAIRED_METRICS, format_table, parse_metrics, score_folders
 
-    default = ["fid", "kid"] if args.unpaired else (["fcn"] if args.labels else []) + ["fid", "kid", "ssim", "psnr"]
+    default = [m for m in DEFAULT_METRICS
+               if not (args.unpaired and m in PAIRED_METRICS) and (m != "fcn" or args.labels)]
     metrics = parse_metrics(args.metrics, default)
     check_writable_file(args.json, "--json")
     report = score_folders(args.real, args.fake, metrics, _options(args), labels_dir=args.labels,
@@ -185,7 +188,6 @@ def _register_evaluate(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from ganrepro.metrics import DEFAULT_METRICS
     from ganrepro.metrics.evaluate import evaluate_run
     from ganrepro.metrics.score import format_table, parse_metrics
 

@@ -87,10 +87,10 @@ def default_registry_path() -> Path:
 
 def load_registry(path: str | os.PathLike[str] | None = None) -> dict[str, DatasetSpec]:
     """All registry entries by name, validated; ConfigError names the entry and key that is wrong."""
-    from ganrepro.config import read_yaml_mapping
+    from ganrepro.yamlio import load_mapping
 
     path = Path(path) if path is not None else default_registry_path()
-    raw = read_yaml_mapping(path, "dataset registry")
+    raw = load_mapping(path, "dataset registry")
     if not isinstance(raw.get("datasets"), dict):
         raise ConfigError(f"{path}: expected top-level 'datasets' (and 'label_sets') mappings")
     label_sets = {name: _label_set(name, body, path) for name, body in (raw.get("label_sets") or {}).items()}

@@ -27,7 +27,7 @@ import numpy as np
 from PIL import Image
 
 from ganrepro.datasets.labels import palette_array, render_colour_map
-from ganrepro.datasets.prepare import build_aligned, manifest_fields, up_to_date
+from ganrepro.datasets.recipes import build_aligned, manifest_fields, up_to_date
 from ganrepro.datasets.registry import DatasetSpec, extracted_dir, prepared_dir
 from ganrepro.datasets.staging import PreparedBuilder, remove_stale, staging_prefix
 from ganrepro.errors import DataError, UserError

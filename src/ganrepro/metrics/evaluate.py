@@ -26,14 +26,16 @@ from ganrepro.metrics import DEFAULT_METRICS, progress
 from ganrepro.metrics.confusion import ABSENT_CLASS_NOTE, TABLE_CONVENTION
 from ganrepro.metrics.imagesets import NamedImage
 from ganrepro.metrics.per_image import write as write_per_image
-from ganrepro.metrics.score import PAIRED_METRICS, MetricOptions, resolve_extractor, run_metrics, unavailable
+from ganrepro.metrics.score import (
+    PAIRED_METRICS,
+    MetricOptions,
+    ScoreInputs,
+    load_extractor,
+    run_metrics,
+    unavailable,
+)
 from ganrepro.hashing import sha256_file
-
-METRICS_FORMAT = "ganrepro-metrics/1"
-
-
-def default_out(run_dir: Path, split: str, train_mode: bool) -> Path:
-    return run_dir / "eval" / f"{split}-{'train' if train_mode else 'eval'}mode"
+from ganrepro.runfiles import CONFIG_FILE, LATEST_CHECKPOINT, METRICS_FILE_NAME, METRICS_FORMAT, eval_dir
 
 
 def generate(bundle: Any, dataset: Any, out: Path, train_mode: bool, batch_size: int, seed: int) -> dict[str, Any]:
@@ -122,7 +124,7 @@ def evaluate_run(
     segmenter: str | None = None,
     out: str | os.PathLike[str] | None = None,
     options: MetricOptions | None = None,
-    checkpoint_name: str = "latest.pt",
+    checkpoint_name: str = LATEST_CHECKPOINT,
 ) -> dict[str, Any]:
     """Generate, score and write ``metrics.json``; returns its content."""
     from ganrepro.data import build_dataset
@@ -132,9 +134,10 @@ def evaluate_run(
 
     run_dir = Path(run_dir).resolve()
     options = options or MetricOptions()
-    if not (run_dir / "config.yaml").is_file():
-        raise UserError(f"{run_dir} is not a run directory (no config.yaml)")
-    results: dict[str, dict[str, Any]] = resolve_extractor(metrics, options)  # fail before generating
+    if not (run_dir / CONFIG_FILE).is_file():
+        raise UserError(f"{run_dir} is not a run directory (no {CONFIG_FILE})")
+    extractor, results = load_extractor(metrics, options)  # fail before generating
+    scorer = None
     bundle = load_run(run_dir, device=options.device, checkpoint_name=checkpoint_name)
     config = bundle.config
     prepared = Path(config.data.root)
@@ -150,10 +153,10 @@ def evaluate_run(
                 raise UserError(f"FCN-score unavailable: {reason}")
             results["fcn"] = unavailable(reason)
         else:
-            options.segmenter = load_segmenter(ckpt, options.device)
-            if manifest and options.segmenter.classes != [str(c) for c in manifest["classes"]]:
+            scorer = load_segmenter(ckpt, options.device)
+            if manifest and scorer.classes != [str(c) for c in manifest["classes"]]:
                 raise UserError(f"segmenter {ckpt} was trained for other classes than {prepared}")
-            _check_scorer(options.segmenter, options.fcn_protocol, config.data.crop_size)
+            _check_scorer(scorer, options.fcn_protocol, config.data.crop_size)
 
     if "labelmap" in metrics and "labelmap" not in results:
         reason = _labelmap_unavailable(manifest, config)
@@ -161,26 +164,27 @@ def evaluate_run(
             raise UserError(f"labelmap scores unavailable: {reason}")
         if reason:
             results["labelmap"] = unavailable(reason)
-    out = Path(out) if out else default_out(run_dir, split, train_mode)
+    out = Path(out) if out else eval_dir(run_dir, split, train_mode)
     generation = generate(bundle, dataset, out, train_mode, options.batch_size, config.seed)
     names = generation.pop("names")
     real = [NamedImage(n, out / "real" / f"{n}.png") for n in names]
     fake = [NamedImage(n, out / "images" / f"{n}.png") for n in names]
     todo = [m for m in metrics if m not in results]
-    if "fcn" in todo or "labelmap" in todo:
-        options.labels = label_paths(prepared, split, names)
-    if "labelmap" in todo and manifest is not None:
-        options.palette, options.classes = manifest["palette"], [str(c) for c in manifest["classes"]]
-    if data_hash is not None:
-        options.cache_dir = options.cache_dir or prepared.parent / ".cache" / "fid"
-        options.identity = {"data_hash": data_hash, "split": split, "side": "target", "direction": config.data.direction,
-                            "size": config.data.crop_size, "real": "dataset targets via build_dataset(augment=False), PNG"}
-    options.seed = config.seed
+    labelmaps = "labelmap" in todo and manifest is not None
+    inputs = ScoreInputs(
+        labels=label_paths(prepared, split, names) if "fcn" in todo or "labelmap" in todo else None,
+        segmenter=scorer,
+        palette=manifest["palette"] if labelmaps else None,
+        classes=[str(c) for c in manifest["classes"]] if labelmaps else None,
+        identity=None if data_hash is None else {
+            "data_hash": data_hash, "split": split, "side": "target", "direction": config.data.direction,
+            "size": config.data.crop_size, "real": "dataset targets via build_dataset(augment=False), PNG"},
+        cache_dir=None if data_hash is None else prepared.parent / ".cache" / "fid",
+        seed=config.seed)
     per_image: dict[str, Any] = {"names": names}
-    options.per_image = per_image
-    results.update(run_metrics(real, fake, todo, options))
+    results.update(run_metrics(real, fake, todo, options, inputs, extractor, per_image))
     if "fcn" in todo:
-        gt = ground_truth_scores(prepared, options.segmenter, split, options.device, options.batch_size,
+        gt = ground_truth_scores(prepared, scorer, split, options.device, options.batch_size,
                                  size=config.data.crop_size, per_image=per_image)
         results["fcn"]["ground_truth"] = {k: gt[k] for k in ("pixel_acc", "class_acc", "class_iou", "class_acc_present_only",
                                                                "class_iou_present_only", "n_images", "protocol",
@@ -192,7 +196,7 @@ def evaluate_run(
         "ganrepro": __version__,
         "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "run": {"run_dir": str(run_dir), "model": config.model, "config_digest": config.digest(),
-                "config_sha256": sha256_file(run_dir / "config.yaml"), "checkpoint": str(bundle.checkpoint_path),
+                "config_sha256": sha256_file(run_dir / CONFIG_FILE), "checkpoint": str(bundle.checkpoint_path),
                 "checkpoint_outside_run_dir": not bundle.checkpoint_path.resolve().is_relative_to(run_dir),
                 "checkpoint_sha256": sha256_file(bundle.checkpoint_path), "step": bundle.step, "epoch": bundle.epoch},
         "data": {"prepared_dir": str(prepared), "dataset": manifest["name"] if manifest else None, "data_hash": data_hash,
@@ -203,5 +207,5 @@ def evaluate_run(
         "metrics": {m: results[m] for m in metrics},
         "per_image": write_per_image(out, per_image),
     }
-    write_json(out / "metrics.json", report)
+    write_json(out / METRICS_FILE_NAME, report)
     return report

@@ -35,27 +35,35 @@ def parse_metrics(text: str | Sequence[str] | None, default: Sequence[str]) -> l
     return [m for m in METRIC_NAMES if m in names]
 
 
-@dataclass
+@dataclass(frozen=True)
 class MetricOptions:
-    """How to compute the metrics; everything not given falls back to the documented defaults."""
+    """How to compute the metrics (the command line's settings); everything not given falls back to the
+    documented defaults.  What is scored in one call is a :class:`ScoreInputs`."""
 
     device: str = "cpu"
     batch_size: int = 16
-    segmenter: Any = None  # Segmenter or checkpoint path (FCN-score)
-    labels: dict[str, Path] | None = None  # name -> label map (FCN-score)
+    segmenter: str | Path | None = None  # segmenter checkpoint (FCN-score)
     fcn_protocol: str | None = None  # FCN-score resolution protocol the segmenter must be trained for; None = its own
     extractor: FeatureExtractor | None = None  # injected feature extractor; None = pytorch-fid Inception
     fid_weights: str | None = None
     fetch_weights: bool = False
     cache_dir: Path | None = None  # real-feature cache
-    identity: dict[str, Any] | None = None  # what the real set is (data hash, split, side, size)
     skip_unavailable: bool = False
     kid_subsets: int = 100
     kid_subset_size: int = 1000
-    seed: int = 0
+
+
+@dataclass(frozen=True)
+class ScoreInputs:
+    """What one call scores against, besides the two image sets: each field serves the metrics named beside it."""
+
+    labels: dict[str, Path] | None = None  # name -> label map (fcn, labelmap)
+    segmenter: Any = None  # a loaded Segmenter, used instead of MetricOptions.segmenter's checkpoint (fcn)
     palette: list[list[int]] | None = None  # colour of each class (labelmap)
     classes: list[str] | None = None  # class names (labelmap)
-    per_image: dict[str, Any] | None = None  # receives per-image statistics (see metrics.per_image)
+    identity: dict[str, Any] | None = None  # what the real set is (data hash, split, side, size), for the cache
+    cache_dir: Path | None = None  # real-feature cache when MetricOptions names none (fid, kid)
+    seed: int = 0  # KID's subset draws
 
 
 def unavailable(reason: str) -> dict[str, Any]:
@@ -63,33 +71,42 @@ def unavailable(reason: str) -> dict[str, Any]:
 
 
 def run_metrics(real: Sequence[NamedImage], fake: Sequence[NamedImage], metrics: Sequence[str],
-                options: MetricOptions) -> dict[str, dict[str, Any]]:
-    """Compute ``metrics`` for ``fake`` against ``real`` (paired by position for fcn/ssim/psnr)."""
+                options: MetricOptions, inputs: ScoreInputs = ScoreInputs(),
+                extractor: FeatureExtractor | None = None,
+                per_image: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    """Compute ``metrics`` for ``fake`` against ``real`` (paired by position for fcn/ssim/psnr); ``extractor``
+    is the FID network when the caller loaded it already; ``per_image`` receives per-image statistics (see
+    :mod:`ganrepro.metrics.per_image`)."""
     wanted = [m for m in ("fid", "kid") if m in metrics]
-    skipped = resolve_extractor(wanted, options)  # missing weights stop us before any long work
+    if extractor is None:  # missing weights stop us before any long work
+        extractor, skipped = load_extractor(wanted, options)
+    else:
+        skipped = {}
     results: dict[str, dict[str, Any]] = dict(skipped)
     if "fcn" in metrics:
         from ganrepro.metrics.fcn_protocol import require_protocol
-        from ganrepro.metrics.segmenter import Segmenter, fcn_score, load_segmenter
+        from ganrepro.metrics.segmenter import fcn_score, load_segmenter
 
-        if options.segmenter is None or options.labels is None:
+        seg = inputs.segmenter
+        if seg is None and options.segmenter is not None:
+            seg = load_segmenter(options.segmenter, options.device)
+        if seg is None or inputs.labels is None:
             raise UserError("the FCN-score needs label maps and a trained segmenter (--labels DIR --segmenter CKPT)")
-        seg = options.segmenter if isinstance(options.segmenter, Segmenter) else load_segmenter(options.segmenter, options.device)
         require_protocol(seg.protocol, options.fcn_protocol, seg.path)
-        results["fcn"] = fcn_score(seg, fake, options.labels, options.batch_size, per_image=options.per_image)
+        results["fcn"] = fcn_score(seg, fake, inputs.labels, options.batch_size, per_image=per_image)
     if wanted and not skipped:
         from ganrepro.metrics.fid import fid_and_kid
 
         results.update(fid_and_kid(
-            real, fake, options.extractor, wanted, options.cache_dir, options.identity, batch_size=max(options.batch_size, 1),
-            kid_subsets=options.kid_subsets, kid_subset_size=options.kid_subset_size, seed=options.seed,
-            per_image=options.per_image))
+            real, fake, extractor, wanted, options.cache_dir or inputs.cache_dir, inputs.identity,
+            batch_size=max(options.batch_size, 1), kid_subsets=options.kid_subsets,
+            kid_subset_size=options.kid_subset_size, seed=inputs.seed, per_image=per_image))
     if "labelmap" in metrics:
         from ganrepro.metrics.labelmaps import labelmap_score
 
-        if options.labels is None or options.palette is None or options.classes is None:
+        if inputs.labels is None or inputs.palette is None or inputs.classes is None:
             raise UserError("labelmap scores need the true label maps and the dataset's palette and classes")
-        results["labelmap"] = labelmap_score(fake, options.labels, options.palette, options.classes)
+        results["labelmap"] = labelmap_score(fake, inputs.labels, inputs.palette, inputs.classes)
     if "colorhist" in metrics:
         from ganrepro.metrics.colorhist import color_histogram_intersection
 
@@ -97,27 +114,29 @@ def run_metrics(real: Sequence[NamedImage], fake: Sequence[NamedImage], metrics:
     if "ssim" in metrics or "psnr" in metrics:
         from ganrepro.metrics.ssim import ssim_psnr
 
-        results.update(ssim_psnr(real, fake, [m for m in ("ssim", "psnr") if m in metrics], options.per_image))
+        results.update(ssim_psnr(real, fake, [m for m in ("ssim", "psnr") if m in metrics], per_image))
     return {m: results[m] for m in metrics}
 
 
-def resolve_extractor(metrics: Sequence[str], options: MetricOptions) -> dict[str, dict[str, Any]]:
-    """Load the FID network into ``options`` once, before any long work; {} or 'unavailable' records for fid/kid.
+def load_extractor(metrics: Sequence[str], options: MetricOptions
+                   ) -> tuple[FeatureExtractor | None, dict[str, dict[str, Any]]]:
+    """(the FID network, {}) or (None, 'unavailable' records for fid/kid): called once, before any long work.
 
-    Missing weights stop with the message naming the file, URL and folder, unless ``skip_unavailable``.
+    The network is ``options.extractor`` when one is injected, else pytorch-fid's Inception; None when neither
+    fid nor kid is asked for.  Missing weights stop with the message naming the file, URL and folder, unless
+    ``skip_unavailable``.
     """
     from ganrepro.metrics.inception import load_fid_extractor
 
     wanted = [m for m in ("fid", "kid") if m in metrics]
     if not wanted or options.extractor is not None:
-        return {}
+        return options.extractor, {}
     try:
-        options.extractor = load_fid_extractor(options.fid_weights, options.device, fetch=options.fetch_weights)
+        return load_fid_extractor(options.fid_weights, options.device, fetch=options.fetch_weights), {}
     except WeightsUnavailable as err:
         if not options.skip_unavailable:
             raise
-        return {m: unavailable(str(err)) for m in wanted}
-    return {}
+        return None, {m: unavailable(str(err)) for m in wanted}
 
 
 def score_folders(
@@ -132,6 +151,7 @@ def score_folders(
 ) -> dict[str, Any]:
     """Pair the folders by name, run ``metrics`` and return a JSON-ready report."""
     real_dir, fake_dir = Path(real_dir), Path(fake_dir)
+    inputs = ScoreInputs()
     if unpaired:
         bad = [m for m in metrics if m in PAIRED_METRICS]
         if bad:
@@ -145,8 +165,8 @@ def score_folders(
         names = pair_by_name(roles)
         real, fake = folder_images(real_dir, names, real_suffix), folder_images(fake_dir, names, fake_suffix)
         if "labels" in roles:
-            options.labels = {n: p for n, p in stem_map(Path(labels_dir), "").items()}
-    results = run_metrics(real, fake, metrics, options)
+            inputs = ScoreInputs(labels=dict(stem_map(Path(labels_dir), "")))
+    results = run_metrics(real, fake, metrics, options, inputs)
     return {
         "real": str(real_dir), "fake": str(fake_dir), "labels": str(labels_dir) if labels_dir else None,
         "paired": not unpaired, "n_real": len(real), "n_fake": len(fake), "ganrepro": __version__, "metrics": results,

@@ -4,7 +4,7 @@ Use :func:`build_generator` / :func:`build_discriminator` with a name from :data
 :data:`DISCRIMINATOR_NAMES`; the classes are exported for inspection and tests.
 """
 
-from ganrepro.models.discriminators import NLayerDiscriminator, PixelDiscriminator
+from ganrepro.models.discriminators import ChainDiscriminator
 from ganrepro.models.generators import DROPOUT_NAMES, ResnetBlock, ResnetGenerator, UnetBlock, UnetGenerator
 from ganrepro.models.layers import (
     NORM_NAMES,
@@ -33,8 +33,7 @@ __all__ = [
     "GENERATOR_NAMES",
     "NORM_NAMES",
     "ArchitectureInfo",
-    "NLayerDiscriminator",
-    "PixelDiscriminator",
+    "ChainDiscriminator",
     "ResnetBlock",
     "ResnetGenerator",
     "UnetBlock",

@@ -1,4 +1,4 @@
-"""PatchGAN (NLayerDiscriminator) and PixelGAN discriminators, described as layer lists.
+"""PatchGAN and PixelGAN discriminators, described as layer lists.
 
 Each discriminator is a plain chain of convolutions, so it is written down once as a list of
 :class:`ConvSpec` and both the module and its receptive field / output size are derived from that one
@@ -39,7 +39,8 @@ class ConvSpec:
 
 
 def nlayer_specs(input_nc: int, ndf: int, n_layers: int) -> list[ConvSpec]:
-    """Layer list of the PatchGAN with ``n_layers`` stride-2 convs (reference §2)."""
+    """Layer list of the PatchGAN with ``n_layers`` stride-2 convs (pytorch-CycleGAN-and-pix2pix, networks.py
+    NLayerDiscriminator; the Lua pix2pix defineD_n_layers)."""
     if n_layers < 1:
         raise ConfigError(f"a PatchGAN needs n_layers >= 1, got {n_layers}")
     specs = [ConvSpec(input_nc, ndf, 4, 2, 1, norm=False, leaky=True, always_bias=True)]
@@ -86,8 +87,10 @@ def specs_min_input_size(specs: list[ConvSpec]) -> int:
         size += 1
 
 
-class _ConvChain(nn.Module):
-    """A discriminator built from a layer list; outputs logits (no sigmoid: the loss applies it)."""
+class ChainDiscriminator(nn.Module):
+    """A discriminator built from a layer list (:func:`nlayer_specs`: PatchGAN, which classifies each
+    receptive-field-sized patch as real or fake; :func:`pixel_specs`: PixelGAN, judging colour statistics
+    only); outputs logits (no sigmoid: the loss applies it)."""
 
     def __init__(self, specs: list[ConvSpec], norm: str) -> None:
         super().__init__()
@@ -100,16 +103,8 @@ class _ConvChain(nn.Module):
                 layers.append(norm_layer(s.out_ch))
             if s.leaky:
                 layers.append(nn.LeakyReLU(LEAKY_SLOPE, True))
-        self.specs = tuple(specs)
         self.model = nn.Sequential(*layers)
         self.min_input_size = specs_min_input_size(specs)
-
-    @property
-    def receptive_field(self) -> int:
-        return specs_receptive_field(list(self.specs))
-
-    def output_size(self, size: int) -> int:
-        return specs_output_size(list(self.specs), size)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits; an image smaller than the chain can process (e.g. 64 px into the 286×286 ImageGAN) is first
@@ -119,18 +114,3 @@ class _ConvChain(nn.Module):
         if pad_h or pad_w:
             x = F.pad(x, (pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2))
         return self.model(x)
-
-
-class NLayerDiscriminator(_ConvChain):
-    """PatchGAN: classifies each receptive-field-sized patch as real or fake (n_layers 3 → 70×70)."""
-
-    def __init__(self, input_nc: int, *, ndf: int = 64, n_layers: int = 3, norm: str = "batch") -> None:
-        super().__init__(nlayer_specs(input_nc, ndf, n_layers), norm)
-        self.n_layers = n_layers
-
-
-class PixelDiscriminator(_ConvChain):
-    """PixelGAN: a 1×1 receptive field, judging colour statistics only."""
-
-    def __init__(self, input_nc: int, *, ndf: int = 64, norm: str = "batch") -> None:
-        super().__init__(pixel_specs(input_nc, ndf), norm)

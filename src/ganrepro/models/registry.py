@@ -7,7 +7,9 @@ named architectures with their sizes (the ``ganrepro models`` command).
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -16,9 +18,8 @@ from torch import nn
 
 from ganrepro.errors import ConfigError
 from ganrepro.models.discriminators import (
+    ChainDiscriminator,
     ConvSpec,
-    NLayerDiscriminator,
-    PixelDiscriminator,
     nlayer_specs,
     pixel_specs,
     specs_output_size,
@@ -41,9 +42,14 @@ GENERATOR_PATTERNS = (
 )
 RESNET_DEPTH = ResnetGenerator.n_downsampling
 
-# The PatchGAN names are the receptive fields of n_layers 1..5, computed from the layer lists.
-PATCH_N_LAYERS: dict[int, int] = {specs_receptive_field(nlayer_specs(1, 1, n)): n for n in range(1, 6)}
-DISCRIMINATOR_NAMES: list[str] = ["pixel", *(f"patch{rf}" for rf in PATCH_N_LAYERS)]
+#: Each named discriminator's layer list for (input channels, ndf).  The PatchGAN names are the receptive
+#: fields of n_layers 1..5, computed from the layer lists themselves.
+DISCRIMINATOR_LAYERS: dict[str, Callable[[int, int], list[ConvSpec]]] = {
+    "pixel": pixel_specs,
+    **{f"patch{specs_receptive_field(nlayer_specs(1, 1, n))}": functools.partial(nlayer_specs, n_layers=n)
+       for n in range(1, 6)},
+}
+DISCRIMINATOR_NAMES: list[str] = list(DISCRIMINATOR_LAYERS)
 
 _UNET_RE = re.compile(r"(unet|encoder_decoder)(?:_(\d+))?")
 _RESNET_RE = re.compile(r"resnet_(\d+)blocks")
@@ -121,38 +127,32 @@ def build_generator(
     return init_weights(net, init_gain)
 
 
-def _discriminator_specs(name: str, input_nc: int = 1, ndf: int = 1) -> list[ConvSpec]:
-    if name == "pixel":
-        return pixel_specs(input_nc, ndf)
-    match = re.fullmatch(r"patch(\d+)", name)
-    if match and int(match.group(1)) in PATCH_N_LAYERS:
-        return nlayer_specs(input_nc, ndf, PATCH_N_LAYERS[int(match.group(1))])
-    raise ConfigError(f"unknown discriminator {name!r}; allowed: {', '.join(DISCRIMINATOR_NAMES)}")
+def discriminator_specs(name: str, input_nc: int = 1, ndf: int = 1) -> list[ConvSpec]:
+    """The named discriminator's layer list (ConfigError listing the names when ``name`` is not one)."""
+    if name not in DISCRIMINATOR_LAYERS:
+        raise ConfigError(f"unknown discriminator {name!r}; allowed: {', '.join(DISCRIMINATOR_NAMES)}")
+    return DISCRIMINATOR_LAYERS[name](input_nc, ndf)
 
 
 def receptive_field(name: str) -> int:
     """Receptive field (pixels per side) of the named discriminator, from its kernel/stride chain."""
-    return specs_receptive_field(_discriminator_specs(name))
+    return specs_receptive_field(discriminator_specs(name))
 
 
 def discriminator_output_size(name: str, image_size: int) -> int:
     """Side of the logit map the named discriminator produces on an ``image_size`` square input."""
-    return specs_output_size(_discriminator_specs(name), image_size)
+    return specs_output_size(discriminator_specs(name), image_size)
 
 
 def build_discriminator(
     name: str, input_nc: int, *, ndf: int = 64, norm: str = "batch", init_gain: float = 0.02
 ) -> nn.Module:
-    """Build and initialise the named discriminator (one of DISCRIMINATOR_NAMES); it outputs logits."""
-    _discriminator_specs(name)  # validates the name first, so errors list the allowed names
+    """Build and initialise the named discriminator (one of DISCRIMINATOR_NAMES) from its layer list; it
+    outputs logits."""
+    specs = discriminator_specs(name, input_nc, ndf)  # the name first, so errors list the allowed names
     check_norm(norm)
     _check_channels(input_nc=input_nc, ndf=ndf)
-    net: nn.Module
-    if name == "pixel":
-        net = PixelDiscriminator(input_nc, ndf=ndf, norm=norm)
-    else:
-        net = NLayerDiscriminator(input_nc, ndf=ndf, n_layers=PATCH_N_LAYERS[receptive_field(name)], norm=norm)
-    return init_weights(net, init_gain)
+    return init_weights(ChainDiscriminator(specs, norm), init_gain)
 
 
 @dataclass(frozen=True)

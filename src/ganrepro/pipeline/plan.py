@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from ganrepro.config import Config, ConfigError, load_config
 from ganrepro.pipeline.spec import Profile, Table, available, load_profile, load_table
+from ganrepro.runfiles import CHECKPOINTS_DIR, FINAL_CHECKPOINT, METRICS_FILE
 
 if TYPE_CHECKING:
     from ganrepro.pipeline.released import ReleasedModels
@@ -159,10 +160,10 @@ class Plan:
         return f"{self.results}/{table}/{row}/seed{seed}"
 
     def final_checkpoint(self, table: str, row: str, seed: int) -> str:
-        return f"{self.run_dir(table, row, seed)}/checkpoints/final.pt"
+        return f"{self.run_dir(table, row, seed)}/{CHECKPOINTS_DIR}/{FINAL_CHECKPOINT}"
 
     def metrics_json(self, table: str, row: str, seed: int) -> str:
-        return f"{self.run_dir(table, row, seed)}/eval/test-trainmode/metrics.json"
+        return f"{self.run_dir(table, row, seed)}/{METRICS_FILE}"
 
     def mlflow_child(self, table: str, row: str, seed: int) -> str:
         return f"{self.run_dir(table, row, seed)}/mlflow.json"
@@ -230,7 +231,7 @@ class Plan:
 
     def evaluate_argv(self, run_dir: str, size: int) -> list[str]:
         """``ganrepro evaluate`` of one run directory at ``size``: the same protocol for every row and released model."""
-        return ["ganrepro", "evaluate", run_dir, "--checkpoint", "final.pt", "--segmenter",
+        return ["ganrepro", "evaluate", run_dir, "--checkpoint", FINAL_CHECKPOINT, "--segmenter",
                 self.segmenter_checkpoint(size), *self.fcn_arguments(), "--metrics", ",".join(self.profile.metrics),
                 "--skip-unavailable", "--device", self.profile.device]
 

@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ganrepro.config import ConfigError, read_yaml_mapping
+from ganrepro.errors import ConfigError
+from ganrepro.metrics import METRIC_NAMES
 from ganrepro.paths import params_dir
+from ganrepro.yamlio import load_mapping
 
 PAPER_METRICS = ("pixel_acc", "class_acc", "class_iou")
-EVAL_METRICS = ("fcn", "labelmap", "fid", "kid", "ssim", "psnr", "colorhist")
 #: Metrics a claim may name: the FCN-scores and the image-quality numbers; FID and KID are better when lower.
 CLAIM_METRICS = (*PAPER_METRICS, "fid", "kid", "ssim", "psnr")
 LOWER_IS_BETTER = ("fid", "kid")
@@ -119,25 +120,37 @@ class Table:
 
 @dataclass(frozen=True)
 class Profile:
-    name: str
-    description: str
-    replication: bool
-    seeds: tuple[int, ...]
-    device: str
-    threads: int
-    gpus_per_job: int
-    runtime_min: int
-    mem_mb: int
-    segmenter_arch: str
-    segmenter_epochs: int
-    metrics: tuple[str, ...]
-    config: dict[str, Any]
-    models: dict[str, dict[str, Any]]
+    """``params/profiles/NAME.yaml``: how big a build is.  Each field says the YAML key it comes from."""
+
+    name: str  # the file name
+    description: str  # `description`: one line for the report header
+    replication: bool  # `replication`: false adds the "not a replication" warning to every report
+    seeds: tuple[int, ...]  # `seeds`: every table row is trained once per seed; reports show mean ± std
+    device: str  # `device`: auto | cpu | cuda | cuda:N, passed to train / evaluate / segmenter
+    threads: int  # `threads`: CPU threads per job (Snakemake `threads:`; SLURM --cpus-per-task)
+    gpus_per_job: int  # `gpus_per_job`: `resources: gpu=` of training, segmenter and evaluation jobs (0: none)
+    runtime_min: int  # `runtime_min` (default 60): per training job, for cluster executors (SLURM --time)
+    mem_mb: int  # `mem_mb` (default 4000): per training job, for cluster executors (SLURM --mem)
+    segmenter_arch: str  # `segmenter.arch`: the FCN-score's scorer, trained at the rows' crop size
+    segmenter_epochs: int  # `segmenter.epochs`
+    metrics: tuple[str, ...]  # `metrics`: computed by `ganrepro evaluate` for every row and seed
+    config: dict[str, Any]  # `config`: dotted overrides applied to every row of every table
+    models: dict[str, dict[str, Any]]  # `models`: {pix2pix|cyclegan: overrides} for that model's rows
+    #: `datasets`: {name: {config: ..., models: ...}} applied last, for that dataset only
     datasets: dict[str, dict[str, Any]] = field(default_factory=dict)
-    path: Path = Path()
-    fcn_protocol: str = "pix2pix"  # the FCN-score's resolution protocol (see ganrepro.metrics.fcn_protocol)
-    fcn_train_crop: int | None = None  # pix2pix protocol: the segmenter's training crop at label resolution
-    pack: dict[str, Any] = field(default_factory=dict)  # how the workflow groups a table's runs (pipeline.packs)
+    path: Path = Path()  # the file
+    #: `fcn.protocol` (default pix2pix): the FCN-score's resolution protocol.  pix2pix: each generated image is
+    #: upsampled (PIL bilinear) to its label map's full resolution and segmented there, as pix2pix's
+    #: scripts/eval_cityscapes does and as the papers' numbers were made, the segmenter trained on real photos
+    #: taken through the same path; logits: segmented at the generated size, logits upsampled (cheaper; the two
+    #: agree when labels have the generated size, as on facades).  See :mod:`ganrepro.metrics.fcn_protocol`.
+    fcn_protocol: str = "pix2pix"
+    #: `fcn.train_crop` (pix2pix protocol only; null or larger than the labels: whole images): the segmenter
+    #: trains on random square crops of this side of the full-resolution images, bounding its cost, which grows
+    #: with the label maps' pixels (Cityscapes labels are 2048x1024: its scorer belongs on a GPU).
+    fcn_train_crop: int | None = None
+    #: `pack`: how the workflow groups a table's runs into packs (ganrepro.pipeline.packs)
+    pack: dict[str, Any] = field(default_factory=dict)
 
     def overrides(self, model: str, dataset: str) -> dict[str, Any]:
         """Dotted overrides for one model on one dataset: profile-wide, per model, then per dataset."""
@@ -161,7 +174,7 @@ def _read_named(kind: str, name: str) -> tuple[Path, dict[str, Any]]:
     path = params_dir() / f"{kind}s" / f"{name}.yaml"
     if not path.is_file():
         raise ConfigError(f"unknown {kind} {name!r} (no {path}); known: {', '.join(available(f'{kind}s'))}")
-    return path, read_yaml_mapping(path, f"{kind} file")
+    return path, load_mapping(path, f"{kind} file")
 
 
 def load_table(name: str) -> Table:
@@ -224,8 +237,8 @@ def load_profile(name: str) -> Profile:
             or len(set(seeds)) != len(seeds):
         raise ConfigError(f"{where}: seeds must be a non-empty list of distinct non-negative integers, got {seeds!r}")
     metrics = tuple(raw["metrics"])
-    if not metrics or not set(metrics) <= set(EVAL_METRICS):
-        raise ConfigError(f"{where}: metrics must be a non-empty subset of {', '.join(EVAL_METRICS)}")
+    if not metrics or not set(metrics) <= set(METRIC_NAMES):
+        raise ConfigError(f"{where}: metrics must be a non-empty subset of {', '.join(METRIC_NAMES)}")
     segmenter = _mapping(raw["segmenter"], f"{where}: segmenter")
     _keys(segmenter, f"{where}: segmenter", required=("arch", "epochs"), optional=())
     for key in ("threads", "runtime_min", "mem_mb"):

@@ -14,7 +14,7 @@ from pathlib import Path
 from ganrepro.errors import UserError
 from ganrepro.pipeline.plan import Plan
 from ganrepro.reporting.certainty import Certainty
-from ganrepro.reporting.collect import RunRecord, collect_runs, read_losses
+from ganrepro.reporting.collect import RunRecord, collect_runs
 from ganrepro.reporting.facts import gather
 from ganrepro.reporting.figures import (
     Column,
@@ -26,6 +26,7 @@ from ganrepro.reporting.figures import (
 from ganrepro.reporting.output import write_if_changed
 from ganrepro.reporting.released import collect_released
 from ganrepro.reporting.render import ReportInput, render_markdown
+from ganrepro.runfiles import read_losses
 
 KINDS = ("samples", "losses")
 

@@ -7,7 +7,6 @@ now define, would misstate what was measured; so every missing or inconsistent f
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import json
 import math
@@ -18,14 +17,18 @@ from typing import Any
 from ganrepro.config import ConfigError, load_config
 from ganrepro.errors import UserError
 from ganrepro.pipeline.plan import Plan
+from ganrepro.runfiles import (
+    CONFIG_FILE,
+    LOSSES_FILE,
+    METRICS_FORMAT,
+    PROVENANCE_FILE,
+    differing_keys,
+)
 
-METRICS_FORMAT = "ganrepro-metrics/1"
 FCN_KEYS = ("pixel_acc", "class_acc", "class_iou")
 #: metrics.json entry -> the keys tried, in order, for its headline number (KID: the mean over subsets;
 #: SSIM: the RGB value, as the evaluation's summary prints it).
 SCALAR_KEYS = {"fid": ("value",), "kid": ("mean", "value"), "ssim": ("value",), "psnr": ("value",)}
-#: losses.csv bookkeeping columns; every other column is a loss.
-LOG_COLUMNS = ("step", "epoch", "iter", "lr", "seconds")
 #: Config keys that may differ from the plan without changing what was trained (data identity is checked
 #: through the data hash instead).
 IGNORED_CONFIG_KEYS = ("data.root",)
@@ -57,8 +60,7 @@ class RunRecord:
     train_data_hashes: tuple[str | None, ...]  # per training invocation
     commits: tuple[str, ...]              # per training invocation
     ganrepro_version: str
-    evaluated: dt.datetime | None         # metrics.json's time, when it records one
-    trained: dt.datetime | None           # newest training invocation
+    evaluated: dt.datetime                # metrics.json's time
     crop_size: int
     n_epochs: int
     n_epochs_decay: int
@@ -81,10 +83,10 @@ def read_run(plan: Plan, table: str, row: str, seed: int) -> RunRecord:
     run_dir = Path(plan.run_dir(table, row, seed))
     where = f"row {row!r} ({plan.table(table).rows[row].label}), seed {seed}"
     metrics_path = Path(plan.metrics_json(table, row, seed))
-    doc = _read_json(metrics_path, where, "metrics file (written by `ganrepro evaluate`)")
+    doc = read_document(metrics_path, where, "metrics file (written by `ganrepro evaluate`)")
     if doc.get("format") != METRICS_FORMAT:
         raise UserError(f"{metrics_path} ({where}) has format {doc.get('format')!r}, expected {METRICS_FORMAT!r}")
-    config_path = run_dir / "config.yaml"
+    config_path = run_dir / CONFIG_FILE
     if not config_path.is_file():
         raise UserError(f"missing run config {config_path} for {where}")
     try:
@@ -92,23 +94,23 @@ def read_run(plan: Plan, table: str, row: str, seed: int) -> RunRecord:
     except ConfigError as err:
         raise UserError(f"{where}: {err}") from None
     _check_config(plan, table, row, seed, config, doc, run_dir, metrics_path, where)
-    provenance = _read_json(run_dir / "provenance.json", where, "provenance file")
+    provenance = read_document(run_dir / PROVENANCE_FILE, where, "provenance file")
     invocations = provenance.get("invocations") or []
-    losses_csv = run_dir / "losses.csv"
+    losses_csv = run_dir / LOSSES_FILE
     if not losses_csv.is_file():
         raise UserError(f"missing loss log {losses_csv} for {where}")
     try:
         run, data, metrics = doc["run"], doc["data"], doc["metrics"]
-        measures = _measures(metrics, metrics_path)
-        ground_truth = _ground_truth(metrics, metrics_path)
+        measures = read_measures(metrics, metrics_path)
+        ground_truth = read_ground_truth(metrics, metrics_path)
         return RunRecord(
             row=row, seed=seed, run_dir=run_dir, metrics_path=metrics_path, measures=measures,
             ground_truth=ground_truth, config_digest=str(run["config_digest"]),
             checkpoint_sha256=str(run["checkpoint_sha256"]), step=int(run["step"]), epoch=int(run["epoch"]),
             data_hash=data.get("data_hash"), train_data_hashes=tuple(i.get("data_hash") for i in invocations),
             commits=tuple(str(i.get("git_commit") or "unknown") for i in invocations),
-            ganrepro_version=str(doc.get("ganrepro", "unknown")), evaluated=_evaluation_time(doc),
-            trained=max((t for t in (_parse_time(i.get("time")) for i in invocations) if t), default=None),
+            ganrepro_version=str(doc.get("ganrepro", "unknown")),
+            evaluated=_utc(dt.datetime.fromisoformat(doc["time"])),
             crop_size=config.data.crop_size, n_epochs=config.train.n_epochs,
             n_epochs_decay=config.train.n_epochs_decay, batch_size=config.train.batch_size,
             losses_csv=losses_csv, eval_dir=metrics_path.parent, per_image=doc.get("per_image"))
@@ -116,33 +118,10 @@ def read_run(plan: Plan, table: str, row: str, seed: int) -> RunRecord:
         raise UserError(f"{metrics_path} ({where}) is not a complete metrics file: bad or missing {err}") from None
 
 
-def read_losses(path: Path) -> dict[str, list[float]]:
-    """losses.csv as {column: values}; the step column plus one list per loss (NaN where a cell is empty)."""
-    with open(path, newline="") as handle:
-        reader = csv.DictReader(handle)
-        columns = list(reader.fieldnames or [])
-        if "step" not in columns:
-            raise UserError(f"{path} has no 'step' column; not a loss log written by `ganrepro train`")
-        wanted = ["step"] + [c for c in columns if c not in LOG_COLUMNS]
-        out: dict[str, list[float]] = {c: [] for c in wanted}
-        for number, line in enumerate(reader, start=2):
-            try:
-                for column in wanted:
-                    cell = line.get(column)
-                    out[column].append(float(cell) if cell not in (None, "") else math.nan)
-            except ValueError as err:
-                raise UserError(f"{path}, line {number}: {err}") from None
-    return out
-
-
-def loss_columns(losses: dict[str, list[float]]) -> list[str]:
-    return [c for c in losses if c != "step"]
-
-
 # ----------------------------------------------------------------------------------------------- helpers
 
 
-def _read_json(path: Path, where: str, what: str) -> dict[str, Any]:
+def read_document(path: Path, where: str, what: str) -> dict[str, Any]:
     if not path.is_file():
         raise UserError(f"missing {what} {path} for {where}; a report never leaves a row out")
     try:
@@ -157,8 +136,6 @@ def _read_json(path: Path, where: str, what: str) -> dict[str, Any]:
 def _check_config(plan: Plan, table: str, row: str, seed: int, config: Any, doc: dict[str, Any],
                   run_dir: Path, metrics_path: Path, where: str) -> None:
     """The run must be the one the table and profile define now, and the metrics must be of that run."""
-    from ganrepro.training.rundir import differing_keys
-
     expected = plan.config(table, row, seed).to_dict()
     differ = [k for k in differing_keys(config.to_dict(), expected) if k not in IGNORED_CONFIG_KEYS]
     if differ:
@@ -187,7 +164,7 @@ def _entry(metrics: dict[str, Any], name: str) -> tuple[dict[str, Any] | None, s
     return entry, None
 
 
-def _measures(metrics: dict[str, Any], path: Path) -> dict[str, Measure]:
+def read_measures(metrics: dict[str, Any], path: Path) -> dict[str, Measure]:
     out: dict[str, Measure] = {}
     fcn, reason = _entry(metrics, "fcn")
     for key in FCN_KEYS:
@@ -204,7 +181,7 @@ def _measures(metrics: dict[str, Any], path: Path) -> dict[str, Measure]:
     return out
 
 
-def _ground_truth(metrics: dict[str, Any], path: Path) -> dict[str, Measure]:
+def read_ground_truth(metrics: dict[str, Any], path: Path) -> dict[str, Measure]:
     fcn, reason = _entry(metrics, "fcn")
     gt = (fcn or {}).get("ground_truth")
     if not gt:
@@ -213,20 +190,6 @@ def _ground_truth(metrics: dict[str, Any], path: Path) -> dict[str, Measure]:
     return {key: Measure(_number(gt[key], path, f"fcn.ground_truth.{key}")) for key in FCN_KEYS}
 
 
-def _parse_time(text: Any) -> dt.datetime | None:
-    if not isinstance(text, str):
-        return None
-    try:
-        stamp = dt.datetime.fromisoformat(text)
-    except ValueError:
-        return None
+def _utc(stamp: dt.datetime) -> dt.datetime:
+    """A time without a zone is UTC, as ``ganrepro evaluate`` writes it."""
     return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.UTC)
-
-
-def _evaluation_time(doc: dict[str, Any]) -> dt.datetime | None:
-    """The evaluation's own timestamp, wherever the metrics file records one."""
-    for holder, key in ((doc, "time"), (doc, "evaluated_at"), (doc.get("generation") or {}, "time")):
-        stamp = _parse_time(holder.get(key))
-        if stamp:
-            return stamp
-    return None

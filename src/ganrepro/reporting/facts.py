@@ -21,7 +21,7 @@ class BuildFacts:
     crop_sizes: dict[int, list[str]]
     epochs: dict[tuple[int, int], list[str]]   # (n_epochs, n_epochs_decay) -> runs
     batch_sizes: dict[int, list[str]]
-    date: str | None
+    date: str
     date_source: str
 
     @property
@@ -47,19 +47,11 @@ def gather(runs: Sequence[RunRecord]) -> BuildFacts:
     for run in runs:
         for commit in dict.fromkeys(run.commits or ("unknown",)):
             commits.setdefault(commit, []).append(run.name)
-    evaluated = [r.evaluated for r in runs if r.evaluated]
-    trained = [r.trained for r in runs if r.trained]
-    if evaluated and len(evaluated) == len(runs):
-        date, source = max(evaluated).isoformat(), "the newest evaluation among the runs"
-    elif trained:
-        date, source = max(trained + evaluated).isoformat(), ("the newest training or evaluation time among the "
-                                                              "runs; not every metrics file records its time")
-    else:
-        date, source = None, "no run records a time"
     return BuildFacts(
         data_hashes=hashes, commits=commits, versions=_group(runs, lambda r: r.ganrepro_version),
         crop_sizes=_group(runs, lambda r: r.crop_size), epochs=_group(runs, lambda r: (r.n_epochs, r.n_epochs_decay)),
-        batch_sizes=_group(runs, lambda r: r.batch_size), date=date, date_source=source)
+        batch_sizes=_group(runs, lambda r: r.batch_size), date=max(r.evaluated for r in runs).isoformat(),
+        date_source="the newest evaluation among the runs")
 
 
 def describe(groups: dict, show: Callable[[Hashable], str] = str) -> str:

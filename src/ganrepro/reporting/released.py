@@ -18,14 +18,8 @@ from ganrepro.errors import UserError
 from ganrepro.pipeline.plan import Plan
 from ganrepro.pipeline.released import Skipped
 from ganrepro.pipeline.spec import Released
-from ganrepro.reporting.collect import (
-    IGNORED_CONFIG_KEYS,
-    METRICS_FORMAT,
-    Measure,
-    _ground_truth,
-    _measures,
-    _read_json,
-)
+from ganrepro.reporting.collect import IGNORED_CONFIG_KEYS, Measure, read_document, read_ground_truth, read_measures
+from ganrepro.runfiles import CONFIG_FILE, METRICS_FORMAT, PROVENANCE_FILE, differing_keys
 
 SHORT = 12
 
@@ -59,15 +53,13 @@ def read_released(plan: Plan, entry: Released) -> ReleasedRecord:
     run_dir = Path(released.run_dir(entry.id))
     where = f"released model {entry.id!r} ({entry.label})"
     metrics_path = Path(released.metrics_json(entry.id))
-    doc = _read_json(metrics_path, where, "metrics file (written by `ganrepro evaluate`)")
+    doc = read_document(metrics_path, where, "metrics file (written by `ganrepro evaluate`)")
     if doc.get("format") != METRICS_FORMAT:
         raise UserError(f"{metrics_path} ({where}) has format {doc.get('format')!r}, expected {METRICS_FORMAT!r}")
     try:
-        config = load_config(run_dir / "config.yaml")
+        config = load_config(run_dir / CONFIG_FILE)
     except (ConfigError, FileNotFoundError, OSError) as err:
-        raise UserError(f"{where}: cannot read {run_dir / 'config.yaml'}: {err}") from None
-    from ganrepro.training.rundir import differing_keys
-
+        raise UserError(f"{where}: cannot read {run_dir / CONFIG_FILE}: {err}") from None
     differ = [k for k in differing_keys(config.to_dict(), released.config(entry.id).to_dict())
               if k not in IGNORED_CONFIG_KEYS]
     if differ:
@@ -80,8 +72,8 @@ def read_released(plan: Plan, entry: Released) -> ReleasedRecord:
         raise UserError(f"{run_dir}/provenance.json ({where}) records sha256 {imported['sha256']}, the params "
                         f"publish {entry.sha256}; remove {run_dir} and import again")
     try:
-        return ReleasedRecord(entry, run_dir, _measures(doc["metrics"], metrics_path),
-                              _ground_truth(doc["metrics"], metrics_path), str(imported["sha256"]),
+        return ReleasedRecord(entry, run_dir, read_measures(doc["metrics"], metrics_path),
+                              read_ground_truth(doc["metrics"], metrics_path), str(imported["sha256"]),
                               str(imported.get("source") or entry.source), (doc.get("data") or {}).get("data_hash"))
     except (KeyError, TypeError, ValueError) as err:
         raise UserError(f"{metrics_path} ({where}) is not a complete metrics file: bad or missing {err}") from None
@@ -89,7 +81,7 @@ def read_released(plan: Plan, entry: Released) -> ReleasedRecord:
 
 def _imported(run_dir: Path, where: str) -> dict[str, Any]:
     """The import record of the generator the report scores (G, or G_A of a CycleGAN)."""
-    provenance = _read_json(run_dir / "provenance.json", where, "provenance file")
+    provenance = read_document(run_dir / PROVENANCE_FILE, where, "provenance file")
     for invocation in provenance.get("invocations") or []:
         for record in invocation.get("imported") or []:
             if record.get("net") in ("G", "G_A") and record.get("sha256"):

@@ -14,6 +14,15 @@ from typing import TYPE_CHECKING, Any
 
 from ganrepro import __version__
 from ganrepro.errors import UserError
+from ganrepro.runfiles import (
+    LOSSES_FILE,
+    METRICS_FILE,
+    artifact_files,
+    check_run_dir,
+    config_params,
+    provenance,
+    read_json,
+)
 from ganrepro.tracking.batch import Point, log_all, tag_values
 from ganrepro.tracking.history import loss_points
 from ganrepro.tracking.parent import git_tags
@@ -22,15 +31,6 @@ from ganrepro.tracking.records import (
     ParentRecord,
     read_parent,
     write_record,
-)
-from ganrepro.tracking.runfiles import (
-    LOSSES_FILE,
-    METRICS_FILE,
-    artifact_files,
-    check_run_dir,
-    config_params,
-    provenance,
-    read_json,
 )
 from ganrepro.tracking.scores import final_scores, final_step
 from ganrepro.tracking.store import open_client, retry

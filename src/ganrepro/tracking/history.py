@@ -11,9 +11,9 @@ import csv
 from pathlib import Path
 
 from ganrepro.errors import DataError
+from ganrepro.runfiles import LOSS_LOG_COLUMNS
 from ganrepro.tracking.batch import Point, finite
 
-BOOKKEEPING = ("step", "epoch", "iter", "seconds")
 LOSS_PREFIX = "loss/"
 
 
@@ -31,7 +31,7 @@ def loss_points(csv_path: Path) -> list[Point]:
         columns = reader.fieldnames or []
         if "step" not in columns:
             raise DataError(f"{csv_path} has no 'step' column (columns: {', '.join(columns) or 'none'})")
-        logged = [c for c in columns if c not in BOOKKEEPING]
+        logged = [c for c in columns if c == "lr" or c not in LOSS_LOG_COLUMNS]
         points: list[Point] = []
         for line, row in enumerate(reader, start=2):
             step = finite(row.get("step"))

@@ -15,7 +15,7 @@ from typing import Any
 from ganrepro import __version__
 from ganrepro.tracking.batch import log_all, tag_values
 from ganrepro.tracking.records import ParentRecord, write_record
-from ganrepro.tracking.runfiles import split_commit
+from ganrepro.runfiles import git_commit, split_commit
 from ganrepro.tracking.store import (
     ensure_experiment,
     experiment_name,
@@ -39,7 +39,6 @@ def build_description(table: str, dataset: str, profile: str) -> tuple[dict[str,
     """(tags, params) of a parent run, from the table and profile files (which also checks the names)."""
     from ganrepro.datasets.registry import get_spec
     from ganrepro.pipeline.spec import load_profile, load_table
-    from ganrepro.training.rundir import git_commit
 
     spec = load_table(table)
     prof = load_profile(profile)

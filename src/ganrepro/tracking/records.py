@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ganrepro import atomic
 from ganrepro.errors import UserError
-from ganrepro.tracking.runfiles import read_json
+from ganrepro.runfiles import read_json
 
 PARENT_FIELDS = ("tracking_uri", "experiment_id", "experiment_name", "parent_run_id", "table", "dataset",
                  "profile", "created")

@@ -1,7 +1,8 @@
 """The final scores of a run, from ``ganrepro evaluate``'s metrics.json, as flat MLflow metric names.
 
-metrics.json ("ganrepro-metrics/1") nests each metric with its protocol; only the headline numbers are
-logged, under short names that sort together in the UI.  A metric that could not be computed is recorded
+metrics.json (format :data:`ganrepro.runfiles.METRICS_FORMAT`) nests each metric with its protocol; only the
+headline numbers are logged, under short names that sort together in the UI.  A metric that could not be
+computed is recorded
 there as ``{"available": false, "reason": ...}`` and is simply absent here (its reason stays in the
 metrics.json artifact), as is any value that is null or not finite (e.g. PSNR of identical images).
 """
@@ -12,9 +13,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from ganrepro.errors import DataError
+from ganrepro.runfiles import check_metrics_format
 from ganrepro.tracking.batch import finite
-
-METRICS_FORMAT = "ganrepro-metrics/1"
 
 FCN_KEYS = ("pixel_acc", "class_acc", "class_iou", "class_acc_present_only", "class_iou_present_only")
 
@@ -37,8 +37,7 @@ def available(entry: Any) -> bool:
 def final_scores(document: Mapping[str, Any], where: str = "metrics.json") -> dict[str, float]:
     """The available numeric headline metrics, e.g. {"fcn_pixel_acc": 0.61, "ssim_rgb": 0.3, ...}; the FCN
     score of the real photos (the table's ground-truth row) as ``fcn_gt_<key>``."""
-    if document.get("format") != METRICS_FORMAT:
-        raise DataError(f"{where}: format is {document.get('format')!r}, expected {METRICS_FORMAT!r}")
+    check_metrics_format(document, where)
     metrics = document.get("metrics")
     if not isinstance(metrics, Mapping):
         raise DataError(f"{where}: no 'metrics' object")

@@ -48,9 +48,11 @@ def payload(model_state: dict[str, Any], progress: Progress, config_digest: str)
     }
 
 
-def load(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+def load(path: Path, map_location: str | torch.device = "cpu", mmap: bool = False) -> dict[str, Any]:
+    """The checkpoint's payload; with ``mmap`` its tensors are mapped, not read, so that a reader that needs a
+    few of them (evaluation: the generators) never reads the discriminators and optimiser states."""
     try:
-        payload = torch.load(path, map_location=map_location, weights_only=False)
+        payload = torch.load(path, map_location=map_location, weights_only=False, mmap=mmap)
     except FileNotFoundError:
         raise DataError(f"checkpoint not found: {path}") from None
     except Exception as err:  # a truncated/corrupt file: name it, never guess

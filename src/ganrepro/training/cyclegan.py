@@ -24,13 +24,9 @@ import torch
 from ganrepro.config import Config, CycleGANObjective
 from ganrepro.fidelity import Fidelity
 from ganrepro.losses import GANLoss, gradient_penalty
-from ganrepro.models import (
-    build_discriminator,
-    build_generator,
-    make_instance_norm_affine,
-    zero_conv_biases,
-)
+from ganrepro.models import zero_conv_biases
 from ganrepro.training.base import GANModel
+from ganrepro.training.networks import build_config_discriminator, build_generators
 from ganrepro.training.pool import ImagePool
 
 
@@ -39,20 +35,10 @@ class CycleGANModel(GANModel):
 
     def __init__(self, config: Config, device: torch.device) -> None:
         super().__init__(config, device)
-        net, data, obj = config.network, config.data, config.cyclegan
+        data, obj = config.data, config.cyclegan
         self.fidelity = Fidelity.of(config)
 
-        def finish(module: torch.nn.Module) -> torch.nn.Module:
-            if self.fidelity.affine_instance_norm:
-                make_instance_norm_affine(module, net.init_gain)
-            return module.to(device)
-
-        def generator(inp: int, out: int) -> torch.nn.Module:
-            return finish(build_generator(net.generator, inp, out, ngf=net.ngf, norm=net.norm, dropout=net.dropout,
-                                          image_size=data.crop_size, init_gain=net.init_gain))
-
-        self.nets["G_A"] = generator(data.input_nc, data.output_nc)
-        self.nets["G_B"] = generator(data.output_nc, data.input_nc)
+        self.nets.update(build_generators(config, device))
         alternating = self.fidelity.alternating_updates
         if alternating:
             self._adam("G_A", self.nets["G_A"].parameters())
@@ -63,8 +49,7 @@ class CycleGANModel(GANModel):
         names = []
         if obj.use_gan:
             for d_name, channels in (("D_A", data.output_nc), ("D_B", data.input_nc)):
-                self.nets[d_name] = finish(build_discriminator(net.discriminator, channels, ndf=net.ndf,
-                                                               norm=net.norm, init_gain=net.init_gain))
+                self.nets[d_name] = build_config_discriminator(config, channels, device)
             if alternating:
                 self._adam("D_A", self.nets["D_A"].parameters())
                 self._adam("D_B", self.nets["D_B"].parameters())

@@ -1,4 +1,8 @@
-"""Load a finished (or in-progress) run for generating images: config + generators from its checkpoint."""
+"""Load a finished (or in-progress) run for generating images: its config and its generators, nothing else.
+
+Evaluation builds only the generators (no discriminator, optimiser or schedule) and reads only their weights
+from the checkpoint, so that scoring a run costs what translating images costs.
+"""
 
 from __future__ import annotations
 
@@ -8,21 +12,20 @@ from pathlib import Path
 import torch
 
 from ganrepro.config import Config, load_config
-from ganrepro.training import checkpoint, rundir
-from ganrepro.training.base import GANModel
+from ganrepro.errors import DataError
+from ganrepro.runfiles import CONFIG_FILE, LATEST_CHECKPOINT, checkpoint_path
+from ganrepro.training import checkpoint
+from ganrepro.training.networks import build_generators, forward_net
 
 
 @dataclass
 class RunBundle:
     config: Config
-    model: GANModel
+    generators: dict[str, torch.nn.Module]
+    device: torch.device
     epoch: int
     step: int
     checkpoint_path: Path
-
-    @property
-    def generators(self) -> dict[str, torch.nn.Module]:
-        return {k: v for k, v in self.model.nets.items() if k.startswith("G")}
 
     def set_train_mode(self, flag: bool) -> None:
         """Train mode at test time (dropout on, batch statistics) is the papers' protocol; eval is an option."""
@@ -32,21 +35,26 @@ class RunBundle:
     @torch.no_grad()
     def translate(self, images: torch.Tensor) -> torch.Tensor:
         """Input domain -> output domain: pix2pix's G, CycleGAN's G_A."""
-        net = self.model.nets[self.model.forward_net]
-        return net(images.to(self.model.device))
+        return self.generators[forward_net(self.config)](images.to(self.device))
 
 
-def load_run(run_dir: str | Path, device: str = "cpu", checkpoint_name: str = "latest.pt") -> RunBundle:
+def load_run(run_dir: str | Path, device: str = "cpu", checkpoint_name: str = LATEST_CHECKPOINT) -> RunBundle:
+    """The run's generators with the checkpoint's weights; the translating one must be in the checkpoint (an
+    imported released generator holds nothing else), another one missing there keeps its initial weights."""
     from ganrepro.devices import resolve_device
-    from ganrepro.training.trainer import build_model
 
     run_dir = Path(run_dir)
-    config = load_config(run_dir / rundir.CONFIG_FILE)
+    config = load_config(run_dir / CONFIG_FILE)
     dev = torch.device(resolve_device(device))
-    path = run_dir / "checkpoints" / checkpoint_name
-    payload = checkpoint.load(path, map_location="cpu")
-    model = build_model(config, dev)
-    model.load_state_dict(payload["model"], nets_only=True)
-    bundle = RunBundle(config, model, payload["epoch"], payload["step"], path)
+    path = checkpoint_path(run_dir, checkpoint_name)
+    payload = checkpoint.load(path, map_location="cpu", mmap=True)
+    saved = payload["model"]["nets"]
+    if forward_net(config) not in saved:
+        raise DataError(f"{path} holds no {forward_net(config)} weights; it cannot be evaluated")
+    generators = build_generators(config, dev)
+    for name, net in generators.items():
+        if name in saved:
+            net.load_state_dict(saved[name])
+    bundle = RunBundle(config, generators, dev, payload["epoch"], payload["step"], path)
     bundle.set_train_mode(True)
     return bundle

@@ -34,8 +34,8 @@ from typing import Callable
 import torch
 
 from ganrepro.errors import TrainingDiverged
+from ganrepro.runfiles import LOSS_LOG_COLUMNS
 
-LOG_COLUMNS = ("step", "epoch", "iter", "lr", "seconds")
 BLOCK_STEPS = 200
 FLUSH_SECONDS = 0.5
 
@@ -81,7 +81,7 @@ class LossLog(BlockQueue):
         self.path = path
         self.label = label
         self.loss_names = loss_names
-        self.columns = [*LOG_COLUMNS, *loss_names]
+        self.columns = [*LOSS_LOG_COLUMNS, *loss_names]
         self.last: dict[str, float] = {}
         kept = rebuilt_rows(path, self.columns, resume_step) if resume_step is not None and path.exists() else []
         self.handle = open(path, "w", newline="")
@@ -115,7 +115,7 @@ class LossLog(BlockQueue):
                     "training stopped, checkpoints/latest.pt was left at the last checkpoint whose steps were all "
                     "finite")
             self.last = dict(zip(self.loss_names, row))
-            self.writer.writerow([_fmt(row_meta[c]) for c in LOG_COLUMNS] + [f"{v:.6g}" for v in row])
+            self.writer.writerow([_fmt(row_meta[c]) for c in LOSS_LOG_COLUMNS] + [f"{v:.6g}" for v in row])
         self.handle.flush()
 
     def close(self) -> None:

@@ -8,7 +8,7 @@ of the *old* forward pass.  Autograd cannot express that mix (the old graph hold
 :class:`DiscriminatorTape` records each layer's input during the D step and :meth:`DiscriminatorTape.input_grad`
 applies the layers' input-gradient formulas backwards with the weights the layers hold when it is called.
 
-The discriminators are plain chains (:class:`~ganrepro.models.discriminators._ConvChain`): convolutions, batch
+The discriminators are plain chains (:class:`~ganrepro.models.discriminators.ChainDiscriminator`): convolutions, batch
 or instance norm (batch statistics, as in training mode), leaky ReLU, and a centred zero pad for inputs smaller
 than the chain needs.
 """

@@ -17,9 +17,10 @@ import torch
 from ganrepro.config import Config
 from ganrepro.fidelity import Fidelity
 from ganrepro.losses import GANLoss, gradient_penalty
-from ganrepro.models import build_discriminator, build_generator, zero_conv_biases
+from ganrepro.models import zero_conv_biases
 from ganrepro.training.base import GANModel
 from ganrepro.training.lua_backward import DiscriminatorTape
+from ganrepro.training.networks import build_config_discriminator, build_generators
 
 
 def discriminator_losses(d: torch.nn.Module, gan_loss: torch.nn.Module, real_in: torch.Tensor, fake_in: torch.Tensor,
@@ -50,22 +51,19 @@ class Pix2PixModel(GANModel):
 
     def __init__(self, config: Config, device: torch.device) -> None:
         super().__init__(config, device)
-        net, data, obj = config.network, config.data, config.pix2pix
+        data, obj = config.data, config.pix2pix
         self.fidelity = Fidelity.of(config)
         self.use_d = obj.gan != "none"
         self.conditional = obj.gan == "conditional"
         self.lambda_l1: float | torch.Tensor = obj.lambda_l1  # a pack: one weight per member
         self.l1_on = obj.lambda_l1 > 0
-        self.nets["G"] = build_generator(net.generator, data.input_nc, data.output_nc, ngf=net.ngf,
-                                         norm=net.norm, dropout=net.dropout, image_size=data.crop_size,
-                                         init_gain=net.init_gain).to(device)
+        self.nets.update(build_generators(config, device))
         self._adam("G", self.nets["G"].parameters())
         names = ["G_L1"] if obj.lambda_l1 > 0 else []
         self.tape: DiscriminatorTape | None = None
         if self.use_d:
             d_channels = data.input_nc + data.output_nc if self.conditional else data.output_nc
-            self.nets["D"] = build_discriminator(net.discriminator, d_channels, ndf=net.ndf, norm=net.norm,
-                                                 init_gain=net.init_gain).to(device)
+            self.nets["D"] = build_config_discriminator(config, d_channels, device)
             self._adam("D", self.nets["D"].parameters())
             self.gan_loss = GANLoss(obj.gan_mode)
             names = ["G_GAN", *names, "D_real", "D_fake"] + (["D_gp"] if obj.gan_mode == "wgangp" else [])

@@ -1,14 +1,8 @@
 """One run directory per training run, and the rule that it is never silently reused for another config.
 
-Layout::
-
-    RUN_DIR/.train.lock         held (flock) by the training process; names its pid
-    RUN_DIR/config.yaml         the resolved config (all keys, after overrides), written when training starts
-    RUN_DIR/provenance.json     code version, git commit, command lines, device, torch version per invocation
-    RUN_DIR/losses.csv          one row per training step
-    RUN_DIR/loss_curves.png     the losses so far (every train.plot_every_epochs and at the end)
-    RUN_DIR/checkpoints/latest.pt, epoch_NNNN.pt
-    RUN_DIR/samples/*.png       input | output | target grids on fixed test images
+The directory's file names and formats belong to :mod:`ganrepro.runfiles`; this module writes the two files
+that identify a run (config.yaml when training starts, provenance.json per invocation) and refuses a
+directory that holds another run.  ``RUN_DIR/.train.lock`` is held (flock) by the training process.
 """
 
 from __future__ import annotations
@@ -16,21 +10,20 @@ from __future__ import annotations
 import datetime as dt
 import json
 import platform
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 from ganrepro import __version__, atomic
-from ganrepro.config import Config, dump_yaml, read_yaml_mapping
+from ganrepro.config import Config, dump_yaml
 from ganrepro.errors import ConfigError, UserError
+from ganrepro.runfiles import CONFIG_FILE, PROVENANCE_FILE, checkpoint_path, differing_keys, git_commit
 from ganrepro.training.runlock import LOCK_FILE
-
-CONFIG_FILE = "config.yaml"
+from ganrepro.yamlio import load_mapping
 
 
 def latest_checkpoint(run_dir: Path) -> Path:
-    return run_dir / "checkpoints" / "latest.pt"
+    return checkpoint_path(run_dir)
 
 
 def check_claim(run_dir: Path, config: Config) -> bool:
@@ -60,7 +53,7 @@ def check_claim(run_dir: Path, config: Config) -> bool:
 def read_run_config(path: Path) -> dict[str, Any]:
     """A run directory's config.yaml as a mapping; UserError naming it when it is damaged."""
     try:
-        return read_yaml_mapping(path, "run config")
+        return load_mapping(path, "run config")
     except ConfigError as err:
         raise UserError(f"{err} -- the run directory is damaged; remove {path.parent} or choose another --out"
                         ) from None
@@ -76,16 +69,9 @@ def claim(run_dir: Path, config: Config) -> bool:
     return latest_checkpoint(run_dir).exists()
 
 
-def differing_keys(old: Any, new: Any, prefix: str = "") -> list[str]:
-    if isinstance(old, dict) and isinstance(new, dict):
-        keys = sorted(set(old) | set(new))
-        return [k for key in keys for k in differing_keys(old.get(key), new.get(key), f"{prefix}{key}.")]
-    return [] if old == new else [prefix.rstrip(".")]
-
-
 def record_invocation(run_dir: Path, device: str, resumed_from_step: int | None, data_root: Path) -> None:
     """Append this invocation (command, code version, git commit, data hash, device) to provenance.json."""
-    path = run_dir / "provenance.json"
+    path = run_dir / PROVENANCE_FILE
     record = read_provenance(path)
     import torch
 
@@ -119,19 +105,6 @@ def read_provenance(path: Path) -> dict[str, Any]:
     path.replace(kept)
     print(f"warning: {path} was damaged; kept as {kept.name}, a new record starts", file=sys.stderr)
     return {"invocations": []}
-
-
-def git_commit() -> str | None:
-    """The commit of the code that runs (with a ``-dirty`` suffix for uncommitted changes), if in a checkout."""
-    here = Path(__file__).resolve().parent
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True,
-                                timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return commit + ("-dirty" if dirty else "")
 
 
 def data_hash(data_root: Path) -> str | None:
