@@ -22,6 +22,8 @@ EVAL_METRICS = ("fcn", "labelmap", "fid", "kid", "ssim", "psnr", "colorhist")
 #: Metrics a claim may name: the FCN-scores and the image-quality numbers; FID and KID are better when lower.
 CLAIM_METRICS = (*PAPER_METRICS, "fid", "kid", "ssim", "psnr")
 LOWER_IS_BETTER = ("fid", "kid")
+#: How a profile groups a table's runs into packs (see :mod:`ganrepro.pipeline.packs`).
+PACK_MODES: tuple[str, ...] = ("none", "seeds", "compatible")
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,20 @@ class Table:
 
 
 @dataclass(frozen=True)
+class PackPolicy:
+    """How runs train together: ``mode`` (none | seeds | compatible) and at most ``max_size`` runs a pack.
+
+    A GPU at batch 1 is mostly idle, so GPU profiles pack; CPU profiles gain nothing and keep ``none``."""
+
+    mode: str = "none"
+    max_size: int = 1
+
+    @property
+    def packing(self) -> bool:
+        return self.mode != "none" and self.max_size > 1
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     description: str
@@ -108,6 +124,7 @@ class Profile:
     path: Path = Path()
     fcn_protocol: str = "pix2pix"  # the FCN-score's resolution protocol (see ganrepro.metrics.fcn_protocol)
     fcn_train_crop: int | None = None  # pix2pix protocol: the segmenter's training crop at label resolution
+    pack: PackPolicy = PackPolicy()
 
     def overrides(self, model: str, dataset: str) -> dict[str, Any]:
         """Dotted overrides for one model on one dataset: profile-wide, per model, then per dataset."""
@@ -186,7 +203,7 @@ def load_profile(name: str) -> Profile:
     where = str(path)
     _keys(raw, where, required=("description", "replication", "seeds", "device", "threads", "gpus_per_job",
                                 "segmenter", "metrics"),
-          optional=("config", "models", "datasets", "runtime_min", "mem_mb", "fcn"))
+          optional=("config", "models", "datasets", "runtime_min", "mem_mb", "fcn", "pack"))
     seeds = raw["seeds"]
     if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and s >= 0 for s in seeds) \
             or len(set(seeds)) != len(seeds):
@@ -217,7 +234,32 @@ def load_profile(name: str) -> Profile:
                    int(raw["threads"]), int(raw["gpus_per_job"]), int(raw.get("runtime_min", 60)),
                    int(raw.get("mem_mb", 4000)), str(segmenter["arch"]), int(segmenter["epochs"]), metrics,
                    dict(_mapping(raw.get("config") or {}, f"{where}: config")), models, datasets, path,
-                   fcn_protocol=protocol, fcn_train_crop=train_crop)
+                   fcn_protocol=protocol, fcn_train_crop=train_crop,
+                   pack=parse_pack(raw.get("pack", "none"), f"{where}: pack"))
+
+
+def parse_pack(value: Any, where: str, default_size: int | None = None) -> PackPolicy:
+    """A ``pack:`` value: ``none``, ``{mode: MODE, max_size: N}``, or as text ``MODE`` / ``MODE:N`` (the form of
+    an override on the command line, which keeps the profile's ``default_size`` when it gives no N)."""
+    if isinstance(value, str) and value != "none":
+        mode, colon, size = value.partition(":")
+        if mode not in PACK_MODES:
+            raise ConfigError(f"{where}: mode must be one of {', '.join(PACK_MODES)}, got {mode!r}")
+        if colon and (not size.isdigit() or int(size) < 1):
+            raise ConfigError(f"{where}: the size after ':' must be a positive integer, got {size!r}")
+        if not colon and default_size is None:
+            raise ConfigError(f"{where}: {value!r} needs a maximum pack size ({{mode: {value}, max_size: N}} in a "
+                              f"profile, {value}:N on the command line)")
+        value = {"mode": mode, "max_size": int(size) if colon else default_size}
+    if value == "none":
+        return PackPolicy()
+    _keys(value, where, required=("mode", "max_size"), optional=())
+    if value["mode"] not in PACK_MODES:
+        raise ConfigError(f"{where}.mode must be one of {', '.join(PACK_MODES)}, got {value['mode']!r}")
+    size = value["max_size"]
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ConfigError(f"{where}.max_size must be a positive integer, got {size!r}")
+    return PackPolicy(str(value["mode"]), size)
 
 
 def _fcn(body: Any, where: str) -> tuple[str, int | None]:
