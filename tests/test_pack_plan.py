@@ -14,6 +14,7 @@ import pytest
 from ganrepro.cli import build_parser
 from ganrepro.commands.train_pack import parse_member
 from ganrepro.errors import ConfigError
+from ganrepro.pipeline.dvc import dvc_stages
 from ganrepro.pipeline.packs import table_packs
 from ganrepro.pipeline.plan import Plan
 from ganrepro.pipeline.spec import PackPolicy, load_profile
@@ -113,3 +114,14 @@ def test_stages_train_each_pack_once_before_its_members_are_evaluated() -> None:
     assert all(s.cmd.split()[3] == "train-pack" and len(s.outs) == len(s.runs) for s in packs)
     trained = [(s.table, *run) for s in stages if s.kind in ("train", "train-pack") for run in s.runs]
     assert len(trained) == len(set(trained)) == 24
+
+
+def test_a_pack_stage_depends_on_every_member_rows_params_once() -> None:
+    stages = dvc_stages(Plan("facades", "paper"))
+    pack = stages["train-pack-pix2pix_ablation-cgan-seed0+12"]
+    assert pack["params"] == [
+        {"params/tables/pix2pix_ablation.yaml": [f"rows.{row}.set" for row in
+                                                 ("cgan", "l1_cgan", "lambda_1", "lambda_10", "lambda_1000")]},
+        {"params/profiles/paper.yaml": ["config"]}]
+    assert len(pack["outs"]) == 13 and pack["cmd"][0].startswith("ganrepro dvc-yaml --check")
+    assert not any(name.startswith("train-pix2pix_ablation-") for name in stages)  # every paper run is packed

@@ -1,11 +1,12 @@
-"""The Snakefile and dvc.yaml: lint, identical commands, per-row DVC params, the SLURM profile, and a whole
-smoke build from a fresh checkout of HEAD, then publishing it."""
+"""The Snakefile and dvc.yaml: lint, identical commands (packs included), per-row DVC params, the SLURM
+profile, and a whole smoke build from a fresh checkout of HEAD, publishing it, and the same build packed."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import shlex
 import shutil
 import sqlite3
 import subprocess
@@ -65,24 +66,40 @@ def dvc_commands(cwd: Path, build: list[str]) -> list[str]:
 
 def test_snakemake_lint_is_clean(tmp_path: Path) -> None:
     work = workflow_copy(tmp_path / "w")
-    for config in (["dataset=synthetic", "profile=quick"], ["dataset=facades", "profile=paper", "mirror=file:///m"]):
+    for config in (["dataset=synthetic", "profile=quick"], ["dataset=facades", "profile=paper", "mirror=file:///m"],
+                   ["dataset=synthetic", "profile=smoke", "pack=compatible:4"]):
         result = snakemake("--lint", "--config", *config, cwd=work)
         assert "Congratulations, your workflow is in a good condition!" in result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("config, build", [
-    (["dataset=synthetic", "profile=smoke"], ["--dataset", "synthetic", "--profile", "smoke"]),
+@pytest.mark.parametrize("config, build, training", [
+    (["dataset=synthetic", "profile=smoke"], ["--dataset", "synthetic", "--profile", "smoke"], {"train"}),
+    (["dataset=synthetic", "profile=smoke", "pack=compatible:4"],
+     ["--dataset", "synthetic", "--profile", "smoke", "--pack", "compatible:4"], {"train", "train-pack"}),
     (["dataset=facades", "profile=paper", "mirror=file:///srv/mirror"],
-     ["--dataset", "facades", "--profile", "paper", "--mirror", "file:///srv/mirror"]),
+     ["--dataset", "facades", "--profile", "paper", "--mirror", "file:///srv/mirror"], {"train-pack"}),
 ])
-def test_dvc_and_snakemake_run_the_same_commands(tmp_path: Path, config: list[str], build: list[str]) -> None:
+def test_dvc_and_snakemake_run_the_same_commands(tmp_path: Path, config: list[str], build: list[str],
+                                                 training: set[str]) -> None:
     work = workflow_copy(tmp_path / "w")
     smk = snakemake_commands(work, config)
     dvc = dvc_commands(work, build)
     assert smk == dvc
     kinds = {c.split()[3] for c in smk}  # ganrepro --log FILE <command>
-    assert {"prepare", "segmenter", "train", "evaluate", "track", "report"} <= kinds
+    assert {"prepare", "segmenter", "evaluate", "track", "report", "report-copy"} | training == kinds - {"download"}
     assert ("download" in kinds) == (build[1] == "facades")
+    trained = [trained_run_dir for c in smk for trained_run_dir in _trained(c)]
+    evaluated = [c.split()[4] for c in smk if c.split()[3] == "evaluate"]  # ganrepro --log FILE evaluate RUN_DIR
+    assert len(trained) == len(set(trained)) and sorted(trained) == sorted(evaluated)  # each run trained once
+
+
+def _trained(command: str) -> list[str]:
+    """The run directories a train (``--out RUN_DIR``) or train-pack (``--member 'RUN_DIR ...'``) command writes."""
+    argv = shlex.split(command)
+    if argv[3] == "train":
+        return [argv[argv.index("--out") + 1]]
+    return [shlex.split(argv[i + 1])[0] for i, arg in enumerate(argv) if arg == "--member"] if argv[3] == "train-pack" \
+        else []
 
 
 def test_default_profile_caps_gpu_jobs_and_slurm_profile_dry_runs(tmp_path: Path) -> None:
@@ -118,7 +135,7 @@ def fake_outputs(work: Path, stages: dict[str, dict], names: list[str], content:
     for name in names:
         for out in stages[name].get("outs", []):
             path = work / (out if isinstance(out, str) else next(iter(out)))
-            if name.startswith("report-") and not path.suffix:
+            if name.startswith(("report-", "latest-report-")) and not path.suffix:
                 path = path / "figure.png"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(f"{name} {content}\n")
@@ -155,7 +172,7 @@ def test_editing_one_row_reruns_only_that_rows_dvc_stages(tmp_path: Path) -> Non
 
 def test_train_stage_params_name_only_the_keys_its_row_reads(tmp_path: Path) -> None:
     work = workflow_copy(tmp_path / "w")
-    run([str(BIN / "ganrepro"), "dvc-yaml", "--dataset", "cityscapes", "--profile", "paper"], work)
+    run([str(BIN / "ganrepro"), "dvc-yaml", "--dataset", "cityscapes", "--profile", "paper", "--pack", "none"], work)
     stages = yaml.safe_load((work / "dvc.yaml").read_text())["stages"]
     assert stages["train-cyclegan_ablation-cycle_alone-seed0"]["params"] == [
         {"params/tables/cyclegan_ablation.yaml": ["rows.cycle_alone.set", "base_set"]},
@@ -164,7 +181,7 @@ def test_train_stage_params_name_only_the_keys_its_row_reads(tmp_path: Path) -> 
         {"params/tables/pix2pix_ablation.yaml": ["rows.l1.set"]}, {"params/profiles/paper.yaml": ["config"]}]
     for name, stage in stages.items():
         if name.startswith("train-"):
-            assert stage["cmd"][0] == "ganrepro dvc-yaml --check --dataset cityscapes --profile paper"
+            assert stage["cmd"][0] == "ganrepro dvc-yaml --check --dataset cityscapes --profile paper --pack none"
             assert not any(d.startswith("params/") and d.endswith(("_ablation.yaml", "paper.yaml")) for d in stage["deps"])
 
 
@@ -207,7 +224,9 @@ def test_fresh_checkout_builds_every_row_and_publishes_only_on_request(fresh_che
     for table, rows in (("pix2pix_ablation", 14), ("cyclegan_ablation", 10)):
         report = (clone / "reports" / "synthetic" / "smoke" / f"{table}.md").read_text()
         latest = (clone / "reports" / f"{table}.md").read_text()
-        assert latest.replace("](synthetic/smoke/", "](") == report  # one rendering; links relative to each
+        assert latest == report  # rendered once, copied with its figures: the same links resolve beside each
+        assert file_hashes(clone / "reports" / table) == {
+            k: v for k, v in file_hashes(clone / "reports" / "synthetic" / "smoke" / table).items() if not k.startswith(".")}
         assert report.splitlines()[0].endswith(": synthetic, profile smoke")  # the header names this build
         assert "not a replication" in report.lower()
         figures = sorted(p.name for p in (clone / "reports" / "synthetic" / "smoke" / table).glob("*.png"))
