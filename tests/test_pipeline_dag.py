@@ -213,7 +213,8 @@ def fresh_checkout(tmp_path: Path):
 def test_fresh_checkout_builds_every_row_and_publishes_only_on_request(fresh_checkout: Path) -> None:
     """The README's main job in a fresh checkout of HEAD, on the smoke profile: every row of both tables
     trains and is evaluated, MLflow and the reports are written, the published reports stay untouched and
-    git sees no change; `ganrepro publish` then copies the build, and refuses a damaged one."""
+    git sees no change; `ganrepro publish` then copies the build, and refuses a damaged one. Built again with
+    packing on, the pix2pix table's runs have the same files as when trained alone."""
     clone, src = fresh_checkout, fresh_checkout / "src"
     published = clone / "reports" / "published"
     before = file_hashes(published)
@@ -225,8 +226,8 @@ def test_fresh_checkout_builds_every_row_and_publishes_only_on_request(fresh_che
         report = (clone / "reports" / "synthetic" / "smoke" / f"{table}.md").read_text()
         latest = (clone / "reports" / f"{table}.md").read_text()
         assert latest == report  # rendered once, copied with its figures: the same links resolve beside each
-        assert file_hashes(clone / "reports" / table) == {
-            k: v for k, v in file_hashes(clone / "reports" / "synthetic" / "smoke" / table).items() if not k.startswith(".")}
+        build_figures = file_hashes(clone / "reports" / "synthetic" / "smoke" / table)
+        assert file_hashes(clone / "reports" / table) == {k: v for k, v in build_figures.items() if k[0] != "."}
         assert report.splitlines()[0].endswith(": synthetic, profile smoke")  # the header names this build
         assert "not a replication" in report.lower()
         figures = sorted(p.name for p in (clone / "reports" / "synthetic" / "smoke" / table).glob("*.png"))
@@ -248,6 +249,7 @@ def test_fresh_checkout_builds_every_row_and_publishes_only_on_request(fresh_che
 
     again = snakemake("--cores", "2", *targets, "--config", "dataset=synthetic", "profile=smoke", cwd=clone, src=src)
     assert "Nothing to be done" in again.stdout + again.stderr
+    packed_build_matches_solo_build(clone, src)
 
     ganrepro = [str(BIN / "ganrepro"), "publish", "pix2pix_ablation", "--dataset", "synthetic", "--profile", "smoke"]
     first = run(ganrepro, clone, src=src)
@@ -270,3 +272,36 @@ def test_fresh_checkout_builds_every_row_and_publishes_only_on_request(fresh_che
     refused = run(ganrepro, clone, check=False, src=src)
     assert refused.returncode == 2 and "incomplete" in refused.stderr and "lambda_10" in refused.stderr
     assert file_hashes(out) == kept
+
+
+
+def run_files(table_dir: Path) -> dict[str, list[str]]:
+    """Each run directory's files, by their names relative to it."""
+    return {str(run.relative_to(table_dir)): sorted(str(p.relative_to(run)) for p in run.rglob("*") if p.is_file())
+            for run in sorted(table_dir.glob("*/seed*"))}
+
+
+def metric_names(table_dir: Path) -> dict[str, list[str]]:
+    """Each run's evaluated metrics (the names in its metrics.json)."""
+    return {str(m.relative_to(table_dir)): sorted(json.loads(m.read_text())["metrics"])
+            for m in sorted(table_dir.glob("*/seed*/eval/test-trainmode/metrics.json"))}
+
+
+def packed_build_matches_solo_build(clone: Path, src: Path) -> None:
+    """The pix2pix table again with ``pack=compatible:4``: packs train in train_pack jobs, every run directory
+    holds the same files as trained alone, the metrics have the same keys and the report renders."""
+    table_dir = clone / "results" / "synthetic" / "smoke" / "pix2pix_ablation"
+    solo = run_files(table_dir)
+    solo_metrics = metric_names(table_dir)
+    shutil.rmtree(table_dir)
+    built = snakemake("--cores", "2", "reports/pix2pix_ablation.md", "--config", "dataset=synthetic", "profile=smoke",
+                      "pack=compatible:4", cwd=clone, src=src)
+    log = built.stdout + built.stderr
+    assert "train_pack_pix2pix_ablation_cgan_seed0_3" in log and "train_pack_pix2pix_ablation_gan_seed0_1" in log
+    assert (table_dir / ".." / "logs" / "pix2pix_ablation" / "packs" / "cgan-seed0+3" / "train.log").is_file()
+    assert run_files(table_dir) == solo
+    assert metric_names(table_dir) == solo_metrics and len(solo_metrics) == 14
+    report = (clone / "reports" / "pix2pix_ablation.md").read_text()
+    assert report == (clone / "reports" / "synthetic" / "smoke" / "pix2pix_ablation.md").read_text()
+    assert "paper orderings reproduced" in report
+    assert run(["git", "status", "--porcelain", "--untracked-files=all"], clone).stdout == ""
