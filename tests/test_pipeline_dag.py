@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shlex
 import shutil
 import sqlite3
@@ -301,7 +302,7 @@ def packed_build_matches_solo_build(clone: Path, src: Path) -> None:
     built = snakemake("--cores", "2", "reports/pix2pix_ablation.md", "--config", "dataset=synthetic", "profile=smoke",
                       "pack=compatible:4", cwd=clone, src=src)
     log = built.stdout + built.stderr
-    jobs = {line.split()[1].rstrip(":") for line in log.splitlines() if line.startswith("rule ")}
+    jobs = set(re.findall(r"^Finished jobid: \d+ \(Rule: (\w+)\)", log, flags=re.MULTILINE))
     assert {"train_pack_pix2pix_ablation_cgan_seed0_3", "train_pack_pix2pix_ablation_gan_seed0_1"} <= jobs
     assert "train" not in jobs
     assert (table_dir.parent / "logs" / "pix2pix_ablation" / "packs" / "cgan-seed0+3" / "train.log").is_file()
