@@ -1,20 +1,23 @@
-# The plan of this build: dataset x profile, resolved and validated from params/ before any job starts.
-from pathlib import Path
+# The plan of this build: dataset x profile (x pack override), resolved and validated from params/ before any
+# job starts. Every rule's paths and command line come from it (`params: cmd=`), as do dvc.yaml's stages.
+import re
 
 from ganrepro.pipeline.plan import Plan
 
-PLAN = Plan(config["dataset"], config["profile"], config["data_dir"], config.get("mirror") or None)
+PLAN = Plan(config["dataset"], config["profile"], config["data_dir"], config.get("mirror") or None,
+            config.get("pack") or None)
 PLAN.validate()
 PROFILE = PLAN.profile
+# The plan's paths with wildcards in place of a table, row and seed: the rules name files as the plan does.
+T, R, S = "{table}", "{row}", "{seed}"
+# What a training job asks of the executor (SLURM: --gpus, --time, --mem), one run or a pack alike.
+TRAINING = dict(gpu=PROFILE.gpus_per_job, runtime=PROFILE.runtime_min, mem_mb=PROFILE.mem_mb)
 
 
 wildcard_constraints:
-    dataset=PLAN.dataset,
-    profile=PLAN.profile_name,
     table="|".join(PLAN.tables),
     row=r"[A-Za-z0-9_]+",
     seed=r"\d+",
-    arch=r"[A-Za-z0-9_]+",
     size=r"\d+",
 
 
@@ -23,8 +26,3 @@ localrules:
     track_run,
     report,
     latest_report,
-
-
-def data_dir_of(path):
-    """The data folder holding DATA_DIR/{dataset}/{raw,prepared}/FILE."""
-    return str(Path(path).parents[2])

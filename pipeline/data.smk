@@ -11,11 +11,9 @@ if PLAN.archives:
         conda:
             "envs/ganrepro.yaml"
         params:
-            dataset=PLAN.dataset,
-            data_dir=lambda wc, output: data_dir_of(output[0]),
-            mirror=f"--mirror {PLAN.mirror}" if PLAN.mirror else "",
+            cmd=PLAN.download_command(),
         shell:
-            "ganrepro --log {log} download {params.dataset} --data-dir {params.data_dir} {params.mirror}"
+            "{params.cmd}"
 
 
 rule prepare:
@@ -28,7 +26,6 @@ rule prepare:
     conda:
         "envs/ganrepro.yaml"
     params:
-        dataset=PLAN.dataset,
-        data_dir=lambda wc, output: data_dir_of(output[0]),
+        cmd=PLAN.prepare_command(),
     shell:
-        "ganrepro --log {log} prepare {params.dataset} --data-dir {params.data_dir}"
+        "{params.cmd}"

@@ -6,44 +6,34 @@ rule segmenter:
     input:
         PLAN.manifest,
     output:
-        "results/{dataset}/{profile}/segmenter/{arch}-{size}/segmenter.pt",
+        PLAN.segmenter_checkpoint("{size}"),
     log:
-        "results/{dataset}/{profile}/logs/segmenter/{arch}-{size}.log",
+        PLAN.log("segmenter", f"{PROFILE.segmenter_arch}-{{size}}"),
     conda:
         "envs/ganrepro.yaml"
     params:
-        dataset=PLAN.dataset,
-        data_dir=lambda wc, input: data_dir_of(input[0]),
-        epochs=PROFILE.segmenter_epochs,
-        fcn=" ".join(PLAN.fcn_arguments(training=True)),
-        device=PROFILE.device,
-        out="results/{dataset}/{profile}/segmenter/{arch}-{size}",
+        cmd=lambda wc: PLAN.segmenter_command(int(wc.size)),
     threads: PROFILE.threads
     resources:
         gpu=PROFILE.gpus_per_job,
     shell:
-        "ganrepro --log {log} segmenter train {params.dataset} --data-dir {params.data_dir} --arch {wildcards.arch}"
-        " --size {wildcards.size} --epochs {params.epochs} {params.fcn} --device {params.device} --out {params.out}"
+        "{params.cmd}"
 
 
 rule evaluate:
     input:
-        checkpoint="results/{dataset}/{profile}/{table}/{row}/seed{seed}/checkpoints/final.pt",
+        checkpoint=PLAN.final_checkpoint(T, R, S),
         segmenter=lambda wc: PLAN.segmenter_checkpoint(PLAN.crop_size(wc.table)),
     output:
-        "results/{dataset}/{profile}/{table}/{row}/seed{seed}/eval/test-trainmode/metrics.json",
+        PLAN.metrics_json(T, R, S),
     log:
-        "results/{dataset}/{profile}/logs/{table}/{row}/seed{seed}/evaluate.log",
+        PLAN.log(T, R, f"seed{S}", "evaluate"),
     conda:
         "envs/ganrepro.yaml"
     params:
-        run_dir=lambda wc: PLAN.run_dir(wc.table, wc.row, int(wc.seed)),
-        metrics=",".join(PROFILE.metrics),
-        fcn=" ".join(PLAN.fcn_arguments()),
-        device=PROFILE.device,
+        cmd=lambda wc: PLAN.evaluate_command(wc.table, wc.row, int(wc.seed)),
     threads: PROFILE.threads
     resources:
         gpu=PROFILE.gpus_per_job,
     shell:
-        "ganrepro --log {log} evaluate {params.run_dir} --checkpoint final.pt --segmenter {input.segmenter}"
-        " {params.fcn} --metrics {params.metrics} --skip-unavailable --device {params.device}"
+        "{params.cmd}"

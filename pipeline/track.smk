@@ -8,31 +8,28 @@ rule track_parent:
         table=lambda wc: str(PLAN.table(wc.table).path),
         profile=str(PROFILE.path),
     output:
-        "results/{dataset}/{profile}/{table}/mlflow_parent.json",
+        PLAN.mlflow_parent(T),
     log:
-        "results/{dataset}/{profile}/logs/{table}/mlflow_parent.log",
+        PLAN.log(T, "mlflow_parent"),
     conda:
         "envs/ganrepro.yaml"
     params:
-        dataset=PLAN.dataset,
-        profile=PLAN.profile_name,
+        cmd=lambda wc: PLAN.track_parent_command(wc.table),
     shell:
-        "ganrepro --log {log} track start {wildcards.table} --dataset {params.dataset} --profile {params.profile}"
-        " --out {output}"
+        "{params.cmd}"
 
 
 rule track_run:
     input:
-        metrics="results/{dataset}/{profile}/{table}/{row}/seed{seed}/eval/test-trainmode/metrics.json",
-        parent="results/{dataset}/{profile}/{table}/mlflow_parent.json",
+        metrics=PLAN.metrics_json(T, R, S),
+        parent=PLAN.mlflow_parent(T),
     output:
-        "results/{dataset}/{profile}/{table}/{row}/seed{seed}/mlflow.json",
+        PLAN.mlflow_child(T, R, S),
     log:
-        "results/{dataset}/{profile}/logs/{table}/{row}/seed{seed}/mlflow.log",
+        PLAN.log(T, R, f"seed{S}", "mlflow"),
     conda:
         "envs/ganrepro.yaml"
     params:
-        run_dir=lambda wc: PLAN.run_dir(wc.table, wc.row, int(wc.seed)),
+        cmd=lambda wc: PLAN.track_run_command(wc.table, wc.row, int(wc.seed)),
     shell:
-        "ganrepro --log {log} track log {params.run_dir} --parent {input.parent} --table {wildcards.table}"
-        " --row {wildcards.row} --seed {wildcards.seed} --out {output}"
+        "{params.cmd}"

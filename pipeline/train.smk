@@ -1,26 +1,47 @@
-# One training run per table row x seed; the row's overrides, the profile's scale and the seed are all on the
-# command line (see the `-p` output). Re-running an interrupted job resumes it from checkpoints/latest.pt.
+# Training: one job per pack of runs trained together (`ganrepro train-pack`, the profile's `pack:`), and one
+# per run alone (`ganrepro train`). Either way each run writes its own run directory, so evaluation, tracking and
+# reports do not know how it was trained. Re-running an interrupted job resumes it from its checkpoints.
 
 
+# A run alone: its final.pt; the constraint leaves every packed run's final.pt to its pack's rule.
 rule train:
     input:
         PLAN.manifest,
     output:
-        "results/{dataset}/{profile}/{table}/{row}/seed{seed}/checkpoints/final.pt",
+        f"{PLAN.results}/{{run}}/checkpoints/final.pt",
     log:
-        "results/{dataset}/{profile}/logs/{table}/{row}/seed{seed}/train.log",
+        PLAN.log("{run}", "train"),
+    wildcard_constraints:
+        run="|".join(map(re.escape, PLAN.solo_runs())) or "(?!)",
     conda:
         "envs/ganrepro.yaml"
     params:
-        base=lambda wc: PLAN.table(wc.table).base_config,
-        sets=lambda wc: PLAN.set_arguments(wc.table, wc.row, int(wc.seed)),
-        run_dir=lambda wc: PLAN.run_dir(wc.table, wc.row, int(wc.seed)),
-        device=PROFILE.device,
+        cmd=lambda wc: PLAN.training_command(PLAN.solo_runs()[wc.run]),
     threads: PROFILE.threads
     resources:
-        gpu=PROFILE.gpus_per_job,
-        runtime=PROFILE.runtime_min,
-        mem_mb=PROFILE.mem_mb,
+        **TRAINING,
     shell:
-        "ganrepro --log {log} train --config {params.base} {params.sets}"
-        " --device {params.device} --no-progress --out {params.run_dir}"
+        "{params.cmd}"
+
+
+# A pack: one rule each (its members' final.pt are its outputs), named train_pack_TABLE_FIRSTRUN_N.
+for pack in PLAN.packed():
+
+    rule:
+        name:
+            pack.job_name
+        input:
+            PLAN.manifest,
+        output:
+            [PLAN.final_checkpoint(pack.table, row, seed) for row, seed in pack.members],
+        log:
+            PLAN.pack_log(pack),
+        conda:
+            "envs/ganrepro.yaml"
+        params:
+            cmd=PLAN.train_pack_command(pack),
+        threads: PROFILE.threads
+        resources:
+            **TRAINING,
+        shell:
+            "{params.cmd}"

@@ -1,11 +1,13 @@
-"""The Snakefile and dvc.yaml: lint, identical commands, per-row DVC params, the SLURM profile, and a whole
-smoke build from a fresh checkout of HEAD, then publishing it."""
+"""The Snakefile and dvc.yaml: lint, identical commands (packs included), per-row DVC params, the SLURM
+profile, and a whole smoke build from a fresh checkout of HEAD, publishing it, and the same build packed."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import re
+import shlex
 import shutil
 import sqlite3
 import subprocess
@@ -69,24 +71,40 @@ def dvc_commands(cwd: Path, build: list[str]) -> list[str]:
 
 def test_snakemake_lint_is_clean(tmp_path: Path) -> None:
     work = workflow_copy(tmp_path / "w")
-    for config in (["dataset=synthetic", "profile=quick"], ["dataset=facades", "profile=paper", "mirror=file:///m"]):
+    for config in (["dataset=synthetic", "profile=quick"], ["dataset=facades", "profile=paper", "mirror=file:///m"],
+                   ["dataset=synthetic", "profile=smoke", "pack=compatible:4"]):
         result = snakemake("--lint", "--config", *config, cwd=work)
         assert "Congratulations, your workflow is in a good condition!" in result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("config, build", [
-    (["dataset=synthetic", "profile=smoke"], ["--dataset", "synthetic", "--profile", "smoke"]),
+@pytest.mark.parametrize("config, build, training", [
+    (["dataset=synthetic", "profile=smoke"], ["--dataset", "synthetic", "--profile", "smoke"], {"train"}),
+    (["dataset=synthetic", "profile=smoke", "pack=compatible:4"],
+     ["--dataset", "synthetic", "--profile", "smoke", "--pack", "compatible:4"], {"train", "train-pack"}),
     (["dataset=facades", "profile=paper", "mirror=file:///srv/mirror"],
-     ["--dataset", "facades", "--profile", "paper", "--mirror", "file:///srv/mirror"]),
+     ["--dataset", "facades", "--profile", "paper", "--mirror", "file:///srv/mirror"], {"train-pack"}),
 ])
-def test_dvc_and_snakemake_run_the_same_commands(tmp_path: Path, config: list[str], build: list[str]) -> None:
+def test_dvc_and_snakemake_run_the_same_commands(tmp_path: Path, config: list[str], build: list[str],
+                                                 training: set[str]) -> None:
     work = workflow_copy(tmp_path / "w")
     smk = snakemake_commands(work, config)
     dvc = dvc_commands(work, build)
     assert smk == dvc
     kinds = {c.split()[3] for c in smk}  # ganrepro --log FILE <command>
-    assert {"prepare", "segmenter", "train", "evaluate", "track", "report"} <= kinds
+    assert {"prepare", "segmenter", "evaluate", "track", "report", "report-copy"} | training == kinds - {"download"}
     assert ("download" in kinds) == (build[1] == "facades")
+    trained = [trained_run_dir for c in smk for trained_run_dir in _trained(c)]
+    evaluated = [c.split()[4] for c in smk if c.split()[3] == "evaluate"]  # ganrepro --log FILE evaluate RUN_DIR
+    assert len(trained) == len(set(trained)) and sorted(trained) == sorted(evaluated)  # each run trained once
+
+
+def _trained(command: str) -> list[str]:
+    """The run directories a train (``--out RUN_DIR``) or train-pack (``--member 'RUN_DIR ...'``) command writes."""
+    argv = shlex.split(command)
+    if argv[3] == "train":
+        return [argv[argv.index("--out") + 1]]
+    return [shlex.split(argv[i + 1])[0] for i, arg in enumerate(argv) if arg == "--member"] if argv[3] == "train-pack" \
+        else []
 
 
 def test_default_profile_caps_gpu_jobs_and_slurm_profile_dry_runs(tmp_path: Path) -> None:
@@ -122,7 +140,7 @@ def fake_outputs(work: Path, stages: dict[str, dict], names: list[str], content:
     for name in names:
         for out in stages[name].get("outs", []):
             path = work / (out if isinstance(out, str) else next(iter(out)))
-            if name.startswith("report-") and not path.suffix:
+            if name.startswith(("report-", "latest-report-")) and not path.suffix:
                 path = path / "figure.png"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(f"{name} {content}\n")
@@ -159,7 +177,7 @@ def test_editing_one_row_reruns_only_that_rows_dvc_stages(tmp_path: Path) -> Non
 
 def test_train_stage_params_name_only_the_keys_its_row_reads(tmp_path: Path) -> None:
     work = workflow_copy(tmp_path / "w")
-    run([str(BIN / "ganrepro"), "dvc-yaml", "--dataset", "cityscapes", "--profile", "paper"], work)
+    run([str(BIN / "ganrepro"), "dvc-yaml", "--dataset", "cityscapes", "--profile", "paper", "--pack", "none"], work)
     stages = yaml.safe_load((work / "dvc.yaml").read_text())["stages"]
     assert stages["train-cyclegan_ablation-cycle_alone-seed0"]["params"] == [
         {"params/tables/cyclegan_ablation.yaml": ["rows.cycle_alone.set", "base_set"]},
@@ -168,7 +186,7 @@ def test_train_stage_params_name_only_the_keys_its_row_reads(tmp_path: Path) -> 
         {"params/tables/pix2pix_ablation.yaml": ["rows.l1.set"]}, {"params/profiles/paper.yaml": ["config"]}]
     for name, stage in stages.items():
         if name.startswith("train-"):
-            assert stage["cmd"][0] == "ganrepro dvc-yaml --check --dataset cityscapes --profile paper"
+            assert stage["cmd"][0] == "ganrepro dvc-yaml --check --dataset cityscapes --profile paper --pack none"
             assert not any(d.startswith("params/") and d.endswith(("_ablation.yaml", "paper.yaml")) for d in stage["deps"])
 
 
@@ -200,7 +218,8 @@ def fresh_checkout(tmp_path: Path):
 def test_fresh_checkout_builds_every_row_and_publishes_only_on_request(fresh_checkout: Path) -> None:
     """The README's main job in a fresh checkout of HEAD, on the smoke profile: every row of both tables
     trains and is evaluated, MLflow and the reports are written, the published reports stay untouched and
-    git sees no change; `ganrepro publish` then copies the build, and refuses a damaged one."""
+    git sees no change; `ganrepro publish` then copies the build, and refuses a damaged one. Built again with
+    packing on, the pix2pix table's runs have the same files as when trained alone."""
     clone, src = fresh_checkout, fresh_checkout / "src"
     published = clone / "reports" / "published"
     before = file_hashes(published)
@@ -211,7 +230,11 @@ def test_fresh_checkout_builds_every_row_and_publishes_only_on_request(fresh_che
     for table, rows in (("pix2pix_ablation", 14), ("cyclegan_ablation", 10)):
         report = (clone / "reports" / "synthetic" / "smoke" / f"{table}.md").read_text()
         latest = (clone / "reports" / f"{table}.md").read_text()
-        assert latest.replace("](synthetic/smoke/", "](") == report  # one rendering; links relative to each
+        assert latest == report  # rendered once, copied with its figures: the same links resolve beside each
+        figures_of = {k: v for k, v in file_hashes(clone / "reports" / "synthetic" / "smoke" / table).items()
+                      if k != ".snakemake_timestamp"}  # Snakemake's marker of a directory output
+        assert {k: v for k, v in file_hashes(clone / "reports" / table).items() if k != ".snakemake_timestamp"} \
+            == figures_of
         assert report.splitlines()[0].endswith(": synthetic, profile smoke")  # the header names this build
         assert "not a replication" in report.lower()
         figures = sorted(p.name for p in (clone / "reports" / "synthetic" / "smoke" / table).glob("*.png"))
@@ -236,6 +259,7 @@ def test_fresh_checkout_builds_every_row_and_publishes_only_on_request(fresh_che
 
     again = snakemake("--cores", "2", *targets, "--config", "dataset=synthetic", "profile=smoke", cwd=clone, src=src)
     assert "Nothing to be done" in again.stdout + again.stderr
+    packed_build_matches_solo_build(clone, src)
 
     ganrepro = [str(BIN / "ganrepro"), "publish", "pix2pix_ablation", "--dataset", "synthetic", "--profile", "smoke"]
     first = run(ganrepro, clone, src=src)
@@ -258,3 +282,39 @@ def test_fresh_checkout_builds_every_row_and_publishes_only_on_request(fresh_che
     refused = run(ganrepro, clone, check=False, src=src)
     assert refused.returncode == 2 and "incomplete" in refused.stderr and "lambda_10" in refused.stderr
     assert file_hashes(out) == kept
+
+
+
+def run_files(table_dir: Path) -> dict[str, list[str]]:
+    """Each run directory's files, by their names relative to it."""
+    return {str(run.relative_to(table_dir)): sorted(str(p.relative_to(run)) for p in run.rglob("*") if p.is_file())
+            for run in sorted(table_dir.glob("*/seed*"))}
+
+
+def metric_names(table_dir: Path) -> dict[str, list[str]]:
+    """Each run's evaluated metrics (the names in its metrics.json)."""
+    return {str(m.relative_to(table_dir)): sorted(json.loads(m.read_text())["metrics"])
+            for m in sorted(table_dir.glob("*/seed*/eval/test-trainmode/metrics.json"))}
+
+
+def packed_build_matches_solo_build(clone: Path, src: Path) -> None:
+    """The pix2pix table again with ``pack=compatible:4``, its packed runs deleted first: they train in
+    train_pack jobs (the runs alone, whose commands are unchanged, are not trained again), and every run
+    directory then holds the same files and metrics as trained alone; the report renders."""
+    table_dir = clone / "results" / "synthetic" / "smoke" / "pix2pix_ablation"
+    solo, solo_metrics = run_files(table_dir), metric_names(table_dir)
+    packed = ["gan", "l1_gan", "cgan", "l1_cgan", "lambda_1", "lambda_10"]  # `ganrepro plan --pack compatible:4`
+    for row in packed:
+        shutil.rmtree(table_dir / row)
+    built = snakemake("--cores", "2", "reports/pix2pix_ablation.md", "--config", "dataset=synthetic", "profile=smoke",
+                      "pack=compatible:4", cwd=clone, src=src)
+    log = built.stdout + built.stderr
+    jobs = set(re.findall(r"^Finished jobid: \d+ \(Rule: (\w+)\)", log, flags=re.MULTILINE))
+    assert {"train_pack_pix2pix_ablation_cgan_seed0_3", "train_pack_pix2pix_ablation_gan_seed0_1"} <= jobs
+    assert "train" not in jobs
+    assert (table_dir.parent / "logs" / "pix2pix_ablation" / "packs" / "cgan-seed0+3" / "train.log").is_file()
+    assert run_files(table_dir) == solo and metric_names(table_dir) == solo_metrics and len(solo_metrics) == 14
+    report = (clone / "reports" / "pix2pix_ablation.md").read_text()
+    assert report == (clone / "reports" / "synthetic" / "smoke" / "pix2pix_ablation.md").read_text()
+    assert "paper orderings reproduced" in report
+    assert run(["git", "status", "--porcelain", "--untracked-files=all"], clone).stdout == ""

@@ -92,3 +92,20 @@ def test_publish_refuses_a_table_never_built(project: Path) -> None:
     with pytest.raises(UserError, match="tiny.md is missing; build the table first with `snakemake"):
         publishing.publish(plan, TABLE)
     assert not list(Path("reports/published").rglob("*.md"))
+
+
+def test_copy_report_writes_the_same_bytes_beside_a_figures_folder_of_the_same_name(tmp_path: Path) -> None:
+    """reports/{table}.md is the build's report copied as it is, figures included, hidden files left behind;
+    a target whose figures folder has another name (broken links) or a missing source is refused."""
+    report, figures = published_tree(tmp_path / "build" / "synthetic" / "smoke", "build")
+    (figures / ".snakemake_timestamp").write_text("")
+    old_report, _ = published_tree(tmp_path / "reports", "old")
+    (tmp_path / "reports" / "t" / "stale.png").write_text("a figure of another build")
+    assert publishing.copy_report(report, figures, old_report, tmp_path / "reports" / "t") == 2
+    assert old_report.read_bytes() == report.read_bytes()
+    assert sorted(p.name for p in (tmp_path / "reports" / "t").iterdir()) == ["a_samples.png"]
+    assert not [p for p in (tmp_path / "reports").iterdir() if p.name.startswith(".")]  # no staging left
+    with pytest.raises(UserError, match="must be named t"):
+        publishing.copy_report(report, figures, tmp_path / "x.md", tmp_path / "x")
+    with pytest.raises(UserError, match="missing; build the report first"):
+        publishing.copy_report(tmp_path / "none.md", figures, old_report, tmp_path / "reports" / "t")

@@ -14,6 +14,8 @@ def _add_build_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", default=DEFAULT_PROFILE, help=f"profile in params/profiles/ (default {DEFAULT_PROFILE})")
     parser.add_argument("--data-dir", default="data", help="data folder (default data)")
     parser.add_argument("--mirror", default=None, help="base URL holding the dataset's archives")
+    parser.add_argument("--pack", default=None, metavar="MODE[:N]",
+                        help="pack runs as none, seeds or compatible (max N a pack) instead of the profile's pack:")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     dvc.add_argument("--check", action="store_true", help="exit 1 if --out differs from what would be generated")
     dvc.set_defaults(func=run_dvc_yaml)
 
-    plan = subparsers.add_parser("plan", help="list a table build's runs and the command of each job",
+    plan = subparsers.add_parser("plan", help="list a table build's runs, its packs and each training job's command",
                                  description="What `snakemake` would run for one dataset and profile, from params/.")
     _add_build_options(plan)
     plan.add_argument("--table", default=None, help="only this table")
@@ -34,8 +36,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _plan(args: argparse.Namespace):
     from ganrepro.pipeline.plan import Plan
 
-    plan = Plan(args.dataset, args.profile, args.data_dir, args.mirror)
+    plan = Plan(args.dataset, args.profile, args.data_dir, args.mirror, args.pack)
     plan.validate()
+    plan.pack_policy  # a bad --pack fails here, before anything is written
     return plan
 
 
@@ -67,10 +70,15 @@ def run_dvc_yaml(args: argparse.Namespace) -> int:
 def run_plan(args: argparse.Namespace) -> int:
     plan = _plan(args)
     tables = [args.table] if args.table else list(plan.tables)
-    print(f"dataset {plan.dataset}, profile {plan.profile_name}: {plan.profile.description}")
+    policy = plan.pack_policy
+    packing = f"packs: {policy.mode}, at most {policy.max_size} runs a pack" if policy.packing else "packs: none"
+    print(f"dataset {plan.dataset}, profile {plan.profile_name}: {plan.profile.description}\n{packing}")
     for table in tables:
-        runs = list(plan.runs(table))
-        print(f"\n{table}: {len(plan.table(table).rows)} rows x {len(plan.profile.seeds)} seeds = {len(runs)} runs")
-        for row, seed in runs:
-            print(f"  {plan.train_command(table, row, seed)}")
+        runs, packs = list(plan.runs(table)), plan.packs(table)
+        print(f"\n{table}: {len(plan.table(table).rows)} rows x {len(plan.profile.seeds)} seeds = {len(runs)} runs "
+              f"in {len(packs)} training jobs")
+        for pack in packs:
+            members = ", ".join(f"{row}/seed{seed}" for row, seed in pack.members)
+            kind = f"pack {pack.name} ({len(pack.members)} runs)" if len(pack.members) > 1 else "alone"
+            print(f"  {kind}: {members}\n    {plan.training_command(pack)}")
     return 0

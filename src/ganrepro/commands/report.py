@@ -24,6 +24,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="the table build's MLflow parent-run file; the report files are logged to that run")
     parser.set_defaults(func=run)
 
+    copy = subparsers.add_parser(
+        "report-copy", help="copy a rendered report and its figures folder elsewhere (atomically)",
+        description="Copy REPORT and its FIGURES folder to --out and --figures as they are (no rendering): the "
+                    "workflow writes a build's report once and copies it to reports/TABLE.md this way. The "
+                    "figures folder keeps its name, so the report's relative links resolve in the copy.")
+    copy.add_argument("report", help="the rendered markdown report")
+    copy.add_argument("figures_dir", metavar="figures", help="its figures folder")
+    copy.add_argument("--out", required=True, metavar="PATH", help="where the report's copy goes")
+    copy.add_argument("--figures", required=True, metavar="DIR",
+                      help="where the figures' copy goes (a folder of the same name beside --out)")
+    copy.set_defaults(func=run_copy)
+
+
+def run_copy(args: argparse.Namespace) -> int:
+    from ganrepro.pipeline.publish import copy_report
+
+    count = copy_report(Path(args.report), Path(args.figures_dir), Path(args.out), Path(args.figures))
+    print(f"copied {args.report} and {count - 1} figure(s) -> {args.out}, {args.figures}")
+    return 0
+
 
 def run(args: argparse.Namespace) -> int:
     from ganrepro.pipeline.plan import Plan

@@ -14,15 +14,17 @@ table is stable from one build to the next.
 
 from __future__ import annotations
 
-import shlex
+import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ganrepro.config import Config
 from ganrepro.errors import ConfigError
-from ganrepro.pipeline.plan import Plan, _assignments, _logged
+from ganrepro.pipeline.spec import PACK_MODES
 from ganrepro.training.packing import check_packable
 
-PACK_MODES: tuple[str, ...] = ("none", "seeds", "compatible")
+if TYPE_CHECKING:  # the plan asks for its packs; this module only reads its runs and configs
+    from ganrepro.pipeline.plan import Plan
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,11 @@ class Pack:
         """A stable name for logs and job ids: the first member and the size."""
         row, seed = self.members[0]
         return f"{row}-seed{seed}+{len(self.members) - 1}" if len(self.members) > 1 else f"{row}-seed{seed}"
+
+    @property
+    def job_name(self) -> str:
+        """The Snakemake rule of this pack (an identifier: SLURM job names and ``--allowed-rules`` take it)."""
+        return re.sub(r"\W", "_", f"train_pack_{self.table}_{self.name}")
 
 
 def _packable(configs: list[Config]) -> bool:
@@ -69,13 +76,3 @@ def table_packs(plan: Plan, table: str, mode: str, max_size: int) -> list[Pack]:
         else:
             target.append(((row, seed), config))
     return [Pack(table, tuple(run for run, _ in group)) for group in groups]
-
-
-def train_pack_command(plan: Plan, pack: Pack) -> str:
-    """``ganrepro train-pack`` for ``pack``: each member's run directory and its full overrides."""
-    members = [shlex.join([plan.run_dir(pack.table, row, seed), *_assignments(plan.overrides(pack.table, row, seed))])
-               for row, seed in pack.members]
-    argv = ["ganrepro", "train-pack", "--config", plan.table(pack.table).base_config,
-            *[arg for member in members for arg in ("--member", member)],
-            "--device", plan.profile.device, "--no-progress"]
-    return _logged(argv, plan.log(pack.table, "packs", pack.name, "train"))

@@ -1,20 +1,23 @@
 """Every job of a table build as a path and a ``ganrepro`` command line: the one place both DAGs come from.
 
-A :class:`Plan` is (dataset, profile, data folder, optional mirror).  For each table it expands rows × seeds
-into training runs and says where every file goes::
+A :class:`Plan` is (dataset, profile, data folder, optional mirror, optional pack override).  For each table
+it expands rows × seeds into training runs, groups them into packs (the profile's ``pack:``) and says where
+every file goes::
 
     data/{dataset}/raw/…, data/{dataset}/prepared/manifest.json         download, prepare
     results/{dataset}/{profile}/segmenter/{arch}-{size}/segmenter.pt     the FCN-score's scorer
-    results/{dataset}/{profile}/{table}/{row}/seed{seed}/                one training run (RUN_DIR)
+    results/{dataset}/{profile}/{table}/{row}/seed{seed}/                one training run (RUN_DIR), packed or not
         checkpoints/final.pt, eval/test-trainmode/metrics.json, mlflow.json
     results/{dataset}/{profile}/{table}/mlflow_parent.json               the table build's MLflow parent run
-    reports/{dataset}/{profile}/{table}.md (+ figures in …/{table}/) and reports/{table}.md   the build's report
-    reports/published/{dataset}/{profile}/{table}.md (+ figures in …/{table}/)   published: no job reads or
-                                                                                 writes it (``ganrepro publish``)
+    reports/{dataset}/{profile}/{table}.md (+ figures in …/{table}/)     the build's report
+    reports/{table}.md (+ figures in reports/{table}/)                   its copy, the file usually asked for
+    reports/published/{dataset}/{profile}/{table}.md (+ …/{table}/)      published: no job reads or writes it
+                                                                         (``ganrepro publish``)
 
 Everything but ``reports/published/`` is a build product, ignored by git, so that a fresh clone has none of
-it and the workflow builds everything.  The Snakefile rules and ``ganrepro dvc-yaml`` both take their command lines from here, so the two can only
-differ if one of them is edited by hand — which the parity test catches.
+it and the workflow builds everything.  The Snakefile's rules run the commands built here (``params: cmd=``)
+and :mod:`ganrepro.pipeline.stages` lists the same commands as stages for ``ganrepro dvc-yaml``, so the two
+DAGs cannot disagree on a command line.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from ganrepro.config import Config, ConfigError, load_config
-from ganrepro.pipeline.spec import Profile, Table, available, load_profile, load_table
+from ganrepro.pipeline.packs import Pack, table_packs
+from ganrepro.pipeline.spec import PackPolicy, Profile, Table, available, load_profile, load_table, parse_pack
 from ganrepro.runfiles import CHECKPOINTS_DIR, FINAL_CHECKPOINT, METRICS_FILE
 
 if TYPE_CHECKING:
@@ -63,6 +67,7 @@ class Plan:
     profile_name: str = DEFAULT_PROFILE
     data_dir: str = "data"
     mirror: str | None = None
+    pack: str | None = None  # MODE or MODE:N instead of the profile's ``pack:`` (``--config pack=…``)
 
     # ------------------------------------------------------------------------------------------ the params
 
@@ -114,6 +119,33 @@ class Plan:
                                   f"{self.dataset}/{self.profile_name}; one scorer scores one size")
         self.released.validate()
 
+    @cached_property
+    def pack_policy(self) -> PackPolicy:
+        """The profile's ``pack:``, or the build's override of it (which keeps the profile's maximum size)."""
+        if self.pack is None:
+            return self.profile.pack
+        size = self.profile.pack.max_size if self.profile.pack.max_size > 1 else None
+        return parse_pack(self.pack, f"pack {self.pack!r} (instead of {self.profile.path}'s)", size)
+
+    def packs(self, table: str) -> list[Pack]:
+        """The table's training jobs: packs of runs trained together, and runs alone (packs of one)."""
+        return self._packs[table]
+
+    @cached_property
+    def _packs(self) -> dict[str, list[Pack]]:
+        policy = self.pack_policy
+        mode = policy.mode if policy.packing else "none"
+        return {table: table_packs(self, table, mode, policy.max_size) for table in self.tables}
+
+    def solo_runs(self) -> dict[str, Pack]:
+        """Every run that trains alone (``ganrepro train``), all tables, by ``{table}/{row}/seed{seed}``."""
+        return {self.run_id(pack.table, *pack.members[0]): pack for table in self.tables
+                for pack in self.packs(table) if len(pack.members) == 1}
+
+    def packed(self) -> list[Pack]:
+        """The packs of more than one run (``ganrepro train-pack``), all tables."""
+        return [pack for table in self.tables for pack in self.packs(table) if len(pack.members) > 1]
+
     def runs(self, table: str) -> Iterator[tuple[str, int]]:
         for row in self.table(table).rows:
             for seed in self.profile.seeds:
@@ -156,8 +188,12 @@ class Plan:
     def segmenter_checkpoint(self, size: int) -> str:
         return f"{self.segmenter_dir(size)}/segmenter.pt"
 
+    def run_id(self, table: str, row: str, seed: int) -> str:
+        """A run's path under :attr:`results`: ``{table}/{row}/seed{seed}``."""
+        return f"{table}/{row}/seed{seed}"
+
     def run_dir(self, table: str, row: str, seed: int) -> str:
-        return f"{self.results}/{table}/{row}/seed{seed}"
+        return f"{self.results}/{self.run_id(table, row, seed)}"
 
     def final_checkpoint(self, table: str, row: str, seed: int) -> str:
         return f"{self.run_dir(table, row, seed)}/{CHECKPOINTS_DIR}/{FINAL_CHECKPOINT}"
@@ -177,6 +213,10 @@ class Plan:
     def report(self, table: str) -> str:
         """The latest build's report, whatever its dataset and profile (the file usually asked for)."""
         return f"reports/{table}.md"
+
+    def latest_figures_dir(self, table: str) -> str:
+        """The figures of :meth:`report`: copied beside it, so that its links are the build report's links."""
+        return f"reports/{table}"
 
     def report_copy(self, table: str) -> str:
         """The build's report, kept per dataset and profile so that several builds live side by side."""
@@ -234,6 +274,24 @@ class Plan:
         return ["ganrepro", "evaluate", run_dir, "--checkpoint", FINAL_CHECKPOINT, "--segmenter",
                 self.segmenter_checkpoint(size), *self.fcn_arguments(), "--metrics", ",".join(self.profile.metrics),
                 "--skip-unavailable", "--device", self.profile.device]
+    def train_pack_command(self, pack: Pack) -> str:
+        """``ganrepro train-pack`` for ``pack``: each member's run directory and its full overrides."""
+        table = pack.table
+        members = [shlex.join([self.run_dir(table, row, seed), *_assignments(self.overrides(table, row, seed))])
+                   for row, seed in pack.members]
+        argv = ["ganrepro", "train-pack", "--config", self.table(pack.table).base_config,
+                *[arg for member in members for arg in ("--member", member)],
+                "--device", self.profile.device, "--no-progress"]
+        return _logged(argv, self.pack_log(pack))
+
+    def pack_log(self, pack: Pack) -> str:
+        return self.log(pack.table, "packs", pack.name, "train")
+
+    def training_command(self, pack: Pack) -> str:
+        """The job that trains ``pack``: ``ganrepro train`` for a run alone, ``train-pack`` for several."""
+        if len(pack.members) == 1:
+            return self.train_command(pack.table, *pack.members[0])
+        return self.train_pack_command(pack)
 
     def evaluate_command(self, table: str, row: str, seed: int) -> str:
         argv = self.evaluate_argv(self.run_dir(table, row, seed), self.crop_size(table))
@@ -257,11 +315,11 @@ class Plan:
         return _logged(argv, self.log(table, "report"))
 
     def latest_report_command(self, table: str) -> str:
-        """The same report as :meth:`report` (``reports/{table}.md``, linking to the build's figures).
+        """Copies the build's report and figures to :meth:`report` and :meth:`latest_figures_dir`.
 
         A step of its own, whose input is the build's report: when ``reports/{table}.md`` already holds another
         build's copy, asking for it with this build's config still builds this build (Snakemake counts a
         requested file that exists as done unless an input of its own job is to be made)."""
-        argv = ["ganrepro", "report", table, "--dataset", self.dataset, "--profile", self.profile_name,
-                "--data-dir", self.data_dir, "--out", self.report(table), "--figures", self.figures_dir(table)]
+        argv = ["ganrepro", "report-copy", self.report_copy(table), self.figures_dir(table), "--out",
+                self.report(table), "--figures", self.latest_figures_dir(table)]
         return _logged(argv, self.log(table, "latest_report"))

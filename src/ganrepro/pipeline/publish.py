@@ -1,4 +1,5 @@
-"""Publishing a build's report: the one way files get into reports/published/, the committed tree.
+"""Publishing a build's report: the one way files get into reports/published/, the committed tree (and the
+same staged copy of a build's report to reports/{table}.md, :func:`copy_report`).
 
 A report committed where the workflow writes it is, to Snakemake, an up-to-date output: a fresh clone would
 build nothing, and a failed job would delete it.  So the workflow's reports are build products (git-ignored)
@@ -57,6 +58,35 @@ def publish(plan: Plan, table: str) -> Published:
         return Published(target, target_figures, len(relative), changed=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def copy_report(report: Path, figures: Path, target: Path, target_figures: Path) -> int:
+    """Copy a rendered report and its figures folder to ``target`` and ``target_figures``; the number of files.
+
+    The build's report is rendered once and copied as it is (``reports/{table}.md`` beside ``reports/{table}/``
+    keeps the build's layout, so its relative figure links stay right), staged and swapped in like a
+    published report, so a reader sees the old complete copy or the new one.  Hidden files (Snakemake's
+    directory marker) are not figures and stay behind."""
+    if target_figures.name != figures.name:
+        raise UserError(f"--figures {target_figures} must be named {figures.name} like the build's figures "
+                        f"folder, or the copy's links would not resolve")
+    missing = [str(p) for p in (report, figures) if not p.exists()]
+    if missing:
+        raise UserError(f"cannot copy the report: {', '.join(missing)} missing; build the report first")
+    sources = [report, *(p for p in sorted(figures.glob("*")) if p.is_file() and not p.name.startswith("."))]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.stem}.", suffix=".staging", dir=target.parent))
+    try:
+        staged, staged_figures = staging / target.name, staging / target_figures.name
+        staged_figures.mkdir()
+        shutil.copyfile(report, staged)
+        for source in sources[1:]:
+            shutil.copyfile(source, staged_figures / source.name)
+        _links_resolve(staged)
+        _swap(staged, staged_figures, target, target_figures, staging / "previous")
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return len(sources)
 
 
 def _same_as_build(plan: Plan, table: str, staging: Path, relative: list[Path]) -> None:

@@ -26,6 +26,8 @@ CLAIM_METRICS = (*PAPER_METRICS, "fid", "kid", "ssim", "psnr")
 LOWER_IS_BETTER = ("fid", "kid")
 #: A released model's source: a URL the datasets' download code can fetch, or a file path.
 RELEASED_URL_SCHEMES = ("http://", "https://", "file://")
+#: How a profile groups a table's runs into packs (see :mod:`ganrepro.pipeline.packs`).
+PACK_MODES: tuple[str, ...] = ("none", "seeds", "compatible")
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,20 @@ class Table:
 
 
 @dataclass(frozen=True)
+class PackPolicy:
+    """How runs train together: ``mode`` (none | seeds | compatible) and at most ``max_size`` runs a pack.
+
+    A GPU at batch 1 is mostly idle, so GPU profiles pack; CPU profiles gain nothing and keep ``none``."""
+
+    mode: str = "none"
+    max_size: int = 1
+
+    @property
+    def packing(self) -> bool:
+        return self.mode != "none" and self.max_size > 1
+
+
+@dataclass(frozen=True)
 class Profile:
     """``params/profiles/NAME.yaml``: how big a build is.  Each field says the YAML key it comes from."""
 
@@ -149,8 +165,11 @@ class Profile:
     #: trains on random square crops of this side of the full-resolution images, bounding its cost, which grows
     #: with the label maps' pixels (Cityscapes labels are 2048x1024: its scorer belongs on a GPU).
     fcn_train_crop: int | None = None
-    #: `pack`: how the workflow groups a table's runs into packs (ganrepro.pipeline.packs)
-    pack: dict[str, Any] = field(default_factory=dict)
+    #: `pack` (default none): which runs train together in one job on one device (`ganrepro train-pack`): none,
+    #: or {mode: seeds | compatible, max_size: N}.  seeds: the seeds of a row; compatible: every run of a table
+    #: whose networks have the same shapes (rows differing only in seed and loss weights).  A build overrides it
+    #: with --config pack=MODE[:N].  See :mod:`ganrepro.pipeline.packs`.
+    pack: PackPolicy = PackPolicy()
 
     def overrides(self, model: str, dataset: str) -> dict[str, Any]:
         """Dotted overrides for one model on one dataset: profile-wide, per model, then per dataset."""
@@ -263,7 +282,31 @@ def load_profile(name: str) -> Profile:
                    int(raw.get("mem_mb", 4000)), str(segmenter["arch"]), int(segmenter["epochs"]), metrics,
                    dict(_mapping(raw.get("config") or {}, f"{where}: config")), models, datasets, path,
                    fcn_protocol=protocol, fcn_train_crop=train_crop,
-                   pack=dict(_mapping(raw.get("pack") or {}, f"{where}: pack")))
+                   pack=parse_pack(raw.get("pack", "none"), f"{where}: pack"))
+
+
+def parse_pack(value: Any, where: str, default_size: int | None = None) -> PackPolicy:
+    """A ``pack:`` value: ``none``, ``{mode: MODE, max_size: N}``, or as text ``MODE`` / ``MODE:N`` (the form of
+    an override on the command line, which keeps the profile's ``default_size`` when it gives no N)."""
+    if isinstance(value, str) and value != "none":
+        mode, colon, size = value.partition(":")
+        if mode not in PACK_MODES:
+            raise ConfigError(f"{where}: mode must be one of {', '.join(PACK_MODES)}, got {mode!r}")
+        if colon and (not size.isdigit() or int(size) < 1):
+            raise ConfigError(f"{where}: the size after ':' must be a positive integer, got {size!r}")
+        if not colon and default_size is None:
+            raise ConfigError(f"{where}: {value!r} needs a maximum pack size ({{mode: {value}, max_size: N}} in a "
+                              f"profile, {value}:N on the command line)")
+        value = {"mode": mode, "max_size": int(size) if colon else default_size}
+    if value == "none":
+        return PackPolicy()
+    _keys(value, where, required=("mode", "max_size"), optional=())
+    if value["mode"] not in PACK_MODES:
+        raise ConfigError(f"{where}.mode must be one of {', '.join(PACK_MODES)}, got {value['mode']!r}")
+    size = value["max_size"]
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ConfigError(f"{where}.max_size must be a positive integer, got {size!r}")
+    return PackPolicy(str(value["mode"]), size)
 
 
 def _fcn(body: Any, where: str) -> tuple[str, int | None]:
