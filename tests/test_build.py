@@ -13,9 +13,9 @@ import pytest
 from ganrepro.datasets.registry import get_spec
 from ganrepro.errors import UserError
 from ganrepro.pipeline.dvc import dvc_stages
-from ganrepro.pipeline.packs import table_packs
 from ganrepro.pipeline.plan import Plan
 from ganrepro.pipeline.runner import Stage, argv_of, execute, plan_stages, without_option
+from ganrepro.pipeline.spec import PackPolicy
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -52,7 +52,7 @@ def test_gpu_short_profile_has_the_papers_networks_and_fits_its_time_budget() ->
     plan.validate()
     profile = plan.profile
     assert (profile.device, profile.seeds, profile.replication) == ("cuda", (0, 1, 2), False)
-    assert profile.pack == {"mode": "compatible", "max_size": 13}
+    assert profile.pack == PackPolicy("compatible", 13)
     config = plan.config("pix2pix_ablation", "l1_cgan", 0)
     assert (config.reference, config.network.generator, config.network.discriminator) == ("lua", "unet_256", "patch70")
     assert (config.network.ngf, config.network.ndf, config.train.batch_size) == (64, 64, 1)
@@ -60,7 +60,7 @@ def test_gpu_short_profile_has_the_papers_networks_and_fits_its_time_budget() ->
     assert plan.config("cyclegan_ablation", "cyclegan", 0).network.generator == "resnet_9blocks"
 
     steps = (config.train.n_epochs + config.train.n_epochs_decay) * get_spec("facades").splits["train"]
-    packs = table_packs(plan, "pix2pix_ablation", profile.pack["mode"], profile.pack["max_size"])
+    packs = plan.packs("pix2pix_ablation")
     assert sum(len(p.members) for p in packs) == len(list(plan.runs("pix2pix_ablation"))) == 42
     train_s = sum(len(p.members) * steps / (600 if len(p.members) >= 13 else 350) for p in packs)
     assert steps == 2000 and train_s <= 215
@@ -121,7 +121,7 @@ def test_build_runs_the_plans_commands_once_then_nothing(tmp_path: Path, monkeyp
     assert dry.returncode == 0, dry.stderr
     assert dry.stdout.splitlines()[2:] == expected  # after the tracking line and the count line
     assert [c.split()[3] for c in expected] == ["prepare", "segmenter", "train", "evaluate", "train", "evaluate",
-                                               "report", "report"]
+                                               "report", "report-copy"]
 
     first = build("--jobs", "2", cwd=tmp_path)
     assert first.returncode == 0, first.stdout + first.stderr
