@@ -26,8 +26,8 @@ rule report:
 
 
 # reports/{table}.md, a step of its own whose input is this build's report: asked for with another dataset or
-# profile than the copy it holds, it is rebuilt from that build (Snakemake counts a requested file that exists as
-# done unless an input of its job is to be made, or its input files changed).
+# profile than the copy it holds, it is rebuilt from that build, because Snakemake's record of the copy names
+# another input. A copy without that record (not written by Snakemake here) counts as done: see README.
 rule latest_report:
     input:
         report=PLAN.report_copy(T),

@@ -110,7 +110,9 @@ def plan_stages(plan: Plan, table: str, tracking: bool = True) -> list[Stage]:
                   for s in stages if s.kind != "track"]
     producer = {out: s for s in stages for out in s.outs}
     needed: set[str] = set()
-    wanted = [producer[plan.report(table)]]
+    # The build's own report, not the reports/{table}.md copy: a copy Snakemake did not write would look up to
+    # date to a later `snakemake reports/{table}.md` of another dataset or profile (no metadata to compare).
+    wanted = [producer[plan.report_copy(table)]]
     while wanted:
         stage = wanted.pop()
         if stage.name not in needed:
