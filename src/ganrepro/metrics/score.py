@@ -89,7 +89,8 @@ def run_metrics(real: Sequence[NamedImage], fake: Sequence[NamedImage], metrics:
 
         if options.labels is None or options.palette is None or options.classes is None:
             raise UserError("labelmap scores need the true label maps and the dataset's palette and classes")
-        results["labelmap"] = labelmap_score(fake, options.labels, options.palette, options.classes)
+        results["labelmap"] = labelmap_score(fake, options.labels, options.palette, options.classes,
+                                             per_image=options.per_image)
     if "colorhist" in metrics:
         from ganrepro.metrics.colorhist import color_histogram_intersection
 

@@ -22,6 +22,17 @@ EVAL_METRICS = ("fcn", "labelmap", "fid", "kid", "ssim", "psnr", "colorhist")
 #: Metrics a claim may name: the FCN-scores and the image-quality numbers; FID and KID are better when lower.
 CLAIM_METRICS = (*PAPER_METRICS, "fid", "kid", "ssim", "psnr")
 LOWER_IS_BETTER = ("fid", "kid")
+#: Metrics a claim may name in the other kinds of section (their own columns).
+CLAIM_METRICS_BY_SECTION = {"labelmap": PAPER_METRICS, "colorhist": ("L", "a", "b"), "fid": ("fid", "kid")}
+#: What a section's table scores (``metric:``), and the paper columns of each: ``fcn`` (labels→photo, the
+#: segmenter's FCN-scores), ``labelmap`` (photo→labels: generated label maps decoded by palette colour, the same
+#: three scores), ``colorhist`` (pix2pix's L, a, b histogram intersections) and ``fid``.  ``fcn`` and ``labelmap``
+#: sections use the table's ``paper_columns``.
+SECTION_METRICS: dict[str, tuple[str, ...]] = {
+    "fcn": PAPER_METRICS, "labelmap": PAPER_METRICS, "colorhist": ("L", "a", "b"), "fid": ("fid",)}
+#: Which generator a section scores: ``forward`` (the run's own direction) or ``reverse`` (CycleGAN's other
+#: generator, on the other direction: the same runs give labels→photo and photo→labels tables).
+DIRECTIONS = ("forward", "reverse")
 
 
 @dataclass(frozen=True)
@@ -38,6 +49,16 @@ class SectionRow:
     row: str
     label: str
     paper: tuple[float, ...] | None
+
+
+@dataclass(frozen=True)
+class NotTrainedRow:
+    """A row of the paper's table that this project does not train (another paper's method): shown with the
+    paper's numbers and "not trained here", so that the table reads as published without a made-up number."""
+
+    label: str
+    paper: tuple[float, ...] | None
+    note: str
 
 
 @dataclass(frozen=True)
@@ -67,6 +88,10 @@ class Section:
     rows: tuple[SectionRow, ...]
     claims: tuple[Claim, ...] = ()
     contrast: tuple[str, str] | None = None  # (row, reference row): their difference is reported on its own
+    metric: str = "fcn"  # what the section scores (see SECTION_METRICS)
+    direction: str = "forward"  # which generator: forward, or CycleGAN's reverse one (see DIRECTIONS)
+    paper_columns: tuple[str, ...] = PAPER_METRICS  # the columns of its paper numbers and ground truth
+    not_trained: tuple[NotTrainedRow, ...] = ()  # the paper's rows that are not trained here
 
 
 @dataclass(frozen=True)
@@ -153,10 +178,16 @@ def load_table(name: str) -> Table:
     sections, used, seen = [], set(), set()
     for index, body in enumerate(raw["sections"] or []):
         at = f"{where}: sections[{index}]"
-        _keys(body, at, required=("id", "title", "source", "rows"), optional=("ground_truth", "claims", "contrast"))
+        _keys(body, at, required=("id", "title", "source", "rows"),
+              optional=("ground_truth", "claims", "contrast", "metric", "direction", "not_trained"))
         if body["id"] in seen:
             raise ConfigError(f"{at}: duplicate section id {body['id']!r}")
         seen.add(body["id"])
+        metric, direction = _choice(body, "metric", SECTION_METRICS, at), _choice(body, "direction", DIRECTIONS, at)
+        if direction == "reverse" and raw["model"] != "cyclegan":
+            raise ConfigError(f"{at}.direction: reverse scores CycleGAN's second generator; a {raw['model']} run "
+                              "has one direction (train rows with data.direction reversed instead)")
+        section_columns = columns if metric in ("fcn", "labelmap") else SECTION_METRICS[metric]
         section_rows = []
         for j, entry in enumerate(body["rows"] or []):
             _keys(entry, f"{at}.rows[{j}]", required=("row",), optional=("label", "paper"))
@@ -165,11 +196,15 @@ def load_table(name: str) -> Table:
                                   f"(declared: {', '.join(rows)})")
             used.add(entry["row"])
             section_rows.append(SectionRow(entry["row"], str(entry.get("label") or rows[entry["row"]].label),
-                                           _numbers(entry.get("paper"), len(columns), f"{at}.rows[{j}].paper")))
+                                           _numbers(entry.get("paper"), len(section_columns), f"{at}.rows[{j}].paper")))
+        if metric in ("colorhist", "fid") and body.get("ground_truth") is not None:
+            raise ConfigError(f"{at}.ground_truth: a {metric} section compares with the real images themselves; "
+                              "remove it (null)")
         sections.append(Section(str(body["id"]), str(body["title"]), str(body["source"]),
-                                _numbers(body.get("ground_truth"), len(columns), f"{at}.ground_truth"),
-                                tuple(section_rows), _claims(body.get("claims"), section_rows, at),
-                                _contrast(body.get("contrast"), section_rows, at)))
+                                _numbers(body.get("ground_truth"), len(section_columns), f"{at}.ground_truth"),
+                                tuple(section_rows), _claims(body.get("claims"), section_rows, at, metric),
+                                _contrast(body.get("contrast"), section_rows, at), metric, direction,
+                                section_columns, _not_trained(body.get("not_trained"), len(section_columns), at)))
     unused = sorted(set(rows) - used)
     if unused:
         raise ConfigError(f"{where}: rows {', '.join(unused)} appear in no section")
@@ -265,9 +300,9 @@ def _contrast(value: Any, rows: list[SectionRow], where: str) -> tuple[str, str]
     return str(value[0]), str(value[1])
 
 
-def _claims(value: Any, rows: list[SectionRow], where: str) -> tuple[Claim, ...]:
+def _claims(value: Any, rows: list[SectionRow], where: str, section_metric: str = "fcn") -> tuple[Claim, ...]:
     """``claims:`` of a section: ``{better, worse, metric, source}`` or ``{best, metric, source}``, naming the
-    section's own rows (a claim compares rows of one table of the paper)."""
+    section's own rows (a claim compares rows of one table of the paper) and one of the section's scores."""
     if value is None:
         return ()
     if not isinstance(value, list):
@@ -281,8 +316,10 @@ def _claims(value: Any, rows: list[SectionRow], where: str) -> tuple[Claim, ...]
         for key in kind:
             if body[key] not in ids:
                 raise ConfigError(f"{at}.{key}: row {body[key]!r} is not in this section (its rows: {', '.join(ids)})")
-        if body["metric"] not in CLAIM_METRICS:
-            raise ConfigError(f"{at}.metric must be one of {', '.join(CLAIM_METRICS)}, got {body['metric']!r}")
+        allowed = CLAIM_METRICS if section_metric == "fcn" else CLAIM_METRICS_BY_SECTION[section_metric]
+        if body["metric"] not in allowed:
+            raise ConfigError(f"{at}.metric must be one of {', '.join(allowed)} in a {section_metric} section, "
+                              f"got {body['metric']!r}")
         if not isinstance(body["source"], str) or not body["source"].strip():
             raise ConfigError(f"{at}.source must say where the paper makes the claim (section, table, version)")
         better = str(body[kind[0]])
@@ -290,6 +327,34 @@ def _claims(value: Any, rows: list[SectionRow], where: str) -> tuple[Claim, ...]
         if better in worse:
             raise ConfigError(f"{at}: a row cannot be claimed better than itself ({better!r})")
         out.append(Claim(better, worse, str(body["metric"]), str(body["source"]), best=kind == ("best",)))
+    return tuple(out)
+
+
+def _choice(body: Mapping[str, Any], key: str, allowed: Mapping[str, Any] | tuple[str, ...], where: str) -> str:
+    """``body[key]`` among ``allowed`` (the first is the default when the key is absent)."""
+    value = body.get(key, next(iter(allowed)))
+    if value not in allowed:
+        raise ConfigError(f"{where}.{key} must be one of {', '.join(allowed)}, got {value!r}")
+    return str(value)
+
+
+def _not_trained(value: Any, n: int, where: str) -> tuple[NotTrainedRow, ...]:
+    """``not_trained: [{label, paper, note}]``: the paper's rows of methods this project does not train; ``note``
+    says what the method is and where its numbers come from."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise ConfigError(f"{where}.not_trained must be a list of {{label, paper, note}}, got {value!r}")
+    out = []
+    for index, body in enumerate(value):
+        at = f"{where}.not_trained[{index}]"
+        _keys(body, at, required=("label", "paper", "note"), optional=())
+        if not str(body["note"]).strip():
+            raise ConfigError(f"{at}.note must say what the method is and where its numbers come from")
+        paper = _numbers(body["paper"], n, f"{at}.paper")
+        if paper is None:
+            raise ConfigError(f"{at}.paper: a row not trained here is shown for the paper's numbers; give {n}")
+        out.append(NotTrainedRow(str(body["label"]), paper, str(body["note"])))
     return tuple(out)
 
 
