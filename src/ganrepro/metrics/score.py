@@ -94,7 +94,7 @@ def run_metrics(real: Sequence[NamedImage], fake: Sequence[NamedImage], metrics:
     if "colorhist" in metrics:
         from ganrepro.metrics.colorhist import color_histogram_intersection
 
-        results["colorhist"] = color_histogram_intersection(real, fake)
+        results["colorhist"] = color_histogram_intersection(real, fake, options.per_image)
     if "ssim" in metrics or "psnr" in metrics:
         from ganrepro.metrics.ssim import ssim_psnr
 

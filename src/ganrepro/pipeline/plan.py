@@ -26,7 +26,7 @@ from functools import cached_property
 from typing import Any
 
 from ganrepro.config import Config, ConfigError, load_config
-from ganrepro.pipeline.spec import Profile, Table, available, load_profile, load_table
+from ganrepro.pipeline.spec import EVAL_METRICS, Profile, Table, available, load_profile, load_table
 
 DEFAULT_DATASET = "facades"
 DEFAULT_PROFILE = "paper"
@@ -217,10 +217,16 @@ class Plan:
                 "--device", self.profile.device, "--no-progress", "--out", self.run_dir(table, row, seed)]
         return _logged(argv, self.log(table, row, f"seed{seed}", "train"))
 
+    def evaluation_metrics(self, table: str) -> list[str]:
+        """The profile's metrics and those the table's sections show (e.g. labelmap for photo→labels)."""
+        wanted = {*self.profile.metrics, *self.table(table).section_metrics}
+        return [m for m in EVAL_METRICS if m in wanted]
+
     def evaluate_command(self, table: str, row: str, seed: int) -> str:
         argv = ["ganrepro", "evaluate", self.run_dir(table, row, seed), "--checkpoint", "final.pt",
                 "--segmenter", self.segmenter_checkpoint(self.crop_size(table)), *self.fcn_arguments(),
-                "--metrics", ",".join(self.profile.metrics), "--skip-unavailable", "--device", self.profile.device]
+                "--metrics", ",".join(self.evaluation_metrics(table)), "--skip-unavailable",
+                *(["--reverse"] if self.table(table).scores_reverse else []), "--device", self.profile.device]
         return _logged(argv, self.log(table, row, f"seed{seed}", "evaluate"))
 
     def track_parent_command(self, table: str) -> str:

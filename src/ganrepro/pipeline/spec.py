@@ -92,6 +92,7 @@ class Section:
     direction: str = "forward"  # which generator: forward, or CycleGAN's reverse one (see DIRECTIONS)
     paper_columns: tuple[str, ...] = PAPER_METRICS  # the columns of its paper numbers and ground truth
     not_trained: tuple[NotTrainedRow, ...] = ()  # the paper's rows that are not trained here
+    paper_setting: str = ""  # the paper's setting of this section when it is not the table's
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,17 @@ class Table:
     def row_overrides(self, row_id: str) -> dict[str, Any]:
         """The table-wide overrides, then the row's own."""
         return {**self.base_set, **self.rows[row_id].overrides}
+
+    @property
+    def section_metrics(self) -> tuple[str, ...]:
+        """The evaluation metrics the sections show beyond the profile's (``labelmap``, ``colorhist``, ``fid``)."""
+        wanted = {s.metric for s in self.sections if s.metric != "fcn"}
+        return tuple(m for m in EVAL_METRICS if m in wanted)
+
+    @property
+    def scores_reverse(self) -> bool:
+        """Whether a section scores CycleGAN's second generator, so evaluation must run it too."""
+        return any(s.direction == "reverse" for s in self.sections)
 
 
 @dataclass(frozen=True)
@@ -179,7 +191,7 @@ def load_table(name: str) -> Table:
     for index, body in enumerate(raw["sections"] or []):
         at = f"{where}: sections[{index}]"
         _keys(body, at, required=("id", "title", "source", "rows"),
-              optional=("ground_truth", "claims", "contrast", "metric", "direction", "not_trained"))
+              optional=("ground_truth", "claims", "contrast", "metric", "direction", "not_trained", "paper_setting"))
         if body["id"] in seen:
             raise ConfigError(f"{at}: duplicate section id {body['id']!r}")
         seen.add(body["id"])
@@ -204,7 +216,8 @@ def load_table(name: str) -> Table:
                                 _numbers(body.get("ground_truth"), len(section_columns), f"{at}.ground_truth"),
                                 tuple(section_rows), _claims(body.get("claims"), section_rows, at, metric),
                                 _contrast(body.get("contrast"), section_rows, at), metric, direction,
-                                section_columns, _not_trained(body.get("not_trained"), len(section_columns), at)))
+                                section_columns, _not_trained(body.get("not_trained"), len(section_columns), at),
+                                str(body.get("paper_setting") or "")))
     unused = sorted(set(rows) - used)
     if unused:
         raise ConfigError(f"{where}: rows {', '.join(unused)} appear in no section")
