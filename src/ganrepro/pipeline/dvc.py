@@ -63,10 +63,12 @@ def train_params(plan: Plan, table: str, row: str) -> list[dict[str, list[str]]]
     them, so it re-runs none of this row's stages.  (Seeds, device and data folder are in the command.)"""
     spec, profile = plan.table(table), plan.profile
     per_dataset = profile.datasets.get(plan.dataset, {})
-    table_keys = [(f"rows.{row}.set", True), ("base_set", spec.base_set)]
-    profile_keys = [("config", profile.config), (f"models.{spec.model}", profile.models.get(spec.model)),
+    model = spec.row_model(row)
+    models = dict.fromkeys([model, spec.model])  # a row of another model also reads the table model's data.* keys
+    table_keys = [(f"rows.{row}.set", True), ("base_set", spec.base_set if model == spec.model else None)]
+    profile_keys = [("config", profile.config), *((f"models.{m}", profile.models.get(m)) for m in models),
                     (f"datasets.{plan.dataset}.config", per_dataset.get("config")),
-                    (f"datasets.{plan.dataset}.models.{spec.model}", (per_dataset.get("models") or {}).get(spec.model))]
+                    *((f"datasets.{plan.dataset}.models.{m}", (per_dataset.get("models") or {}).get(m)) for m in models)]
     entries = [_present(spec_path("tables", table), table_keys),
                _present(spec_path("profiles", plan.profile_name), profile_keys)]
     return [entry for entry in entries if entry]
@@ -107,7 +109,7 @@ def dvc_stages(plan: Plan) -> dict[str, dict[str, Any]]:
             name = f"{table}-{row}-seed{seed}"
             stages[f"train-{name}"] = {
                 "cmd": [check_command(plan), plan.train_command(table, row, seed)],
-                "deps": [plan.manifest, spec.base_config],
+                "deps": [plan.manifest, spec.row_base_config(row)],
                 "params": train_params(plan, table, row),
                 "outs": [plan.final_checkpoint(table, row, seed)]}
             stages[f"evaluate-{name}"] = {

@@ -75,7 +75,7 @@ def train_pack_command(plan: Plan, pack: Pack) -> str:
     """``ganrepro train-pack`` for ``pack``: each member's run directory and its full overrides."""
     members = [shlex.join([plan.run_dir(pack.table, row, seed), *_assignments(plan.overrides(pack.table, row, seed))])
                for row, seed in pack.members]
-    argv = ["ganrepro", "train-pack", "--config", plan.table(pack.table).base_config,
+    argv = ["ganrepro", "train-pack", "--config", plan.table(pack.table).row_base_config(pack.members[0][0]),
             *[arg for member in members for arg in ("--member", member)],
             "--device", plan.profile.device, "--no-progress"]
     return _logged(argv, plan.log(pack.table, "packs", pack.name, "train"))

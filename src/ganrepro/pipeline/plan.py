@@ -78,7 +78,10 @@ class Plan:
     def overrides(self, table: str, row: str, seed: int) -> dict[str, Any]:
         """Dotted overrides of one run, in the order applied: data root, profile, row, seed."""
         spec = self.table(table)
-        profile = self.profile.overrides(spec.model, self.dataset)
+        profile = self.profile.overrides(spec.row_model(row), self.dataset)
+        if spec.row_model(row) != spec.model:  # a row of another model trains at the table's resolution
+            scale = self.profile.overrides(spec.model, self.dataset)
+            profile.update({k: v for k, v in scale.items() if k.startswith("data.")})
         row_overrides = spec.row_overrides(row)
         clash = sorted(set(profile) & set(row_overrides))
         if clash:
@@ -92,7 +95,7 @@ class Plan:
 
     def config(self, table: str, row: str, seed: int) -> Config:
         """The resolved, validated config of one run (what ``ganrepro train`` will build)."""
-        return load_config([self.table(table).base_config], _assignments(self.overrides(table, row, seed)))
+        return load_config([self.table(table).row_base_config(row)], _assignments(self.overrides(table, row, seed)))
 
     def validate(self) -> None:
         """Resolve every run's config now, so a bad row or profile fails before any job starts."""
@@ -213,7 +216,7 @@ class Plan:
         return argv
 
     def train_command(self, table: str, row: str, seed: int) -> str:
-        argv = ["ganrepro", "train", "--config", self.table(table).base_config, *_sets(self.overrides(table, row, seed)),
+        argv = ["ganrepro", "train", "--config", self.table(table).row_base_config(row), *_sets(self.overrides(table, row, seed)),
                 "--device", self.profile.device, "--no-progress", "--out", self.run_dir(table, row, seed)]
         return _logged(argv, self.log(table, row, f"seed{seed}", "train"))
 
@@ -226,7 +229,7 @@ class Plan:
         argv = ["ganrepro", "evaluate", self.run_dir(table, row, seed), "--checkpoint", "final.pt",
                 "--segmenter", self.segmenter_checkpoint(self.crop_size(table)), *self.fcn_arguments(),
                 "--metrics", ",".join(self.evaluation_metrics(table)), "--skip-unavailable",
-                *(["--reverse"] if self.table(table).scores_reverse else []), "--device", self.profile.device]
+                *(["--reverse"] if self.table(table).scores_reverse(row) else []), "--device", self.profile.device]
         return _logged(argv, self.log(table, row, f"seed{seed}", "evaluate"))
 
     def track_parent_command(self, table: str) -> str:

@@ -42,6 +42,7 @@ class Row:
     id: str
     label: str
     overrides: dict[str, Any]
+    model: str | None = None  # another model than the table's (e.g. pix2pix, the paired upper bound of CycleGAN)
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class SectionRow:
     row: str
     label: str
     paper: tuple[float, ...] | None
+    direction: str = "forward"  # the section's, unless the entry says otherwise (a pix2pix row in a reverse section)
 
 
 @dataclass(frozen=True)
@@ -109,9 +111,19 @@ class Table:
     sections: tuple[Section, ...]
     path: Path
 
+    def row_model(self, row_id: str) -> str:
+        """The model a row trains: the table's, unless the row names another."""
+        return self.rows[row_id].model or self.model
+
+    def row_base_config(self, row_id: str) -> str:
+        """The base config of a row: the table's, or ``params/{model}.yaml`` for a row of another model."""
+        model = self.row_model(row_id)
+        return self.base_config if model == self.model else f"params/{model}.yaml"
+
     def row_overrides(self, row_id: str) -> dict[str, Any]:
-        """The table-wide overrides, then the row's own."""
-        return {**self.base_set, **self.rows[row_id].overrides}
+        """The table-wide overrides (for rows of the table's model), then the row's own."""
+        base = self.base_set if self.row_model(row_id) == self.model else {}
+        return {**base, **self.rows[row_id].overrides}
 
     @property
     def section_metrics(self) -> tuple[str, ...]:
@@ -119,10 +131,9 @@ class Table:
         wanted = {s.metric for s in self.sections if s.metric != "fcn"}
         return tuple(m for m in EVAL_METRICS if m in wanted)
 
-    @property
-    def scores_reverse(self) -> bool:
-        """Whether a section scores CycleGAN's second generator, so evaluation must run it too."""
-        return any(s.direction == "reverse" for s in self.sections)
+    def scores_reverse(self, row_id: str) -> bool:
+        """Whether a section scores this row's second generator (CycleGAN), so its evaluation must run it too."""
+        return any(e.row == row_id and e.direction == "reverse" for s in self.sections for e in s.rows)
 
 
 @dataclass(frozen=True)
@@ -185,8 +196,13 @@ def load_table(name: str) -> Table:
         raise ConfigError(f"{where}: paper_columns must be among {', '.join(PAPER_METRICS)}")
     rows = {}
     for row_id, body in _mapping(raw["rows"], f"{where}: rows").items():
-        _keys(body, f"{where}: rows.{row_id}", required=("label", "set"), optional=())
-        rows[row_id] = Row(str(row_id), str(body["label"]), dict(_mapping(body["set"] or {}, f"rows.{row_id}.set")))
+        _keys(body, f"{where}: rows.{row_id}", required=("label", "set"), optional=("model",))
+        model = body.get("model")
+        if model is not None and (model not in ("pix2pix", "cyclegan") or not (params_dir() / f"{model}.yaml").is_file()):
+            raise ConfigError(f"{where}: rows.{row_id}.model must be pix2pix or cyclegan (with params/MODEL.yaml), "
+                              f"got {model!r}")
+        rows[row_id] = Row(str(row_id), str(body["label"]), dict(_mapping(body["set"] or {}, f"rows.{row_id}.set")),
+                           None if model in (None, raw["model"]) else str(model))
     sections, used, seen = [], set(), set()
     for index, body in enumerate(raw["sections"] or []):
         at = f"{where}: sections[{index}]"
@@ -196,19 +212,24 @@ def load_table(name: str) -> Table:
             raise ConfigError(f"{at}: duplicate section id {body['id']!r}")
         seen.add(body["id"])
         metric, direction = _choice(body, "metric", SECTION_METRICS, at), _choice(body, "direction", DIRECTIONS, at)
-        if direction == "reverse" and raw["model"] != "cyclegan":
-            raise ConfigError(f"{at}.direction: reverse scores CycleGAN's second generator; a {raw['model']} run "
-                              "has one direction (train rows with data.direction reversed instead)")
         section_columns = columns if metric in ("fcn", "labelmap") else SECTION_METRICS[metric]
         section_rows = []
         for j, entry in enumerate(body["rows"] or []):
-            _keys(entry, f"{at}.rows[{j}]", required=("row",), optional=("label", "paper"))
+            _keys(entry, f"{at}.rows[{j}]", required=("row",), optional=("label", "paper", "direction"))
             if entry["row"] not in rows:
                 raise ConfigError(f"{at}.rows[{j}]: row {entry['row']!r} is not declared under rows "
                                   f"(declared: {', '.join(rows)})")
             used.add(entry["row"])
+            row_direction = _choice({"direction": entry.get("direction", direction)}, "direction", DIRECTIONS,
+                                    f"{at}.rows[{j}]")
+            model = rows[entry["row"]].model or raw["model"]
+            if row_direction == "reverse" and model != "cyclegan":
+                raise ConfigError(f"{at}.rows[{j}].direction: reverse scores CycleGAN's second generator; a {model} "
+                                  "run has one direction (train a row with data.direction reversed, and give it "
+                                  "direction: forward)")
             section_rows.append(SectionRow(entry["row"], str(entry.get("label") or rows[entry["row"]].label),
-                                           _numbers(entry.get("paper"), len(section_columns), f"{at}.rows[{j}].paper")))
+                                           _numbers(entry.get("paper"), len(section_columns), f"{at}.rows[{j}].paper"),
+                                           row_direction))
         if metric in ("colorhist", "fid") and body.get("ground_truth") is not None:
             raise ConfigError(f"{at}.ground_truth: a {metric} section compares with the real images themselves; "
                               "remove it (null)")
@@ -329,6 +350,8 @@ def _claims(value: Any, rows: list[SectionRow], where: str, section_metric: str 
         for key in kind:
             if body[key] not in ids:
                 raise ConfigError(f"{at}.{key}: row {body[key]!r} is not in this section (its rows: {', '.join(ids)})")
+        if len({r.direction for r in rows}) > 1:
+            raise ConfigError(f"{at}: a section whose rows are scored in different directions makes no claims")
         allowed = CLAIM_METRICS if section_metric == "fcn" else CLAIM_METRICS_BY_SECTION[section_metric]
         if body["metric"] not in allowed:
             raise ConfigError(f"{at}.metric must be one of {', '.join(allowed)} in a {section_metric} section, "

@@ -186,7 +186,7 @@ class Certainty:
 
     def _verdict(self, section: Section, claim: Claim) -> Verdict:
         sign = -1.0 if claim.metric in LOWER_IS_BETTER else 1.0
-        metric = measure_key(section.metric, claim.metric, section.direction)
+        metric = measure_key(section.metric, claim.metric, section.rows[0].direction)  # one direction (spec)
         comparisons = tuple(self.difference(claim.better, worse, metric, sign) for worse in claim.worse)
         return Verdict(claim, comparisons, _combine([c.verdict for c in comparisons]))
 

@@ -156,7 +156,7 @@ def _escape(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def columns(section: Section) -> list[tuple[str, str, int]]:
+def columns(section: Section, direction: str = "forward") -> list[tuple[str, str, int]]:
     """(measure key, heading, decimals) of our columns in a section: the FCN-scores and image quality
     (labels→photo), the decoded label maps' scores (photo→labels), the L, a, b intersections, or FID and KID."""
     if section.metric == "fcn":
@@ -167,7 +167,7 @@ def columns(section: Section) -> list[tuple[str, str, int]]:
         ours = [(measure_key("colorhist", k), f"ours {k}", 2) for k in COLORHIST_KEYS]
     else:
         ours = [(k, h, d) for k, h, d in QUALITY if k in ("fid", "kid")]
-    return [(REVERSE + k if section.direction == "reverse" else k, h, d) for k, h, d in ours]
+    return [(REVERSE + k if direction == "reverse" else k, h, d) for k, h, d in ours]
 
 
 def _section(data: ReportInput, section: Section, links: dict[str, str], notes: Footnotes) -> list[str]:
@@ -178,18 +178,18 @@ def _section(data: ReportInput, section: Section, links: dict[str, str], notes: 
     lines = [f"## {section.title}", "",
              (f"Source: {section.source}. Paper setting: {section.paper_setting or spec.paper_setting or 'not stated'}. "
               f"Ours: {plan.dataset}, profile `{plan.profile_name}`, n = {n} seed{'s' if n != 1 else ''} per row"
-              f"{SCORED_BY[section.metric]}{REVERSE_TEXT if section.direction == 'reverse' else ''}."), ""]
+              f"{SCORED_BY[section.metric]}{_reverse_text(section)}."), ""]
     ours = columns(section)
     headings = ["Row", *(h for _, h, _ in ours), *(f"paper {COLUMN_NAMES.get(c, c)}" for c in section.paper_columns)]
     lines += ["| " + " | ".join(headings) + " |", "|---|" + "---:|" * (len(headings) - 1)]
     ours_first: list[tuple[str, Summary, float | None]] = []
     first_column = section.paper_columns[0]
     for entry in section.rows:
-        runs = by_row[entry.row]
-        summaries = [summarize([r.measures[k] for r in runs]) for k, _, _ in ours]
+        runs, keys = by_row[entry.row], columns(section, entry.direction)
+        summaries = [summarize([r.measures[k] for r in runs]) for k, _, _ in keys]
         paper = list(entry.paper) if entry.paper else [None] * len(section.paper_columns)
         cells = [_escape(entry.label), *(_cell(s, notes, d, data.certainty.row(entry.row, k))
-                                         for s, (k, _, d) in zip(summaries, ours)), *(_paper(v) for v in paper)]
+                                         for s, (k, _, d) in zip(summaries, keys)), *(_paper(v) for v in paper)]
         lines.append("| " + " | ".join(cells) + " |")
         if entry.paper:
             ours_first.append((entry.label, summaries[0], entry.paper[0]))
@@ -214,6 +214,15 @@ def _section(data: ReportInput, section: Section, links: dict[str, str], notes: 
         if kind in links:
             lines += [f"![{caption}: {section.title}]({_link(links[kind])})", ""]
     return lines
+
+
+def _reverse_text(section: Section) -> str:
+    """Which rows are scored by CycleGAN's second generator (all, some or none of the section's)."""
+    reverse = [e.label for e in section.rows if e.direction == "reverse"]
+    if not reverse or len(reverse) == len(section.rows):
+        return REVERSE_TEXT if reverse else ""
+    return (f"; {', '.join(reverse)}: by the run's second generator (G_B) on the reverse direction, the other rows "
+            "trained in this direction")
 
 
 def _truth(measures: Sequence[Measure]) -> Summary:
