@@ -164,7 +164,7 @@ def columns(section: Section, direction: str = "forward") -> list[tuple[str, str
     elif section.metric == "labelmap":
         ours = [(measure_key("labelmap", k), f"ours {COLUMN_NAMES[k]}", 3) for k in FCN_KEYS]
     elif section.metric == "colorhist":
-        ours = [(measure_key("colorhist", k), f"ours {k}", 2) for k in COLORHIST_KEYS]
+        ours = [(measure_key("colorhist", k), f"ours {k}", 3) for k in COLORHIST_KEYS]
     else:
         ours = [(k, h, d) for k, h, d in QUALITY if k in ("fid", "kid")]
     return [(REVERSE + k if direction == "reverse" else k, h, d) for k, h, d in ours]
