@@ -54,3 +54,30 @@ def test_reverse_evaluation_is_refused_for_pix2pix(tmp_path: Path, capsys: pytes
     assert main(["evaluate", str(run), "--metrics", "ssim", "--reverse"]) == 2
     assert "a pix2pix run has one direction" in capsys.readouterr().err
     assert not (run / "eval").exists()  # refused before generating anything
+
+
+@pytest.mark.parametrize(("dataset", "classes"), [("facades", 12), ("cityscapes", 19)])
+def test_labelmap_decodes_each_registry_palette(tmp_path: Path, dataset: str, classes: int) -> None:
+    """Generated maps in the registry's colours (CMP facades, Cityscapes trainIds) decode to their classes; a
+    class painted in another class's colour counts against both."""
+    from PIL import Image
+
+    from ganrepro.datasets.labels import palette_array, render_colour_map
+    from ganrepro.datasets.registry import get_spec
+    from ganrepro.metrics.imagesets import NamedImage
+    from ganrepro.metrics.labelmaps import labelmap_score
+
+    spec = get_spec(dataset)
+    palette = palette_array(spec.labels)
+    assert palette.shape == (classes, 3)
+    truth = np.repeat(np.arange(classes, dtype=np.uint8), 4).reshape(classes, 4)  # one row of pixels per class
+    Image.fromarray(truth).save(tmp_path / "1.png")
+    wrong = truth.copy()
+    wrong[0] = 1  # class 0 painted as class 1
+    stats: dict = {}
+    score = labelmap_score([NamedImage("1", render_colour_map(wrong, palette))], {"1": tmp_path / "1.png"},
+                           palette.tolist(), list(spec.labels.classes), per_image=stats)
+    assert score["pixel_acc"] == pytest.approx((classes - 1) / classes)
+    assert score["per_class"][spec.labels.classes[0]]["acc"] == 0.0
+    assert score["per_class"][spec.labels.classes[1]]["iou"] == pytest.approx(0.5)  # its 4 + the 4 wrong ones
+    assert stats["labelmap_confusion"].shape == (1, classes, classes)
