@@ -38,7 +38,8 @@ rule evaluate:
         "envs/ganrepro.yaml"
     params:
         run_dir=lambda wc: PLAN.run_dir(wc.table, wc.row, int(wc.seed)),
-        metrics=",".join(PROFILE.metrics),
+        metrics=lambda wc: ",".join(PLAN.evaluation_metrics(wc.table)),
+        both_directions=lambda wc: " --reverse" if PLAN.table(wc.table).scores_reverse(wc.row) else "",
         fcn=" ".join(PLAN.fcn_arguments()),
         device=PROFILE.device,
     threads: PROFILE.threads
@@ -46,4 +47,4 @@ rule evaluate:
         gpu=PROFILE.gpus_per_job,
     shell:
         "ganrepro --log {log} evaluate {params.run_dir} --checkpoint final.pt --segmenter {input.segmenter}"
-        " {params.fcn} --metrics {params.metrics} --skip-unavailable --device {params.device}"
+        " {params.fcn} --metrics {params.metrics} --skip-unavailable{params.both_directions} --device {params.device}"
