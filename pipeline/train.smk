@@ -12,7 +12,7 @@ rule train:
     conda:
         "envs/ganrepro.yaml"
     params:
-        base=lambda wc: PLAN.table(wc.table).base_config,
+        base=lambda wc: PLAN.table(wc.table).row_base_config(wc.row),
         sets=lambda wc: PLAN.set_arguments(wc.table, wc.row, int(wc.seed)),
         run_dir=lambda wc: PLAN.run_dir(wc.table, wc.row, int(wc.seed)),
         device=PROFILE.device,
