@@ -29,7 +29,7 @@ rule segmenter:
 rule evaluate:
     input:
         checkpoint="results/{dataset}/{profile}/{table}/{row}/seed{seed}/checkpoints/final.pt",
-        segmenter=lambda wc: PLAN.segmenter_checkpoint(PLAN.crop_size(wc.table)),
+        segmenter=lambda wc: PLAN.segmenter_inputs(wc.table),
     output:
         "results/{dataset}/{profile}/{table}/{row}/seed{seed}/eval/test-trainmode/metrics.json",
     log:
@@ -41,10 +41,11 @@ rule evaluate:
         metrics=lambda wc: ",".join(PLAN.evaluation_metrics(wc.table)),
         both_directions=lambda wc: " --reverse" if PLAN.table(wc.table).scores_reverse(wc.row) else "",
         fcn=" ".join(PLAN.fcn_arguments()),
+        segmenter=lambda wc: " ".join(PLAN.segmenter_arguments(wc.table)),
         device=PROFILE.device,
     threads: PROFILE.threads
     resources:
         gpu=PROFILE.gpus_per_job,
     shell:
-        "ganrepro --log {log} evaluate {params.run_dir} --checkpoint final.pt --segmenter {input.segmenter}"
+        "ganrepro --log {log} evaluate {params.run_dir} --checkpoint final.pt {params.segmenter}"
         " {params.fcn} --metrics {params.metrics} --skip-unavailable{params.both_directions} --device {params.device}"

@@ -72,6 +72,7 @@ def test_a_row_of_another_model_trains_at_the_tables_resolution() -> None:
     assert "--config params/pix2pix.yaml" in plan.train_command("cyclegan_ablation", "pix2pix", 0)
     assert "--reverse" in plan.evaluate_command("cyclegan_ablation", "cyclegan", 0)
     assert "--reverse" not in plan.evaluate_command("cyclegan_ablation", "pix2pix_reversed", 0)
+    assert "--segmenter" not in plan.evaluate_command("pix2pix_photo2labels", "l1", 0)  # labelmap only: no scorer
     assert "labelmap" in plan.evaluate_command("cyclegan_ablation", "cyclegan", 0)
 
 

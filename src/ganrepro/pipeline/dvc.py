@@ -114,7 +114,7 @@ def dvc_stages(plan: Plan) -> dict[str, dict[str, Any]]:
                 "outs": [plan.final_checkpoint(table, row, seed)]}
             stages[f"evaluate-{name}"] = {
                 "cmd": plan.evaluate_command(table, row, seed),
-                "deps": [plan.final_checkpoint(table, row, seed), plan.segmenter_checkpoint(plan.crop_size(table))],
+                "deps": [plan.final_checkpoint(table, row, seed), *plan.segmenter_inputs(table)],
                 "outs": [_out(plan.metrics_json(table, row, seed), cache=False)]}
         stages[f"track-parent-{table}"] = {
             "cmd": plan.track_parent_command(table), "params": parent_params(plan, table),

@@ -220,6 +220,13 @@ class Plan:
                 "--device", self.profile.device, "--no-progress", "--out", self.run_dir(table, row, seed)]
         return _logged(argv, self.log(table, row, f"seed{seed}", "train"))
 
+    def segmenter_inputs(self, table: str) -> list[str]:
+        """The segmenter an evaluation of ``table`` reads: none when no section shows FCN-scores."""
+        return [self.segmenter_checkpoint(self.crop_size(table))] if self.table(table).needs_segmenter else []
+
+    def segmenter_arguments(self, table: str) -> list[str]:
+        return [arg for path in self.segmenter_inputs(table) for arg in ("--segmenter", path)]
+
     def evaluation_metrics(self, table: str) -> list[str]:
         """The profile's metrics and those the table's sections show (e.g. labelmap for photo→labels)."""
         wanted = {*self.profile.metrics, *self.table(table).section_metrics}
@@ -227,7 +234,7 @@ class Plan:
 
     def evaluate_command(self, table: str, row: str, seed: int) -> str:
         argv = ["ganrepro", "evaluate", self.run_dir(table, row, seed), "--checkpoint", "final.pt",
-                "--segmenter", self.segmenter_checkpoint(self.crop_size(table)), *self.fcn_arguments(),
+                *self.segmenter_arguments(table), *self.fcn_arguments(),
                 "--metrics", ",".join(self.evaluation_metrics(table)), "--skip-unavailable",
                 *(["--reverse"] if self.table(table).scores_reverse(row) else []), "--device", self.profile.device]
         return _logged(argv, self.log(table, row, f"seed{seed}", "evaluate"))

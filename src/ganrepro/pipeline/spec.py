@@ -131,6 +131,11 @@ class Table:
         wanted = {s.metric for s in self.sections if s.metric != "fcn"}
         return tuple(m for m in EVAL_METRICS if m in wanted)
 
+    @property
+    def needs_segmenter(self) -> bool:
+        """Whether a section shows FCN-scores (a table of photo→labels sections only needs no segmenter)."""
+        return any(s.metric == "fcn" for s in self.sections)
+
     def scores_reverse(self, row_id: str) -> bool:
         """Whether a section scores this row's second generator (CycleGAN), so its evaluation must run it too."""
         return any(e.row == row_id and e.direction == "reverse" for s in self.sections for e in s.rows)

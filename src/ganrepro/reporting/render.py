@@ -123,7 +123,9 @@ def _header(data: ReportInput) -> list[str]:
         (f"- **FCN-scores:** per-pixel accuracy, per-class accuracy and class IoU of a `{profile.segmenter_arch}` "
          f"segmenter trained on the dataset's training photos, protocol `{profile.fcn_protocol}` "
          f"({FCN_PROTOCOL_TEXT[profile.fcn_protocol]}); the ground-truth row scores the real test photos resized "
-         "to the generated size like the images they stand beside"),
+         "to the generated size like the images they stand beside") if spec.needs_segmenter else
+        ("- **Scores:** per-pixel accuracy, per-class accuracy and class IoU of the generated label maps, decoded "
+         "to classes by nearest palette colour and compared with the true class maps (no segmenter)"),
         (f"- **How sure:** each of our cells is followed by its 95% interval [low, high] from a bootstrap over "
          "test images and seeds (see \"How sure these numbers are\")"),
         f"- **Paper orderings:** {verdict_counts(data.certainty)} at 95% confidence (listed under each section)",
