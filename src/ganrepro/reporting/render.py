@@ -268,9 +268,10 @@ def _provenance(data: ReportInput, notes: Footnotes) -> list[str]:
              ("| Row | Seed | Run dir | Config digest | Checkpoint sha256 | Step | Epoch | Data hash | Code commit | "
               "Per-pixel acc. |"),
              "|---|---:|---|---|---|---:|---:|---|---|---:|"]
+    key = "pixel_acc" if data.plan.table(data.table).needs_segmenter else measure_key("labelmap", "pixel_acc")
     for r in data.runs:
         commits = ", ".join(f"`{_short_commit(c)}`" for c in dict.fromkeys(r.commits)) or "unknown"
-        pixel = _cell(summarize([r.measures["pixel_acc"]]), notes, 3, data.certainty.seed(r, "pixel_acc"))
+        pixel = _cell(summarize([r.measures[key]]), notes, 3, data.certainty.seed(r, key))
         lines.append(f"| {r.row} | {r.seed} | `{r.run_dir.as_posix()}` | `{r.config_digest}` | "
                      f"`{r.checkpoint_sha256[:12]}` | {r.step} | {r.epoch} | `{(r.data_hash or 'unknown')[:12]}` | "
                      f"{commits} | {pixel} |")
