@@ -49,6 +49,8 @@ sections:
     rows:
       - {row: l1,   paper: [0.81, 0.69, 0.70]}
       - {row: full, paper: [0.86, 0.84, 0.82]}
+    claims:
+      - {better: full, worse: l1, metric: L, source: "Paper §4.3"}
   - id: fid
     title: "FID"
     source: "released checkpoint"
@@ -122,6 +124,7 @@ def test_labelmap_colour_and_fid_sections_render_their_own_columns(sections: Pla
     assert shifted.startswith(f"| L1 | {pooled:.3f} ± 0.000 [") and pooled < 1
     low, high = intervals(shifted)[0]
     assert low - 1e-9 <= pooled <= high + 1e-9 and high - low > 0.01  # resamples overlap differently
+    assert "**: L1+cGAN > L1 on L intersection: +" in text  # a claim on a colour channel gets its verdict line
     fid = table_line(text, "FID", "released checkpoint")
     assert fid.startswith("| released checkpoint | not trained here[^") and fid.endswith("| 119.10 |")
     assert "measured by someone else; not evaluated here" in text
