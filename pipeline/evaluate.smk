@@ -23,7 +23,7 @@ rule segmenter:
 rule evaluate:
     input:
         checkpoint=PLAN.final_checkpoint(T, R, S),
-        segmenter=lambda wc: PLAN.segmenter_checkpoint(PLAN.crop_size(wc.table)),
+        segmenter=lambda wc: PLAN.segmenter_inputs(wc.table),
     output:
         PLAN.metrics_json(T, R, S),
     log:

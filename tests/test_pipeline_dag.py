@@ -228,10 +228,10 @@ def test_fresh_checkout_builds_every_row_and_publishes_only_on_request(fresh_che
     published = clone / "reports" / "published"
     before = file_hashes(published)
     assert before, "HEAD has published reports"
-    targets = ["reports/pix2pix_ablation.md", "reports/cyclegan_ablation.md"]
+    targets = ["reports/pix2pix_ablation.md", "reports/cyclegan_ablation.md", "reports/pix2pix_photo2labels.md"]
     snakemake("--cores", "2", *targets, "--config", "dataset=synthetic", "profile=smoke", cwd=clone, src=src)
 
-    for table, rows in (("pix2pix_ablation", 14), ("cyclegan_ablation", 10)):
+    for table, rows in (("pix2pix_ablation", 14), ("cyclegan_ablation", 12), ("pix2pix_photo2labels", 3)):
         report = (clone / "reports" / "synthetic" / "smoke" / f"{table}.md").read_text()
         latest = (clone / "reports" / f"{table}.md").read_text()
         assert latest == report  # rendered once, copied with its figures: the same links resolve beside each
@@ -247,7 +247,8 @@ def test_fresh_checkout_builds_every_row_and_publishes_only_on_request(fresh_che
         assert len(list(runs.glob("*/seed0/checkpoints/final.pt"))) == rows
         metrics = sorted(runs.glob("*/seed0/eval/test-trainmode/metrics.json"))
         assert len(metrics) == rows
-        assert all(json.loads(m.read_text())["metrics"]["fcn"]["pixel_acc"] >= 0 for m in metrics)
+        scores = [json.loads(m.read_text())["metrics"] for m in metrics]  # photo→labels runs: labelmap, no FCN
+        assert all(s["fcn"].get("pixel_acc", -1) >= 0 or s["labelmap"]["pixel_acc"] >= 0 for s in scores)
         assert all((m.parent / json.loads(m.read_text())["per_image"]["file"]).is_file() for m in metrics)
         assert "paper orderings reproduced" in report and "[no interval]" not in report
         commit = run(["git", "rev-parse", "HEAD"], clone).stdout.strip()
@@ -256,7 +257,14 @@ def test_fresh_checkout_builds_every_row_and_publishes_only_on_request(fresh_che
     with sqlite3.connect(clone / "mlflow.db") as con:
         children = con.execute("SELECT COUNT(*) FROM runs JOIN tags ON runs.run_uuid = tags.run_uuid "
                                "WHERE tags.key = 'mlflow.parentRunId' AND runs.lifecycle_stage = 'active'").fetchone()[0]
-    assert children == 14 + 10
+    assert children == 14 + 12 + 3
+    photo2labels = (clone / "reports/synthetic/smoke/pix2pix_photo2labels.md").read_text()
+    assert "| L1+cGAN | 0." in photo2labels.split("## Loss ablation, photo→labels", 1)[1]  # labelmap scores
+    cyclegan = (clone / "reports/synthetic/smoke/cyclegan_ablation.md").read_text()
+    reverse = cyclegan.split("## Loss ablation, photo→labels", 1)[1].split("\n## ", 1)[0]
+    assert "| CycleGAN | 0." in reverse and "| 0.58 | 0.22 | 0.16 |" in reverse  # G_B scored, beside Table 5
+    assert "| CoGAN | not trained here[^" in cyclegan and "| pix2pix (ours, paired) | 0." in cyclegan
+    assert (clone / "results/synthetic/smoke/cyclegan_ablation/cyclegan/seed0/eval/test-trainmode/reverse/metrics.json").is_file()
     assert file_hashes(published) == before
     status = run(["git", "status", "--porcelain", "--untracked-files=all"], clone).stdout
     assert status == "", f"the build changed or added files git sees:\n{status}"

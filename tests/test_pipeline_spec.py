@@ -30,7 +30,7 @@ def params_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_every_table_resolves_on_every_profile(dataset: str, profile: str) -> None:
     plan = Plan(dataset, profile)
     plan.validate()  # every row x seed builds a valid config
-    assert set(plan.tables) == {"pix2pix_ablation", "cyclegan_ablation"}
+    assert set(plan.tables) == {"pix2pix_ablation", "cyclegan_ablation", "pix2pix_photo2labels"}
 
 
 def test_the_tables_hold_the_papers_rows_and_numbers() -> None:
@@ -56,7 +56,24 @@ def test_rows_shared_by_several_tables_are_trained_once() -> None:
     assert len(runs) == 14 * 3 and len(set(runs)) == len(runs)  # 14 distinct configurations x 3 seeds
     configs = {plan.config("pix2pix_ablation", row, 0).digest() for row in plan.table("pix2pix_ablation").rows}
     assert len(configs) == 14  # no two rows train the same thing
-    assert len(list(plan.runs("cyclegan_ablation"))) == 10 * 3
+    assert len(list(plan.runs("cyclegan_ablation"))) == 12 * 3  # with the paired pix2pix rows of Tables 2-3
+
+
+def test_a_row_of_another_model_trains_at_the_tables_resolution() -> None:
+    """CycleGAN Tables 2-3's paired upper bound: a pix2pix row in the CycleGAN table, from params/pix2pix.yaml,
+    without the table's CycleGAN base_set, at the CycleGAN rows' resolution (Cityscapes: 128 px)."""
+    plan = Plan("cityscapes", "paper")
+    spec = plan.table("cyclegan_ablation")
+    upper = plan.config("cyclegan_ablation", "pix2pix", 0)
+    assert (upper.model, spec.row_base_config("pix2pix")) == ("pix2pix", "params/pix2pix.yaml")
+    assert upper.data.crop_size == plan.config("cyclegan_ablation", "cyclegan", 0).data.crop_size == 128
+    assert upper.network.generator != "resnet_6blocks"  # the CycleGAN rows' generator is not imposed
+    assert plan.config("cyclegan_ablation", "pix2pix_reversed", 0).data.direction == "AtoB"
+    assert "--config params/pix2pix.yaml" in plan.train_command("cyclegan_ablation", "pix2pix", 0)
+    assert "--reverse" in plan.evaluate_command("cyclegan_ablation", "cyclegan", 0)
+    assert "--reverse" not in plan.evaluate_command("cyclegan_ablation", "pix2pix_reversed", 0)
+    assert "--segmenter" not in plan.evaluate_command("pix2pix_photo2labels", "l1", 0)  # labelmap only: no scorer
+    assert "labelmap" in plan.evaluate_command("cyclegan_ablation", "cyclegan", 0)
 
 
 def test_rows_resolve_to_the_ablation_they_name() -> None:

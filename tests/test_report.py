@@ -348,11 +348,12 @@ def test_old_metrics_without_per_image_statistics_render_without_intervals(proje
     report(plan, "reports/tiny.md")
     text = Path("reports/tiny.md").read_text()
     l1 = table_line(text, "Loss ablation", "L1")
-    assert l1.startswith("| L1 | 0.450 ± 0.071 [no interval][^2] |") and "0.550 ± 0.071 [no interval][^2]" in l1
+    assert l1.startswith("| L1 | 0.450 ± 0.071 [no interval][^1] |") and "0.550 ± 0.071 [no interval][^1]" in l1
+    assert "| n/a[^2] | n/a[^2] |" in l1  # FID and KID: the missing weights, numbered after the first reason
     assert "| 0.650 ± 0.071 [" in table_line(text, "Loss ablation", "L1+cGAN")  # rows with statistics keep theirs
-    assert text.count("[^2]: no per-image statistics recorded in metrics.json") == 1
+    assert text.count("[^1]: no per-image statistics recorded in metrics.json") == 1
     assert "0 of 3 paper orderings reproduced, 1 reversed, 1 unresolved, 1 not assessed" in text
-    assert "- **not assessed**: L1+cGAN best on per-pixel acc.: vs L1 +0.200 [no interval][^2]." in text
+    assert "- **not assessed**: L1+cGAN best on per-pixel acc.: vs L1 +0.200 [no interval][^1]." in text
 
 
 def test_rerendering_gives_identical_bytes(project: Path) -> None:

@@ -41,6 +41,8 @@ SAMPLES_DIR = "samples"
 SAMPLE_PATTERN = re.compile(r"^step(\d+)\.png$")
 EVAL_DIR = "eval"
 METRICS_FILE_NAME = "metrics.json"
+#: Inside an evaluation folder: CycleGAN's second generator (G_B) evaluated on the other direction.
+REVERSE_DIR = "reverse"
 #: The ``format`` tag of every metrics.json; a reader refuses any other.
 METRICS_FORMAT = "ganrepro-metrics/1"
 #: losses.csv's bookkeeping columns, in order; every column after them is a loss.

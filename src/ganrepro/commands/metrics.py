@@ -183,6 +183,9 @@ def _register_evaluate(subparsers: argparse._SubParsersAction) -> None:
                         help="accept a --checkpoint that lies outside RUN_DIR (recorded in metrics.json): it would "
                              "score another run's weights under this run's name")
     parser.add_argument("--out", default=None)
+    parser.add_argument("--reverse", action="store_true",
+                        help="CycleGAN: also score the second generator (G_B) on the other direction, into OUT/reverse/ "
+                             "(photo→labels from a labels→photo run)")
     _add_metric_options(parser)
     parser.set_defaults(func=run_evaluate)
 
@@ -194,8 +197,11 @@ def run_evaluate(args: argparse.Namespace) -> int:
     check_checkpoint_inside(Path(args.run_dir), args.checkpoint, args.allow_outside_checkpoint)
     metrics = parse_metrics(args.metrics, DEFAULT_METRICS)
     report = evaluate_run(args.run_dir, split=args.split, train_mode=not args.eval_mode, metrics=metrics,
-                          segmenter=args.segmenter, out=args.out, options=_options(args), checkpoint_name=args.checkpoint)
+                          segmenter=args.segmenter, out=args.out, options=_options(args), checkpoint_name=args.checkpoint,
+                          reverse=args.reverse)
     print(format_table(report["metrics"]))
+    if "reverse" in report:
+        print(f"reverse direction ({report['reverse']['direction']}, G_B) -> {report['reverse']['file']}")
     print(f"-> {Path(report['generation']['images_dir']).parent / 'metrics.json'}")
     return 0
 

@@ -39,25 +39,46 @@ def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     return np.stack([116.0 * f[..., 1] - 16.0, 500.0 * (f[..., 0] - f[..., 1]), 200.0 * (f[..., 1] - f[..., 2])], -1)
 
 
-def lab_histograms(images: Sequence[NamedImage]) -> dict[str, np.ndarray]:
-    """Pixel counts per L, a, b bin over every image of the set."""
-    counts = {name: np.zeros(len(edges) - 1, dtype=np.int64) for name, edges in CHANNELS}
+def image_histograms(images: Sequence[NamedImage]) -> np.ndarray:
+    """(N, bins) pixel counts per image: its L, then a, then b bins side by side (:data:`CHANNELS` order)."""
+    rows = []
     for image in images:
         lab = rgb_to_lab(image.rgb()).reshape(-1, 3)
-        for index, (name, edges) in enumerate(CHANNELS):
-            counts[name] += np.histogram(np.clip(lab[:, index], edges[0], edges[-1]), bins=edges)[0]
-    return counts
+        rows.append(np.concatenate([np.histogram(np.clip(lab[:, index], edges[0], edges[-1]), bins=edges)[0]
+                                    for index, (_, edges) in enumerate(CHANNELS)]))
+    return np.asarray(rows, dtype=np.int64).reshape(len(rows), sum(len(e) - 1 for _, e in CHANNELS))
+
+
+def split_channels(counts: np.ndarray) -> dict[str, np.ndarray]:
+    """The L, a and b parts of histograms laid out as :func:`image_histograms` lays them out (last axis)."""
+    out, start = {}, 0
+    for name, edges in CHANNELS:
+        out[name] = counts[..., start:start + len(edges) - 1]
+        start += len(edges) - 1
+    return out
+
+
+def intersections(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Σ min(p, q) over the last axis of histograms normalised to sum 1 (stacks of them at once)."""
+    p, q = np.asarray(p, dtype=np.float64), np.asarray(q, dtype=np.float64)
+    return np.minimum(p / p.sum(-1, keepdims=True), q / q.sum(-1, keepdims=True)).sum(-1)
 
 
 def intersection(p: np.ndarray, q: np.ndarray) -> float:
     """Σ min(p, q) of the two histograms, each normalised to sum 1."""
-    return float(np.minimum(p / p.sum(), q / q.sum()).sum())
+    return float(intersections(p, q))
 
 
-def color_histogram_intersection(real: Sequence[NamedImage], fake: Sequence[NamedImage]) -> dict[str, Any]:
+def color_histogram_intersection(real: Sequence[NamedImage], fake: Sequence[NamedImage],
+                                 per_image: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The intersections of the pooled histograms; ``per_image``, when given, receives each image's histograms
+    (``colorhist_real``, ``colorhist_fake``, see :mod:`.per_image`) so that a report can bootstrap them."""
     start = time.perf_counter()
-    real_counts, fake_counts = lab_histograms(real), lab_histograms(fake)
-    values = {name: intersection(real_counts[name], fake_counts[name]) for name, _ in CHANNELS}
+    real_counts, fake_counts = image_histograms(real), image_histograms(fake)
+    pooled_real, pooled_fake = split_channels(real_counts.sum(0)), split_channels(fake_counts.sum(0))
+    values = {name: intersection(pooled_real[name], pooled_fake[name]) for name, _ in CHANNELS}
+    if per_image is not None and len(real) == len(fake):
+        per_image.update(colorhist_real=real_counts, colorhist_fake=fake_counts)
     return {**values, "n_real": len(real), "n_fake": len(fake),
             "protocol": "histogram intersection of pooled per-pixel L, a, b values (sRGB -> Lab, D65), unit bins: "
                         "L [0, 100], a and b [-128, 128]",

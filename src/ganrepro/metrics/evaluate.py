@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
@@ -26,16 +27,17 @@ from ganrepro.metrics import DEFAULT_METRICS, progress
 from ganrepro.metrics.confusion import ABSENT_CLASS_NOTE, TABLE_CONVENTION
 from ganrepro.metrics.imagesets import NamedImage
 from ganrepro.metrics.per_image import write as write_per_image
-from ganrepro.metrics.score import (
-    PAIRED_METRICS,
-    MetricOptions,
-    ScoreInputs,
-    load_extractor,
-    run_metrics,
-    unavailable,
-)
+from ganrepro.metrics.score import PAIRED_METRICS, MetricOptions, ScoreInputs, load_extractor, run_metrics
+from ganrepro.metrics.score import unavailable as unavailable_record
 from ganrepro.hashing import sha256_file
-from ganrepro.runfiles import CONFIG_FILE, LATEST_CHECKPOINT, METRICS_FILE_NAME, METRICS_FORMAT, eval_dir
+from ganrepro.runfiles import (
+    CONFIG_FILE,
+    LATEST_CHECKPOINT,
+    METRICS_FILE_NAME,
+    METRICS_FORMAT,
+    REVERSE_DIR,
+    eval_dir,
+)
 
 
 def generate(bundle: Any, dataset: Any, out: Path, train_mode: bool, batch_size: int, seed: int) -> dict[str, Any]:
@@ -116,6 +118,32 @@ def _check_scorer(segmenter: Any, protocol: str | None, crop_size: int) -> None:
                         f"generates {crop_size}px: train one with `ganrepro segmenter train --size {crop_size}`")
 
 
+@dataclass
+class ReverseGenerator:
+    """CycleGAN's second generator (G_B: the output domain back to the input domain) presented as a run bundle,
+    so that :func:`generate` runs it on the split read in the other direction.  One CycleGAN run thus gives
+    both of the paper's tables: labels→photo from G_A, photo→labels from G_B (CycleGAN Tables 4 and 5)."""
+
+    bundle: Any
+    config: Any
+
+    def set_train_mode(self, flag: bool) -> None:
+        self.bundle.set_train_mode(flag)
+
+    def translate(self, images: Any) -> Any:
+        import torch
+
+        with torch.no_grad():
+            return self.bundle.generators["G_B"](images.to(self.bundle.device))
+
+
+def reversed_config(config: Any) -> Any:
+    """The run's config read in the other direction (input and output sides swapped)."""
+    data = replace(config.data, direction="BtoA" if config.data.direction == "AtoB" else "AtoB",
+                   input_nc=config.data.output_nc, output_nc=config.data.input_nc)
+    return replace(config, data=data)
+
+
 def evaluate_run(
     run_dir: str | os.PathLike[str],
     split: str = "test",
@@ -125,33 +153,62 @@ def evaluate_run(
     out: str | os.PathLike[str] | None = None,
     options: MetricOptions | None = None,
     checkpoint_name: str = LATEST_CHECKPOINT,
+    reverse: bool = False,
 ) -> dict[str, Any]:
-    """Generate, score and write ``metrics.json``; returns its content."""
-    from ganrepro.data import build_dataset
-    from ganrepro.metrics.prepared import label_paths, load_manifest
-    from ganrepro.metrics.segmenter import ground_truth_scores, load_segmenter
+    """Generate, score and write ``metrics.json``; returns its content.
+
+    ``reverse`` (CycleGAN only) also scores G_B on the other direction into ``OUT/reverse/`` (its own
+    ``metrics.json`` and ``per_image.npz``), referenced from the main file under ``reverse``."""
     from ganrepro.training.inference import load_run
 
     run_dir = Path(run_dir).resolve()
     options = options or MetricOptions()
     if not (run_dir / CONFIG_FILE).is_file():
         raise UserError(f"{run_dir} is not a run directory (no {CONFIG_FILE})")
-    extractor, results = load_extractor(metrics, options)  # fail before generating
-    scorer = None
+    extractor, unavailable_fid = load_extractor(metrics, options)  # fail before generating
     bundle = load_run(run_dir, device=options.device, checkpoint_name=checkpoint_name)
-    config = bundle.config
+    if reverse and bundle.config.model != "cyclegan":
+        raise UserError(f"{run_dir}: --reverse scores CycleGAN's second generator; a {bundle.config.model} run has "
+                        "one direction (train it with data.direction reversed instead)")
+    out = Path(out) if out else eval_dir(run_dir, split, train_mode)
+    context = {"run_dir": run_dir, "split": split, "train_mode": train_mode, "metrics": metrics, "segmenter": segmenter,
+               "options": options, "extractor": extractor, "unavailable": unavailable_fid}
+    report = _evaluate_direction(bundle, bundle.config, out, **context)
+    if reverse:
+        back = _evaluate_direction(ReverseGenerator(bundle, reversed_config(bundle.config)),
+                                   reversed_config(bundle.config), out / REVERSE_DIR, **context)
+        report["reverse"] = {"file": f"{REVERSE_DIR}/{METRICS_FILE_NAME}", "generator": "G_B",
+                             "direction": back["data"]["direction"],
+                             "sha256": sha256_file(out / REVERSE_DIR / METRICS_FILE_NAME)}
+    write_json(out / METRICS_FILE_NAME, report)
+    return report
+
+
+def _evaluate_direction(bundle: Any, config: Any, out: Path, *, run_dir: Path, split: str, train_mode: bool,
+                        metrics: Sequence[str], segmenter: str | None, options: MetricOptions, extractor: Any,
+                        unavailable: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Generate with ``bundle`` on ``config``'s split and direction into ``out`` and score; the reverse
+    direction's ``metrics.json`` is written here, the forward one by the caller (after ``reverse`` is added)."""
+    from ganrepro.data import build_dataset
+    from ganrepro.metrics.prepared import label_paths, load_manifest
+    from ganrepro.metrics.segmenter import ground_truth_scores, load_segmenter
+    from ganrepro.training.networks import forward_net
+
+    results: dict[str, dict[str, Any]] = dict(unavailable)
+    scorer = None
     prepared = Path(config.data.root)
     manifest = load_manifest(prepared) if (prepared / "manifest.json").is_file() else None
     data_hash = manifest["data_hash"] if manifest else None
     dataset = build_dataset(config, split=split, augment=False)
     paired = bool(getattr(dataset, "paired", False))
-    results.update({m: unavailable(f"the {split} split is unpaired") for m in metrics if m in PAIRED_METRICS and not paired})
+    results.update({m: unavailable_record(f"the {split} split is unpaired") for m in metrics
+                    if m in PAIRED_METRICS and not paired})
     if "fcn" in metrics and "fcn" not in results:
         ckpt, reason = _fcn_checkpoint(manifest, prepared, config, segmenter)
         if reason:
             if not options.skip_unavailable:
                 raise UserError(f"FCN-score unavailable: {reason}")
-            results["fcn"] = unavailable(reason)
+            results["fcn"] = unavailable_record(reason)
         else:
             scorer = load_segmenter(ckpt, options.device)
             if manifest and scorer.classes != [str(c) for c in manifest["classes"]]:
@@ -163,8 +220,7 @@ def evaluate_run(
         if reason and not options.skip_unavailable:
             raise UserError(f"labelmap scores unavailable: {reason}")
         if reason:
-            results["labelmap"] = unavailable(reason)
-    out = Path(out) if out else eval_dir(run_dir, split, train_mode)
+            results["labelmap"] = unavailable_record(reason)
     generation = generate(bundle, dataset, out, train_mode, options.batch_size, config.seed)
     names = generation.pop("names")
     real = [NamedImage(n, out / "real" / f"{n}.png") for n in names]
@@ -191,21 +247,25 @@ def evaluate_run(
                                                                "real_images", "cache_file")}
     for name in todo:
         results[name]["generator_mode"] = generation["mode"]
+    source = bundle.bundle if isinstance(bundle, ReverseGenerator) else bundle  # the run itself
+    checkpoint_path, run_config = source.checkpoint_path, source.config
     report = {
         "format": METRICS_FORMAT,
         "ganrepro": __version__,
         "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "run": {"run_dir": str(run_dir), "model": config.model, "config_digest": config.digest(),
-                "config_sha256": sha256_file(run_dir / CONFIG_FILE), "checkpoint": str(bundle.checkpoint_path),
-                "checkpoint_outside_run_dir": not bundle.checkpoint_path.resolve().is_relative_to(run_dir),
-                "checkpoint_sha256": sha256_file(bundle.checkpoint_path), "step": bundle.step, "epoch": bundle.epoch},
+        "run": {"run_dir": str(run_dir), "model": run_config.model, "config_digest": run_config.digest(),
+                "config_sha256": sha256_file(run_dir / CONFIG_FILE), "checkpoint": str(checkpoint_path),
+                "checkpoint_outside_run_dir": not checkpoint_path.resolve().is_relative_to(run_dir),
+                "checkpoint_sha256": sha256_file(checkpoint_path), "step": source.step, "epoch": source.epoch},
         "data": {"prepared_dir": str(prepared), "dataset": manifest["name"] if manifest else None, "data_hash": data_hash,
                  "split": split, "direction": config.data.direction, "crop_size": config.data.crop_size,
                  "n_images": len(names)},
-        "generation": {**generation, "device": options.device},
+        "generation": {**generation, "device": options.device,
+                       "generator": "G_B" if isinstance(bundle, ReverseGenerator) else forward_net(source.config)},
         "absent_class_convention": {"tables_use": TABLE_CONVENTION, "note": ABSENT_CLASS_NOTE},
         "metrics": {m: results[m] for m in metrics},
         "per_image": write_per_image(out, per_image),
     }
-    write_json(out / METRICS_FILE_NAME, report)
+    if isinstance(bundle, ReverseGenerator):
+        write_json(out / METRICS_FILE_NAME, report)
     return report

@@ -32,15 +32,21 @@ def decode_generated(rgb: np.ndarray, palette: np.ndarray, shape: tuple[int, int
 
 
 def labelmap_score(fake: Sequence[NamedImage], labels: dict[str, Path], palette: Sequence[Sequence[int]],
-                   classes: Sequence[str], ignore_index: int = 255) -> dict[str, Any]:
+                   classes: Sequence[str], ignore_index: int = 255,
+                   per_image: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Scores of the set; ``per_image``, when given, receives each image's confusion matrix in image order
+    (``labelmap_confusion``, see :mod:`.per_image`) so that a report can bootstrap them over test images."""
     start = time.perf_counter()
     colours = np.asarray(palette, dtype=np.int32)
     if colours.shape != (len(classes), 3):
         raise DataError(f"a palette of {len(classes)} RGB colours is needed, got shape {colours.shape}")
     acc = ConfusionAccumulator(len(classes), ignore_index)
+    matrices = []
     for image in fake:
         truth = read_label(labels[image.name])
-        acc.update(truth, decode_generated(image.rgb(), colours, truth.shape), image.name)
+        matrices.append(acc.update(truth, decode_generated(image.rgb(), colours, truth.shape), image.name))
+    if per_image is not None and matrices:
+        per_image["labelmap_confusion"] = np.stack(matrices)
     result = acc.scores(list(classes))
     result.update(confusion_matrix=acc.matrix.tolist(), ignore_index=ignore_index, absent_class_note=ABSENT_CLASS_NOTE,
                   protocol="generated colour maps decoded by nearest palette colour (as `ganrepro prepare` decodes "

@@ -106,11 +106,11 @@ def run_metrics(real: Sequence[NamedImage], fake: Sequence[NamedImage], metrics:
 
         if inputs.labels is None or inputs.palette is None or inputs.classes is None:
             raise UserError("labelmap scores need the true label maps and the dataset's palette and classes")
-        results["labelmap"] = labelmap_score(fake, inputs.labels, inputs.palette, inputs.classes)
+        results["labelmap"] = labelmap_score(fake, inputs.labels, inputs.palette, inputs.classes, per_image=per_image)
     if "colorhist" in metrics:
         from ganrepro.metrics.colorhist import color_histogram_intersection
 
-        results["colorhist"] = color_histogram_intersection(real, fake)
+        results["colorhist"] = color_histogram_intersection(real, fake, per_image)
     if "ssim" in metrics or "psnr" in metrics:
         from ganrepro.metrics.ssim import ssim_psnr
 

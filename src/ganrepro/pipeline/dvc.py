@@ -66,10 +66,12 @@ def train_params(plan: Plan, table: str, row: str) -> list[dict[str, list[str]]]
     them, so it re-runs none of this row's stages.  (Seeds, device and data folder are in the command.)"""
     spec, profile = plan.table(table), plan.profile
     per_dataset = profile.datasets.get(plan.dataset, {})
-    table_keys = [(f"rows.{row}.set", True), ("base_set", spec.base_set)]
-    profile_keys = [("config", profile.config), (f"models.{spec.model}", profile.models.get(spec.model)),
+    model = spec.row_model(row)
+    models = dict.fromkeys([model, spec.model])  # a row of another model also reads the table model's data.* keys
+    table_keys = [(f"rows.{row}.set", True), ("base_set", spec.base_set if model == spec.model else None)]
+    profile_keys = [("config", profile.config), *((f"models.{m}", profile.models.get(m)) for m in models),
                     (f"datasets.{plan.dataset}.config", per_dataset.get("config")),
-                    (f"datasets.{plan.dataset}.models.{spec.model}", (per_dataset.get("models") or {}).get(spec.model))]
+                    *((f"datasets.{plan.dataset}.models.{m}", (per_dataset.get("models") or {}).get(m)) for m in models)]
     entries = [_present(spec_path("tables", table), table_keys),
                _present(spec_path("profiles", plan.profile_name), profile_keys)]
     return [entry for entry in entries if entry]

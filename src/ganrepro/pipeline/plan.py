@@ -29,6 +29,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from ganrepro.config import Config, ConfigError, load_config
+from ganrepro.metrics import METRIC_NAMES
 from ganrepro.pipeline.packs import Pack, table_packs
 from ganrepro.pipeline.spec import PackPolicy, Profile, Table, available, load_profile, load_table, parse_pack
 from ganrepro.runfiles import CHECKPOINTS_DIR, FINAL_CHECKPOINT, METRICS_FILE
@@ -94,7 +95,10 @@ class Plan:
     def overrides(self, table: str, row: str, seed: int) -> dict[str, Any]:
         """Dotted overrides of one run, in the order applied: data root, profile, row, seed."""
         spec = self.table(table)
-        profile = self.profile.overrides(spec.model, self.dataset)
+        profile = self.profile.overrides(spec.row_model(row), self.dataset)
+        if spec.row_model(row) != spec.model:  # a row of another model trains at the table's resolution
+            scale = self.profile.overrides(spec.model, self.dataset)
+            profile.update({k: v for k, v in scale.items() if k.startswith("data.")})
         row_overrides = spec.row_overrides(row)
         clash = sorted(set(profile) & set(row_overrides))
         if clash:
@@ -108,7 +112,7 @@ class Plan:
 
     def config(self, table: str, row: str, seed: int) -> Config:
         """The resolved, validated config of one run (what ``ganrepro train`` will build)."""
-        return load_config([self.table(table).base_config], _assignments(self.overrides(table, row, seed)))
+        return load_config([self.table(table).row_base_config(row)], _assignments(self.overrides(table, row, seed)))
 
     def validate(self) -> None:
         """Resolve every run's config now, so a bad row or profile fails before any job starts."""
@@ -265,21 +269,23 @@ class Plan:
         return argv
 
     def train_command(self, table: str, row: str, seed: int) -> str:
-        argv = ["ganrepro", "train", "--config", self.table(table).base_config, *_sets(self.overrides(table, row, seed)),
+        argv = ["ganrepro", "train", "--config", self.table(table).row_base_config(row), *_sets(self.overrides(table, row, seed)),
                 "--device", self.profile.device, "--no-progress", "--out", self.run_dir(table, row, seed)]
         return _logged(argv, self.log(table, row, f"seed{seed}", "train"))
 
-    def evaluate_argv(self, run_dir: str, size: int) -> list[str]:
-        """``ganrepro evaluate`` of one run directory at ``size``: the same protocol for every row and released model."""
-        return ["ganrepro", "evaluate", run_dir, "--checkpoint", FINAL_CHECKPOINT, "--segmenter",
-                self.segmenter_checkpoint(size), *self.fcn_arguments(), "--metrics", ",".join(self.profile.metrics),
-                "--skip-unavailable", "--device", self.profile.device]
+    def evaluate_argv(self, run_dir: str, segmenter: list[str], metrics: list[str], reverse: bool = False
+                      ) -> list[str]:
+        """``ganrepro evaluate`` of one run directory: the same protocol for every row and released model."""
+        return ["ganrepro", "evaluate", run_dir, "--checkpoint", FINAL_CHECKPOINT, *segmenter, *self.fcn_arguments(),
+                "--metrics", ",".join(metrics), "--skip-unavailable", *(["--reverse"] if reverse else []),
+                "--device", self.profile.device]
+
     def train_pack_command(self, pack: Pack) -> str:
         """``ganrepro train-pack`` for ``pack``: each member's run directory and its full overrides."""
         table = pack.table
         members = [shlex.join([self.run_dir(table, row, seed), *_assignments(self.overrides(table, row, seed))])
                    for row, seed in pack.members]
-        argv = ["ganrepro", "train-pack", "--config", self.table(pack.table).base_config,
+        argv = ["ganrepro", "train-pack", "--config", self.table(pack.table).row_base_config(pack.members[0][0]),
                 *[arg for member in members for arg in ("--member", member)],
                 "--device", self.profile.device, "--no-progress"]
         return _logged(argv, self.pack_log(pack))
@@ -293,8 +299,21 @@ class Plan:
             return self.train_command(pack.table, *pack.members[0])
         return self.train_pack_command(pack)
 
+    def segmenter_inputs(self, table: str) -> list[str]:
+        """The segmenter an evaluation of ``table`` reads: none when no section shows FCN-scores."""
+        return [self.segmenter_checkpoint(self.crop_size(table))] if self.table(table).needs_segmenter else []
+
+    def segmenter_arguments(self, table: str) -> list[str]:
+        return [arg for path in self.segmenter_inputs(table) for arg in ("--segmenter", path)]
+
+    def evaluation_metrics(self, table: str) -> list[str]:
+        """The profile's metrics and those the table's sections show (e.g. labelmap for photo→labels)."""
+        wanted = {*self.profile.metrics, *self.table(table).section_metrics}
+        return [m for m in METRIC_NAMES if m in wanted]
+
     def evaluate_command(self, table: str, row: str, seed: int) -> str:
-        argv = self.evaluate_argv(self.run_dir(table, row, seed), self.crop_size(table))
+        argv = self.evaluate_argv(self.run_dir(table, row, seed), self.segmenter_arguments(table),
+                                  self.evaluation_metrics(table), self.table(table).scores_reverse(row))
         return _logged(argv, self.log(table, row, f"seed{seed}", "evaluate"))
 
     def track_parent_command(self, table: str) -> str:

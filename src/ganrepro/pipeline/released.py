@@ -176,5 +176,6 @@ class ReleasedModels:
         """The rows' evaluation command line (:meth:`Plan.evaluate_argv`) on the imported run directory."""
         from ganrepro.pipeline.plan import _logged
 
-        argv = self.plan.evaluate_argv(self.run_dir(rid), self.entry(rid).size)
+        segmenter = ["--segmenter", self.plan.segmenter_checkpoint(self.entry(rid).size)]
+        argv = self.plan.evaluate_argv(self.run_dir(rid), segmenter, list(self.plan.profile.metrics))
         return _logged(argv, self.plan.log(RELEASED_DIR, rid, "evaluate"))

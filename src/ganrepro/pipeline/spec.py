@@ -28,6 +28,17 @@ LOWER_IS_BETTER = ("fid", "kid")
 RELEASED_URL_SCHEMES = ("http://", "https://", "file://")
 #: How a profile groups a table's runs into packs (see :mod:`ganrepro.pipeline.packs`).
 PACK_MODES: tuple[str, ...] = ("none", "seeds", "compatible")
+#: Metrics a claim may name in the other kinds of section (their own columns).
+CLAIM_METRICS_BY_SECTION = {"labelmap": PAPER_METRICS, "colorhist": ("L", "a", "b"), "fid": ("fid", "kid")}
+#: What a section's table scores (``metric:``), and the paper columns of each: ``fcn`` (labels→photo, the
+#: segmenter's FCN-scores), ``labelmap`` (photo→labels: generated label maps decoded by palette colour, the same
+#: three scores), ``colorhist`` (pix2pix's L, a, b histogram intersections) and ``fid``.  ``fcn`` and ``labelmap``
+#: sections use the table's ``paper_columns``.
+SECTION_METRICS: dict[str, tuple[str, ...]] = {
+    "fcn": PAPER_METRICS, "labelmap": PAPER_METRICS, "colorhist": ("L", "a", "b"), "fid": ("fid",)}
+#: Which generator a section scores: ``forward`` (the run's own direction) or ``reverse`` (CycleGAN's other
+#: generator, on the other direction: the same runs give labels→photo and photo→labels tables).
+DIRECTIONS = ("forward", "reverse")
 
 
 @dataclass(frozen=True)
@@ -37,6 +48,7 @@ class Row:
     id: str
     label: str
     overrides: dict[str, Any]
+    model: str | None = None  # another model than the table's (e.g. pix2pix, the paired upper bound of CycleGAN)
 
 
 @dataclass(frozen=True)
@@ -44,6 +56,17 @@ class SectionRow:
     row: str
     label: str
     paper: tuple[float, ...] | None
+    direction: str = "forward"  # the section's, unless the entry says otherwise (a pix2pix row in a reverse section)
+
+
+@dataclass(frozen=True)
+class NotTrainedRow:
+    """A row of the paper's table that this project does not train (another paper's method): shown with the
+    paper's numbers and "not trained here", so that the table reads as published without a made-up number."""
+
+    label: str
+    paper: tuple[float, ...] | None
+    note: str
 
 
 @dataclass(frozen=True)
@@ -98,6 +121,11 @@ class Section:
     rows: tuple[SectionRow, ...]
     claims: tuple[Claim, ...] = ()
     contrast: tuple[str, str] | None = None  # (row, reference row): their difference is reported on its own
+    metric: str = "fcn"  # what the section scores (see SECTION_METRICS)
+    direction: str = "forward"  # which generator: forward, or CycleGAN's reverse one (see DIRECTIONS)
+    paper_columns: tuple[str, ...] = PAPER_METRICS  # the columns of its paper numbers and ground truth
+    not_trained: tuple[NotTrainedRow, ...] = ()  # the paper's rows that are not trained here
+    paper_setting: str = ""  # the paper's setting of this section when it is not the table's
     released: tuple[Released, ...] = ()  # the authors' models shown beside the rows (when the build matches)
 
 
@@ -115,9 +143,34 @@ class Table:
     sections: tuple[Section, ...]
     path: Path
 
+    def row_model(self, row_id: str) -> str:
+        """The model a row trains: the table's, unless the row names another."""
+        return self.rows[row_id].model or self.model
+
+    def row_base_config(self, row_id: str) -> str:
+        """The base config of a row: the table's, or ``params/{model}.yaml`` for a row of another model."""
+        model = self.row_model(row_id)
+        return self.base_config if model == self.model else f"params/{model}.yaml"
+
     def row_overrides(self, row_id: str) -> dict[str, Any]:
-        """The table-wide overrides, then the row's own."""
-        return {**self.base_set, **self.rows[row_id].overrides}
+        """The table-wide overrides (for rows of the table's model), then the row's own."""
+        base = self.base_set if self.row_model(row_id) == self.model else {}
+        return {**base, **self.rows[row_id].overrides}
+
+    @property
+    def section_metrics(self) -> tuple[str, ...]:
+        """The evaluation metrics the sections show beyond the profile's (``labelmap``, ``colorhist``, ``fid``)."""
+        wanted = {s.metric for s in self.sections if s.metric != "fcn"}
+        return tuple(m for m in METRIC_NAMES if m in wanted)
+
+    @property
+    def needs_segmenter(self) -> bool:
+        """Whether a section shows FCN-scores (a table of photo→labels sections only needs no segmenter)."""
+        return any(s.metric == "fcn" for s in self.sections)
+
+    def scores_reverse(self, row_id: str) -> bool:
+        """Whether a section scores this row's second generator (CycleGAN), so its evaluation must run it too."""
+        return any(e.row == row_id and e.direction == "reverse" for s in self.sections for e in s.rows)
 
 
 @dataclass(frozen=True)
@@ -210,30 +263,50 @@ def load_table(name: str) -> Table:
         raise ConfigError(f"{where}: paper_columns must be among {', '.join(PAPER_METRICS)}")
     rows = {}
     for row_id, body in _mapping(raw["rows"], f"{where}: rows").items():
-        _keys(body, f"{where}: rows.{row_id}", required=("label", "set"), optional=())
-        rows[row_id] = Row(str(row_id), str(body["label"]), dict(_mapping(body["set"] or {}, f"rows.{row_id}.set")))
+        _keys(body, f"{where}: rows.{row_id}", required=("label", "set"), optional=("model",))
+        model = body.get("model")
+        if model is not None and (model not in ("pix2pix", "cyclegan") or not (params_dir() / f"{model}.yaml").is_file()):
+            raise ConfigError(f"{where}: rows.{row_id}.model must be pix2pix or cyclegan (with params/MODEL.yaml), "
+                              f"got {model!r}")
+        rows[row_id] = Row(str(row_id), str(body["label"]), dict(_mapping(body["set"] or {}, f"rows.{row_id}.set")),
+                           None if model in (None, raw["model"]) else str(model))
     sections, used, seen = [], set(), set()
     for index, body in enumerate(raw["sections"] or []):
         at = f"{where}: sections[{index}]"
-        _keys(body, at, required=("id", "title", "source", "rows"), optional=("ground_truth", "claims", "contrast",
-                                                                        "released"))
+        _keys(body, at, required=("id", "title", "source", "rows"),
+              optional=("ground_truth", "claims", "contrast", "metric", "direction", "not_trained", "paper_setting",
+                         "released"))
         if body["id"] in seen:
             raise ConfigError(f"{at}: duplicate section id {body['id']!r}")
         seen.add(body["id"])
+        metric, direction = _choice(body, "metric", SECTION_METRICS, at), _choice(body, "direction", DIRECTIONS, at)
+        section_columns = columns if metric in ("fcn", "labelmap") else SECTION_METRICS[metric]
         section_rows = []
         for j, entry in enumerate(body["rows"] or []):
-            _keys(entry, f"{at}.rows[{j}]", required=("row",), optional=("label", "paper"))
+            _keys(entry, f"{at}.rows[{j}]", required=("row",), optional=("label", "paper", "direction"))
             if entry["row"] not in rows:
                 raise ConfigError(f"{at}.rows[{j}]: row {entry['row']!r} is not declared under rows "
                                   f"(declared: {', '.join(rows)})")
             used.add(entry["row"])
+            row_direction = _choice({"direction": entry.get("direction", direction)}, "direction", DIRECTIONS,
+                                    f"{at}.rows[{j}]")
+            model = rows[entry["row"]].model or raw["model"]
+            if row_direction == "reverse" and model != "cyclegan":
+                raise ConfigError(f"{at}.rows[{j}].direction: reverse scores CycleGAN's second generator; a {model} "
+                                  "run has one direction (train a row with data.direction reversed, and give it "
+                                  "direction: forward)")
             section_rows.append(SectionRow(entry["row"], str(entry.get("label") or rows[entry["row"]].label),
-                                           _numbers(entry.get("paper"), len(columns), f"{at}.rows[{j}].paper")))
+                                           _numbers(entry.get("paper"), len(section_columns), f"{at}.rows[{j}].paper"),
+                                           row_direction))
+        if metric in ("colorhist", "fid") and body.get("ground_truth") is not None:
+            raise ConfigError(f"{at}.ground_truth: a {metric} section compares with the real images themselves; "
+                              "remove it (null)")
         sections.append(Section(str(body["id"]), str(body["title"]), str(body["source"]),
-                                _numbers(body.get("ground_truth"), len(columns), f"{at}.ground_truth"),
-                                tuple(section_rows), _claims(body.get("claims"), section_rows, at),
-                                _contrast(body.get("contrast"), section_rows, at),
-                                _released(body.get("released"), at)))
+                                _numbers(body.get("ground_truth"), len(section_columns), f"{at}.ground_truth"),
+                                tuple(section_rows), _claims(body.get("claims"), section_rows, at, metric),
+                                _contrast(body.get("contrast"), section_rows, at), metric, direction,
+                                section_columns, _not_trained(body.get("not_trained"), len(section_columns), at),
+                                str(body.get("paper_setting") or ""), _released(body.get("released"), at)))
     unused = sorted(set(rows) - used)
     if unused:
         raise ConfigError(f"{where}: rows {', '.join(unused)} appear in no section")
@@ -392,9 +465,9 @@ def _released(value: Any, where: str) -> tuple[Released, ...]:
     return tuple(out)
 
 
-def _claims(value: Any, rows: list[SectionRow], where: str) -> tuple[Claim, ...]:
+def _claims(value: Any, rows: list[SectionRow], where: str, section_metric: str = "fcn") -> tuple[Claim, ...]:
     """``claims:`` of a section: ``{better, worse, metric, source}`` or ``{best, metric, source}``, naming the
-    section's own rows (a claim compares rows of one table of the paper)."""
+    section's own rows (a claim compares rows of one table of the paper) and one of the section's scores."""
     if value is None:
         return ()
     if not isinstance(value, list):
@@ -408,8 +481,12 @@ def _claims(value: Any, rows: list[SectionRow], where: str) -> tuple[Claim, ...]
         for key in kind:
             if body[key] not in ids:
                 raise ConfigError(f"{at}.{key}: row {body[key]!r} is not in this section (its rows: {', '.join(ids)})")
-        if body["metric"] not in CLAIM_METRICS:
-            raise ConfigError(f"{at}.metric must be one of {', '.join(CLAIM_METRICS)}, got {body['metric']!r}")
+        if len({r.direction for r in rows}) > 1:
+            raise ConfigError(f"{at}: a section whose rows are scored in different directions makes no claims")
+        allowed = CLAIM_METRICS if section_metric == "fcn" else CLAIM_METRICS_BY_SECTION[section_metric]
+        if body["metric"] not in allowed:
+            raise ConfigError(f"{at}.metric must be one of {', '.join(allowed)} in a {section_metric} section, "
+                              f"got {body['metric']!r}")
         if not isinstance(body["source"], str) or not body["source"].strip():
             raise ConfigError(f"{at}.source must say where the paper makes the claim (section, table, version)")
         better = str(body[kind[0]])
@@ -417,6 +494,34 @@ def _claims(value: Any, rows: list[SectionRow], where: str) -> tuple[Claim, ...]
         if better in worse:
             raise ConfigError(f"{at}: a row cannot be claimed better than itself ({better!r})")
         out.append(Claim(better, worse, str(body["metric"]), str(body["source"]), best=kind == ("best",)))
+    return tuple(out)
+
+
+def _choice(body: Mapping[str, Any], key: str, allowed: Mapping[str, Any] | tuple[str, ...], where: str) -> str:
+    """``body[key]`` among ``allowed`` (the first is the default when the key is absent)."""
+    value = body.get(key, next(iter(allowed)))
+    if value not in allowed:
+        raise ConfigError(f"{where}.{key} must be one of {', '.join(allowed)}, got {value!r}")
+    return str(value)
+
+
+def _not_trained(value: Any, n: int, where: str) -> tuple[NotTrainedRow, ...]:
+    """``not_trained: [{label, paper, note}]``: the paper's rows of methods this project does not train; ``note``
+    says what the method is and where its numbers come from."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise ConfigError(f"{where}.not_trained must be a list of {{label, paper, note}}, got {value!r}")
+    out = []
+    for index, body in enumerate(value):
+        at = f"{where}.not_trained[{index}]"
+        _keys(body, at, required=("label", "paper", "note"), optional=())
+        if not str(body["note"]).strip():
+            raise ConfigError(f"{at}.note must say what the method is and where its numbers come from")
+        paper = _numbers(body["paper"], n, f"{at}.paper")
+        if paper is None:
+            raise ConfigError(f"{at}.paper: a row not trained here is shown for the paper's numbers; give {n}")
+        out.append(NotTrainedRow(str(body["label"]), paper, str(body["note"])))
     return tuple(out)
 
 

@@ -63,19 +63,19 @@ def _data_stages(plan: Plan) -> list[Stage]:
 def _table_stages(plan: Plan, table: str) -> list[Stage]:
     """Training (one stage per pack, or per run alone) and evaluation, MLflow, then the two reports."""
     spec, stages = plan.table(table), []
-    segmenter = plan.segmenter_checkpoint(plan.crop_size(table))
+    segmenter = plan.segmenter_inputs(table)  # none when no section shows FCN-scores
     for pack in plan.packs(table):
         solo = len(pack.members) == 1
         name = f"train-{table}-{pack.members[0][0]}-seed{pack.members[0][1]}" if solo else \
             f"train-pack-{table}-{pack.name}"
         stages.append(Stage(name, "train" if solo else "train-pack", plan.training_command(pack),
-                            (plan.manifest, spec.base_config),
+                            (plan.manifest, *dict.fromkeys(spec.row_base_config(row) for row, _ in pack.members)),
                             tuple(plan.final_checkpoint(table, row, seed) for row, seed in pack.members),
                             table, pack.members))
         for row, seed in pack.members:
             stages.append(Stage(f"evaluate-{table}-{row}-seed{seed}", "evaluate",
                                 plan.evaluate_command(table, row, seed),
-                                (plan.final_checkpoint(table, row, seed), segmenter),
+                                (plan.final_checkpoint(table, row, seed), *segmenter),
                                 (plan.metrics_json(table, row, seed),), table, ((row, seed),)))
     stages.append(Stage(f"track-parent-{table}", "track-parent", plan.track_parent_command(table), (),
                         (plan.mlflow_parent(table),), table))

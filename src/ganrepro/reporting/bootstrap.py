@@ -6,6 +6,7 @@ N), so that every metric is recomputed from per-image statistics without copying
 * FCN-scores from the **summed** confusion matrices of the drawn images (never a mean of per-image scores),
   with the tables' absent-as-zero convention (:func:`ganrepro.metrics.confusion.table_scores`);
 * SSIM and PSNR as the weighted mean of the pairs' values;
+* colour-histogram intersections from the drawn images' summed L, a, b pixel counts;
 * KID as the unbiased polynomial-kernel MMD² of the drawn real and generated features (duplicates count as
   distinct draws, as in any bootstrap); it equals the reported KID when the test set is no larger than the
   KID subset size (1000), since every subset is then the whole set;
@@ -47,6 +48,17 @@ def fcn_replicates(confusion: np.ndarray, counts: np.ndarray) -> dict[str, np.nd
     n, k = confusion.shape[0], confusion.shape[1]
     summed = counts.astype(np.float64) @ confusion.reshape(n, k * k).astype(np.float64)
     return table_scores(summed.reshape(-1, k, k))
+
+
+def colorhist_replicates(real: np.ndarray, fake: np.ndarray, counts: np.ndarray) -> dict[str, np.ndarray]:
+    """L, a, b histogram intersections of each resample: the drawn images' pixel counts summed, then
+    intersected as :mod:`ganrepro.metrics.colorhist` intersects the whole set's."""
+    from ganrepro.metrics.colorhist import intersections, split_channels
+
+    c = counts.astype(np.float64)
+    drawn_real = split_channels(c @ np.asarray(real, dtype=np.float64))
+    drawn_fake = split_channels(c @ np.asarray(fake, dtype=np.float64))
+    return {name: intersections(drawn_real[name], drawn_fake[name]) for name in drawn_real}
 
 
 def mean_replicates(values: np.ndarray, counts: np.ndarray) -> np.ndarray:

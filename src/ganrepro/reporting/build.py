@@ -80,7 +80,8 @@ def render_figures(plan: Plan, table: str, runs: Sequence[RunRecord],
     for (section_id, kind), path in figure_targets(plan, table, figures_dir).items():
         section = next(s for s in spec.sections if s.id == section_id)
         if kind == "samples":
-            columns = [Column(e.label, first[e.row].eval_dir) for e in section.rows]
+            columns = [Column(e.label, first[e.row].reverse_dir if e.direction == "reverse" else first[e.row].eval_dir)
+                       for e in section.rows]  # a reverse row shows its second generator's outputs
             png = samples_png(section.title, columns, sample_names(columns))
         else:
             for e in section.rows:

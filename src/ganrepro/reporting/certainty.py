@@ -19,7 +19,7 @@ it is for evaluations made before per-image statistics were kept.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,7 +30,7 @@ from ganrepro.pipeline.plan import Plan
 from ganrepro.pipeline.spec import LOWER_IS_BETTER, Claim, Section
 from ganrepro.reporting import bootstrap
 from ganrepro.reporting.aggregate import summarize
-from ganrepro.reporting.collect import FCN_KEYS, RunRecord
+from ganrepro.reporting.collect import COLORHIST, FCN_KEYS, LABELMAP, REVERSE, RunRecord, measure_key
 
 REPRODUCED, REVERSED, UNRESOLVED, NOT_ASSESSED = "reproduced", "reversed", "not resolved at 95%", "not assessed"
 NO_STATS = ("no per-image statistics recorded in metrics.json (evaluated before they were kept); "
@@ -74,11 +74,13 @@ class Certainty:
         self.table = table
         self._runs = list(runs)
         self._stats = {(r.row, r.seed): _load(r) for r in self._runs}
+        self._reverse_stats = {(r.row, r.seed): _load(r, reverse=True) for r in self._runs}
         loaded = [s for s in self._stats.values() if isinstance(s, dict)]
         self.names: list[str] = sorted(str(n) for n in loaded[0]["names"]) if loaded else []
         self.counts = bootstrap.resample_counts(len(self.names)) if self.names else None
         self._rows: dict[tuple[str, str], Estimate] = {}
-        self._fcn: dict[tuple[str, int, bool], dict[str, np.ndarray]] = {}  # the three scores come together
+        # the scores computed from one array come together: (row, seed, array) -> {score: replicates}
+        self._fcn: dict[tuple[str, int, str], dict[str, np.ndarray]] = {}
         self.verdicts: dict[str, list[Verdict]] = {
             s.id: [self._verdict(s, c) for c in s.claims] for s in plan.table(table).sections}
 
@@ -125,7 +127,9 @@ class Certainty:
         return Estimate(bootstrap.pool_seeds(per_seed, key))
 
     def _replicates(self, run: RunRecord, metric: str, recorded: float, truth: bool) -> Estimate:
-        stats = self._stats[(run.row, run.seed)]
+        reverse = metric.startswith(REVERSE)
+        base = metric.removeprefix(REVERSE)
+        stats = (self._reverse_stats if reverse else self._stats)[(run.row, run.seed)]
         if isinstance(stats, str):
             return Estimate(None, stats)
         names_key = "fcn_gt_names" if truth else "names"
@@ -135,33 +139,33 @@ class Certainty:
         if sorted(names) != self.names:
             return Estimate(None, f"{run.name}: its test images differ from the other runs', so no paired resample")
         order = np.argsort(names, kind="stable")
-        counts = self.counts
-        if metric in FCN_KEYS:
-            array_key = "fcn_gt_confusion" if truth else "fcn_confusion"
-            if array_key not in stats:
-                return Estimate(None, f"{run.name}: per_image.npz has no {array_key}")
-            matrices = stats[array_key][order]
-            full = bootstrap.fcn_replicates(matrices, np.ones((1, len(order)), dtype=np.int64))[metric][0]
+        grouped = _grouped(base, truth)
+        if grouped is not None:
+            arrays, score, function = grouped
+            if not all(a in stats for a in arrays):
+                return Estimate(None, f"{run.name}: per_image.npz has no {' or '.join(arrays)}")
+            inputs = [stats[a][order] for a in arrays]
+            full = function(*inputs, np.ones((1, len(order)), dtype=np.int64))[score][0]
             if not math.isclose(full, recorded, rel_tol=1e-9, abs_tol=1e-12):
                 return Estimate(None, _mismatch(run, metric, full, recorded))
-            cached = self._fcn.setdefault((run.row, run.seed, truth), {})
+            cached = self._fcn.setdefault((run.row, run.seed, ("reverse/" if reverse else "") + arrays[-1]), {})
             if not cached:
-                cached.update(bootstrap.fcn_replicates(matrices, counts))
-            return Estimate(cached[metric])
-        if metric in ("ssim", "psnr"):
-            if metric not in stats:
-                return Estimate(None, f"{run.name}: per_image.npz has no {metric}")
-            values = stats[metric][order]
-            replicates, full = bootstrap.mean_replicates(values, counts), float(np.mean(values))
+                cached.update(function(*inputs, self.counts))
+            return Estimate(cached[score])
+        if base in ("ssim", "psnr"):
+            if base not in stats:
+                return Estimate(None, f"{run.name}: per_image.npz has no {base}")
+            values = stats[base][order]
+            replicates, full = bootstrap.mean_replicates(values, self.counts), float(np.mean(values))
         else:
             if not all(k in stats for k in per_image.FEATURE_KEYS):
                 return Estimate(None, f"{run.name}: per_image.npz has no Inception features")
             real, fake = (stats[k][order] for k in per_image.FEATURE_KEYS)
-            function = bootstrap.fid_replicates if metric == "fid" else bootstrap.kid_replicates
-            subset = counts[: bootstrap.FID_REPLICATES] if metric == "fid" else counts
+            function = bootstrap.fid_replicates if base == "fid" else bootstrap.kid_replicates
+            subset = self.counts[: bootstrap.FID_REPLICATES] if base == "fid" else self.counts
             replicates = function(real, fake, subset)
             full = float(function(real, fake, np.ones((1, len(order)), dtype=np.int64))[0])
-        tolerance = TOLERANCE[metric]
+        tolerance = TOLERANCE[base]
         if tolerance and not math.isclose(full, recorded, rel_tol=tolerance[0], abs_tol=tolerance[1]):
             return Estimate(None, _mismatch(run, metric, full, recorded))
         return Estimate(replicates)
@@ -182,7 +186,8 @@ class Certainty:
 
     def _verdict(self, section: Section, claim: Claim) -> Verdict:
         sign = -1.0 if claim.metric in LOWER_IS_BETTER else 1.0
-        comparisons = tuple(self.difference(claim.better, worse, claim.metric, sign) for worse in claim.worse)
+        metric = measure_key(section.metric, claim.metric, section.rows[0].direction)  # one direction (spec)
+        comparisons = tuple(self.difference(claim.better, worse, metric, sign) for worse in claim.worse)
         return Verdict(claim, comparisons, _combine([c.verdict for c in comparisons]))
 
     def _mean(self, row: str, metric: str) -> float | None:
@@ -199,13 +204,27 @@ def _combine(verdicts: Sequence[str]) -> str:
     return NOT_ASSESSED if NOT_ASSESSED in verdicts else UNRESOLVED
 
 
-def _load(run: RunRecord) -> dict[str, np.ndarray] | str:
-    """The run's per-image arrays, or why there are none; a file that metrics.json names but that is missing
-    or altered is an error naming the run, as any other missing input of the report."""
-    if run.per_image is None:
-        return NO_STATS
+def _grouped(metric: str, truth: bool) -> tuple[tuple[str, ...], str, Callable[..., dict[str, np.ndarray]]] | None:
+    """For a score computed with others from the same per-image arrays: (those arrays, the score's name, the
+    replicate function); None for the other metrics."""
+    if metric in FCN_KEYS:
+        return ("fcn_gt_confusion" if truth else "fcn_confusion",), metric, bootstrap.fcn_replicates
+    if metric.startswith(LABELMAP):
+        return ("labelmap_confusion",), metric.removeprefix(LABELMAP), bootstrap.fcn_replicates
+    if metric.startswith(COLORHIST):
+        return ("colorhist_real", "colorhist_fake"), metric.removeprefix(COLORHIST), bootstrap.colorhist_replicates
+    return None
+
+
+def _load(run: RunRecord, reverse: bool = False) -> dict[str, np.ndarray] | str:
+    """The run's per-image arrays (of its reverse generator's evaluation with ``reverse``), or why there are
+    none; a file that metrics.json names but that is missing or altered is an error naming the run, as any
+    other missing input of the report."""
+    record, folder = (run.reverse_per_image, run.reverse_dir) if reverse else (run.per_image, run.eval_dir)
+    if record is None:
+        return NO_STATS if not reverse else "the run's second generator was not evaluated (`ganrepro evaluate --reverse`)"
     try:
-        return per_image.read(run.eval_dir, run.per_image)
+        return per_image.read(folder, record)
     except UserError as err:
         raise UserError(f"{run.name}: {err}") from None
 

@@ -18,7 +18,8 @@ from ganrepro.reporting.certainty import (
 )
 
 METRIC_LABELS = {"pixel_acc": "per-pixel acc.", "class_acc": "per-class acc.", "class_iou": "class IoU",
-                 "fid": "FID", "kid": "KID", "ssim": "SSIM", "psnr": "PSNR"}
+                 "fid": "FID", "kid": "KID", "ssim": "SSIM", "psnr": "PSNR",
+                 "L": "L intersection", "a": "a intersection", "b": "b intersection"}
 DIGITS = {"kid": 4, "psnr": 2}
 
 

@@ -22,6 +22,7 @@ from ganrepro.runfiles import (
     LOSSES_FILE,
     METRICS_FORMAT,
     PROVENANCE_FILE,
+    REVERSE_DIR,
     differing_keys,
 )
 
@@ -29,6 +30,10 @@ FCN_KEYS = ("pixel_acc", "class_acc", "class_iou")
 #: metrics.json entry -> the keys tried, in order, for its headline number (KID: the mean over subsets;
 #: SSIM: the RGB value, as the evaluation's summary prints it).
 SCALAR_KEYS = {"fid": ("value",), "kid": ("mean", "value"), "ssim": ("value",), "psnr": ("value",)}
+#: Prefixes of the measures of the other scores: ``labelmap_pixel_acc`` (photo→labels), ``colorhist_L``, and
+#: ``reverse_…`` for CycleGAN's second generator (``evaluate --reverse``).
+LABELMAP, COLORHIST, REVERSE = "labelmap_", "colorhist_", "reverse_"
+COLORHIST_KEYS = ("L", "a", "b")
 #: Config keys that may differ from the plan without changing what was trained (data identity is checked
 #: through the data hash instead).
 IGNORED_CONFIG_KEYS = ("data.root",)
@@ -50,7 +55,8 @@ class RunRecord:
     seed: int
     run_dir: Path
     metrics_path: Path
-    measures: dict[str, Measure]          # pixel_acc, class_acc, class_iou, fid, kid, ssim, psnr
+    measures: dict[str, Measure]          # pixel_acc, class_acc, class_iou, fid, kid, ssim, psnr, labelmap_*,
+                                          # colorhist_*, and reverse_* of each (see measure_key)
     ground_truth: dict[str, Measure]      # pixel_acc, class_acc, class_iou of the real photos
     config_digest: str
     checkpoint_sha256: str
@@ -68,6 +74,11 @@ class RunRecord:
     losses_csv: Path
     eval_dir: Path
     per_image: dict[str, Any] | None = None   # metrics.json's record of per_image.npz; None if not kept
+    reverse_per_image: dict[str, Any] | None = None  # the same for the reverse generator's evaluation
+
+    @property
+    def reverse_dir(self) -> Path:
+        return self.eval_dir / "reverse"
 
     @property
     def name(self) -> str:
@@ -102,6 +113,10 @@ def read_run(plan: Plan, table: str, row: str, seed: int) -> RunRecord:
     try:
         run, data, metrics = doc["run"], doc["data"], doc["metrics"]
         measures = read_measures(metrics, metrics_path)
+        reverse_doc = _reverse(doc, metrics_path, where)
+        reverse_metrics = (reverse_doc or {}).get("metrics") or {}
+        measures.update({REVERSE + k: m for k, m in read_measures(reverse_metrics, metrics_path.parent / REVERSE_DIR,
+                                                               _NO_REVERSE if reverse_doc is None else None).items()})
         ground_truth = read_ground_truth(metrics, metrics_path)
         return RunRecord(
             row=row, seed=seed, run_dir=run_dir, metrics_path=metrics_path, measures=measures,
@@ -113,7 +128,8 @@ def read_run(plan: Plan, table: str, row: str, seed: int) -> RunRecord:
             evaluated=_utc(dt.datetime.fromisoformat(doc["time"])),
             crop_size=config.data.crop_size, n_epochs=config.train.n_epochs,
             n_epochs_decay=config.train.n_epochs_decay, batch_size=config.train.batch_size,
-            losses_csv=losses_csv, eval_dir=metrics_path.parent, per_image=doc.get("per_image"))
+            losses_csv=losses_csv, eval_dir=metrics_path.parent, per_image=doc.get("per_image"),
+            reverse_per_image=(reverse_doc or {}).get("per_image"))
     except (KeyError, TypeError, ValueError) as err:
         raise UserError(f"{metrics_path} ({where}) is not a complete metrics file: bad or missing {err}") from None
 
@@ -154,23 +170,57 @@ def _number(value: Any, path: Path, key: str) -> float:
     return float(value)
 
 
-def _entry(metrics: dict[str, Any], name: str) -> tuple[dict[str, Any] | None, str | None]:
+def _entry(metrics: dict[str, Any], name: str, missing: str | None = None) -> tuple[dict[str, Any] | None, str | None]:
     """(the metric's entry, None) or (None, why it has no numbers)."""
     entry = metrics.get(name)
     if entry is None:
-        return None, f"{name.upper()} was not computed (not among the evaluation's metrics)"
+        return None, missing or f"{name.upper()} was not computed (not among the evaluation's metrics)"
     if entry.get("available") is False:
         return None, str(entry.get("reason") or "no reason recorded")
     return entry, None
 
 
-def read_measures(metrics: dict[str, Any], path: Path) -> dict[str, Measure]:
+_NO_REVERSE = ("the run's second generator was not evaluated (no `reverse` in metrics.json); re-run "
+               "`ganrepro evaluate RUN_DIR --reverse`")
+
+
+def measure_key(metric: str, column: str, direction: str = "forward") -> str:
+    """The :class:`RunRecord` measure of a section's ``metric`` column (``fcn`` columns and the image-quality
+    metrics keep their own names), in the section's ``direction``."""
+    key = {"labelmap": LABELMAP + column, "colorhist": COLORHIST + column}.get(metric, column)
+    return REVERSE + key if direction == "reverse" else key
+
+
+def _reverse(doc: dict[str, Any], path: Path, where: str) -> dict[str, Any] | None:
+    """The reverse generator's metrics file that ``doc`` names (checked by its SHA-256), or None."""
+    from ganrepro.hashing import sha256_file
+
+    record = doc.get("reverse")
+    if record is None:
+        return None
+    target = path.parent / str(record.get("file"))
+    if not target.is_file() or sha256_file(target) != record.get("sha256"):
+        raise UserError(f"{target} ({where}) is missing or not the file {path} names; re-run `ganrepro evaluate "
+                        "--reverse` on the run")
+    return read_document(target, where, "reverse metrics file")
+
+
+def read_measures(metrics: dict[str, Any], path: Path, missing: str | None = None) -> dict[str, Measure]:
+    """Every measure of one evaluation; ``missing`` is the reason for all of them when there is none."""
     out: dict[str, Measure] = {}
-    fcn, reason = _entry(metrics, "fcn")
+    fcn, reason = _entry(metrics, "fcn", missing)
     for key in FCN_KEYS:
         out[key] = Measure(_number(fcn[key], path, f"fcn.{key}")) if fcn else Measure(None, reason)
+    labelmap, reason = _entry(metrics, "labelmap", missing)
+    for key in FCN_KEYS:
+        out[LABELMAP + key] = (Measure(_number(labelmap[key], path, f"labelmap.{key}")) if labelmap
+                               else Measure(None, reason))
+    colorhist, reason = _entry(metrics, "colorhist", missing)
+    for key in COLORHIST_KEYS:
+        out[COLORHIST + key] = (Measure(_number(colorhist[key], path, f"colorhist.{key}")) if colorhist
+                                else Measure(None, reason))
     for name, keys in SCALAR_KEYS.items():
-        entry, reason = _entry(metrics, name)
+        entry, reason = _entry(metrics, name, missing)
         if entry is None:
             out[name] = Measure(None, reason)
             continue

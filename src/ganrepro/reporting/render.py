@@ -21,7 +21,7 @@ from ganrepro.reporting.aggregate import (
 )
 from ganrepro.reporting.certainty import Certainty, Estimate
 from ganrepro.reporting.claims import claim_lines, contrast_lines, how_sure, verdict_counts
-from ganrepro.reporting.collect import FCN_KEYS, Measure, RunRecord
+from ganrepro.reporting.collect import COLORHIST_KEYS, FCN_KEYS, REVERSE, Measure, RunRecord, measure_key
 from ganrepro.reporting.facts import BuildFacts, describe
 from ganrepro.reporting.released import ReleasedRecord, notes_lines, row_label
 
@@ -29,6 +29,14 @@ COLUMN_NAMES = {"pixel_acc": "per-pixel acc.", "class_acc": "per-class acc.", "c
 #: (metrics key, heading, decimals) of the image-quality columns.
 QUALITY = (("fid", "FID ↓", 3), ("kid", "KID ↓", 4), ("ssim", "SSIM ↑", 3))
 GROUND_TRUTH_LABEL = "Ground truth (real photos)"
+ORDERING_NAMES = {"pixel_acc": "per-pixel accuracy", "L": "the L intersection", "fid": "FID (lower first)"}
+#: How each kind of section is scored, said under its title.
+SCORED_BY = {"fcn": "",
+             "labelmap": ("; generated label maps decoded to classes by nearest palette colour and compared with the "
+                          "true class maps (no segmenter)"),
+             "colorhist": "; histogram intersection of all generated vs all real pixels' L, a, b values (1 = identical)",
+             "fid": "; FID and KID of the generated test images against the real ones (lower is better)"}
+REVERSE_TEXT = ", by each run's second generator (G_B) on the reverse direction: the same runs as the labels→photo rows"
 FCN_PROTOCOL_TEXT = {"pix2pix": "images upsampled to the label maps' resolution and segmented there, as pix2pix's "
                                 "evaluation script", "logits": "segmented at the generated size, logits upsampled"}
 
@@ -117,7 +125,9 @@ def _header(data: ReportInput) -> list[str]:
         (f"- **FCN-scores:** per-pixel accuracy, per-class accuracy and class IoU of a `{profile.segmenter_arch}` "
          f"segmenter trained on the dataset's training photos, protocol `{profile.fcn_protocol}` "
          f"({FCN_PROTOCOL_TEXT[profile.fcn_protocol]}); the ground-truth row scores the real test photos resized "
-         "to the generated size like the images they stand beside"),
+         "to the generated size like the images they stand beside") if spec.needs_segmenter else
+        ("- **Scores:** per-pixel accuracy, per-class accuracy and class IoU of the generated label maps, decoded "
+         "to classes by nearest palette colour and compared with the true class maps (no segmenter)"),
         (f"- **How sure:** each of our cells is followed by its 95% interval [low, high] from a bootstrap over "
          "test images and seeds (see \"How sure these numbers are\")"),
         f"- **Paper orderings:** {verdict_counts(data.certainty)} at 95% confidence (listed under each section)",
@@ -150,46 +160,63 @@ def _escape(text: str) -> str:
     return text.replace("|", "\\|")
 
 
+def columns(section: Section, direction: str = "forward") -> list[tuple[str, str, int]]:
+    """(measure key, heading, decimals) of our columns in a section: the FCN-scores and image quality
+    (labels→photo), the decoded label maps' scores (photo→labels), the L, a, b intersections, or FID and KID."""
+    if section.metric == "fcn":
+        ours = [(k, f"ours {COLUMN_NAMES[k]}", 3) for k in FCN_KEYS] + list(QUALITY)
+    elif section.metric == "labelmap":
+        ours = [(measure_key("labelmap", k), f"ours {COLUMN_NAMES[k]}", 3) for k in FCN_KEYS]
+    elif section.metric == "colorhist":
+        ours = [(measure_key("colorhist", k), f"ours {k}", 3) for k in COLORHIST_KEYS]
+    else:
+        ours = [(k, h, d) for k, h, d in QUALITY if k in ("fid", "kid")]
+    return [(REVERSE + k if direction == "reverse" else k, h, d) for k, h, d in ours]
+
+
 def _section(data: ReportInput, section: Section, links: dict[str, str], notes: Footnotes) -> list[str]:
     plan = data.plan
     spec = plan.table(data.table)
     by_row = {row: [r for r in data.runs if r.row == row] for row in spec.rows}
     n = len(plan.profile.seeds)
     lines = [f"## {section.title}", "",
-             (f"Source: {section.source}. Paper setting: {spec.paper_setting or 'not stated'}. "
-              f"Ours: {plan.dataset}, profile `{plan.profile_name}`, n = {n} seed{'s' if n != 1 else ''} per row."), ""]
-    headings = ["Row", *(f"ours {COLUMN_NAMES[k]}" for k in FCN_KEYS), *(h for _, h, _ in QUALITY),
-                *(f"paper {COLUMN_NAMES[c]}" for c in spec.paper_columns)]
+             (f"Source: {section.source}. Paper setting: {section.paper_setting or spec.paper_setting or 'not stated'}. "
+              f"Ours: {plan.dataset}, profile `{plan.profile_name}`, n = {n} seed{'s' if n != 1 else ''} per row"
+              f"{SCORED_BY[section.metric]}{_reverse_text(section)}."), ""]
+    ours = columns(section)
+    headings = ["Row", *(h for _, h, _ in ours), *(f"paper {COLUMN_NAMES.get(c, c)}" for c in section.paper_columns)]
     lines += ["| " + " | ".join(headings) + " |", "|---|" + "---:|" * (len(headings) - 1)]
-    ours_pixel: list[tuple[str, Summary, float | None]] = []
-    pixel_index = spec.paper_columns.index("pixel_acc") if "pixel_acc" in spec.paper_columns else None
+    ours_first: list[tuple[str, Summary, float | None]] = []
+    first_column = section.paper_columns[0]
     for entry in section.rows:
-        runs = by_row[entry.row]
-        fcn = [summarize([r.measures[k] for r in runs]) for k in FCN_KEYS]
-        certainty = data.certainty
-        quality = [_cell(summarize([r.measures[k] for r in runs]), notes, d, certainty.row(entry.row, k))
-                   for k, _, d in QUALITY]
-        paper = list(entry.paper) if entry.paper else [None] * len(spec.paper_columns)
-        cells = [_escape(entry.label), *(_cell(s, notes, 3, certainty.row(entry.row, k)) for s, k in zip(fcn, FCN_KEYS)),
-                 *quality, *(_paper(v) for v in paper)]
+        runs, keys = by_row[entry.row], columns(section, entry.direction)
+        summaries = [summarize([r.measures[k] for r in runs]) for k, _, _ in keys]
+        paper = list(entry.paper) if entry.paper else [None] * len(section.paper_columns)
+        cells = [_escape(entry.label), *(_cell(s, notes, d, data.certainty.row(entry.row, k))
+                                         for s, (k, _, d) in zip(summaries, keys)), *(_paper(v) for v in paper)]
         lines.append("| " + " | ".join(cells) + " |")
-        if pixel_index is not None and entry.paper:
-            ours_pixel.append((entry.label, fcn[0], entry.paper[pixel_index]))
+        if entry.paper:
+            ours_first.append((entry.label, summaries[0], entry.paper[0]))
     released = [r for r in data.released if r.entry in section.released]
     for record in released:  # one imported checkpoint: no seeds, no interval; no paper number of its own
-        digits = [*((k, 3) for k in FCN_KEYS), *((k, d) for k, _, d in QUALITY)]
-        cells = [_escape(row_label(record)), *(_cell(summarize([record.measures[k]]), notes, d) for k, d in digits),
-                 *("—" for _ in spec.paper_columns)]
+        cells = [_escape(row_label(record)), *(_cell(summarize([record.measures[k]]), notes, d) for k, _, d in ours),
+                 *("—" for _ in section.paper_columns)]
         lines.append("| " + " | ".join(cells) + " |")
-    section_runs = [r for e in section.rows for r in by_row[e.row]]
-    truth = [_truth([r.ground_truth[k] for r in section_runs]) for k in FCN_KEYS]
-    paper_truth = list(section.ground_truth) if section.ground_truth else [None] * len(spec.paper_columns)
-    truth_cells = (_cell(s, notes, 3, data.certainty.truth(section, k)) for s, k in zip(truth, FCN_KEYS))
-    lines.append("| " + " | ".join([GROUND_TRUTH_LABEL, *truth_cells,
-                                    *("—" for _ in QUALITY), *(_paper(v) for v in paper_truth)]) + " |")
+    for other in section.not_trained:
+        cells = [_escape(other.label), *(f"not trained here{notes.mark([other.note])}" if i == 0 else "—"
+                                         for i in range(len(ours))), *(_paper(v) for v in other.paper)]
+        lines.append("| " + " | ".join(cells) + " |")
+    if section.metric == "fcn" and section.direction == "forward":
+        section_runs = [r for e in section.rows for r in by_row[e.row]]
+        truth = [_truth([r.ground_truth[k] for r in section_runs]) for k in FCN_KEYS]
+        paper_truth = list(section.ground_truth) if section.ground_truth else [None] * len(section.paper_columns)
+        truth_cells = (_cell(s, notes, 3, data.certainty.truth(section, k)) for s, k in zip(truth, FCN_KEYS))
+        lines.append("| " + " | ".join([GROUND_TRUTH_LABEL, *truth_cells,
+                                        *("—" for _ in QUALITY), *(_paper(v) for v in paper_truth)]) + " |")
     lines += ["", *notes_lines(released, plan.released.skipped(section.released),
                                next(iter(data.facts.data_hashes), None))]
-    lines += _orderings(ours_pixel)
+    lines += _orderings(ours_first, ORDERING_NAMES.get(first_column, first_column),
+                        lower_is_better=first_column in ("fid", "kid"))
     labels = {e.row: e.label for e in section.rows}
     lines += claim_lines(data.certainty.verdicts.get(section.id, []), labels, notes.mark)
     lines += contrast_lines(data.certainty, section.contrast, labels,
@@ -200,6 +227,15 @@ def _section(data: ReportInput, section: Section, links: dict[str, str], notes: 
     return lines
 
 
+def _reverse_text(section: Section) -> str:
+    """Which rows are scored by CycleGAN's second generator (all, some or none of the section's)."""
+    reverse = [e.label for e in section.rows if e.direction == "reverse"]
+    if not reverse or len(reverse) == len(section.rows):
+        return REVERSE_TEXT if reverse else ""
+    return (f"; {', '.join(reverse)}: by the run's second generator (G_B) on the reverse direction, the other rows "
+            "trained in this direction")
+
+
 def _truth(measures: Sequence[Measure]) -> Summary:
     """The real photos' score is one number per scorer, repeated in every run; shown once when the runs
     agree, as mean ± std over the runs when they do not (a different scorer somewhere)."""
@@ -207,18 +243,20 @@ def _truth(measures: Sequence[Measure]) -> Summary:
     return replace(summary, std=None) if len({m.value for m in measures if m.value is not None}) == 1 else summary
 
 
-def _orderings(rows: list[tuple[str, Summary, float | None]]) -> list[str]:
-    """Ours vs the paper's ranking by per-pixel accuracy, over the rows that have both numbers."""
+def _orderings(rows: list[tuple[str, Summary, float | None]], what: str = "per-pixel accuracy",
+               lower_is_better: bool = False) -> list[str]:
+    """Ours vs the paper's ranking by the section's first column, over the rows that have both numbers."""
     both = [(label, s.mean, p) for label, s, p in rows if s.mean is not None and p is not None]
     if not rows:
         return []
     if len(both) < 2:
-        return ["Ordering by per-pixel accuracy: fewer than two rows have both our and the paper's number.", ""]
+        return [f"Ordering by {what}: fewer than two rows have both our and the paper's number.", ""]
     labels = [b[0] for b in both]
-    ours, paper = [float(b[1]) for b in both], [float(b[2]) for b in both]
+    sign = -1.0 if lower_is_better else 1.0
+    ours, paper = [sign * float(b[1]) for b in both], [sign * float(b[2]) for b in both]
     rho = spearman(ours, paper)
     rho_text = "undefined (no spread)" if rho is None else f"{rho:.3f}"
-    return [(f"Ordering by per-pixel accuracy ({len(both)} rows with paper numbers): "
+    return [(f"Ordering by {what} ({len(both)} rows with paper numbers): "
              f"ours {_escape(ordering(labels, ours))}; paper {_escape(ordering(labels, paper))}; "
              f"Spearman rank correlation {rho_text}."), ""]
 
@@ -239,9 +277,10 @@ def _provenance(data: ReportInput, notes: Footnotes) -> list[str]:
              ("| Row | Seed | Run dir | Config digest | Checkpoint sha256 | Step | Epoch | Data hash | Code commit | "
               "Per-pixel acc. |"),
              "|---|---:|---|---|---|---:|---:|---|---|---:|"]
+    key = "pixel_acc" if data.plan.table(data.table).needs_segmenter else measure_key("labelmap", "pixel_acc")
     for r in data.runs:
         commits = ", ".join(f"`{_short_commit(c)}`" for c in dict.fromkeys(r.commits)) or "unknown"
-        pixel = _cell(summarize([r.measures["pixel_acc"]]), notes, 3, data.certainty.seed(r, "pixel_acc"))
+        pixel = _cell(summarize([r.measures[key]]), notes, 3, data.certainty.seed(r, key))
         lines.append(f"| {r.row} | {r.seed} | `{r.run_dir.as_posix()}` | `{r.config_digest}` | "
                      f"`{r.checkpoint_sha256[:12]}` | {r.step} | {r.epoch} | `{(r.data_hash or 'unknown')[:12]}` | "
                      f"{commits} | {pixel} |")
