@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ganrepro.config import Config, ConfigError, load_config
+from ganrepro.metrics import METRIC_NAMES
 from ganrepro.pipeline.spec import Released
 
 if TYPE_CHECKING:
@@ -177,5 +178,8 @@ class ReleasedModels:
         from ganrepro.pipeline.plan import _logged
 
         segmenter = ["--segmenter", self.plan.segmenter_checkpoint(self.entry(rid).size)]
-        argv = self.plan.evaluate_argv(self.run_dir(rid), segmenter, list(self.plan.profile.metrics))
+        naming = [t for t in self.plan.tables if any(e.id == rid for e in self.for_table(t))]
+        wanted = {m for t in naming for m in self.plan.evaluation_metrics(t)}  # what the rows beside it get
+        metrics = [m for m in METRIC_NAMES if m in wanted]
+        argv = self.plan.evaluate_argv(self.run_dir(rid), segmenter, metrics)
         return _logged(argv, self.plan.log(RELEASED_DIR, rid, "evaluate"))
