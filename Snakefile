@@ -4,7 +4,7 @@
     snakemake --cores 2 reports/pix2pix_ablation.md --config dataset=synthetic profile=quick
 
 Every rule is one `ganrepro` command with declared inputs and outputs; what runs comes from params/
-(tables, profiles, datasets) through ganrepro.pipeline.plan, which also generates dvc.yaml. Every output is a
+(tables, profiles, datasets) through ganrepro.workflow.plan, which also generates dvc.yaml. Every output is a
 build product (git-ignored); no rule reads or writes the published reports in reports/published/.
 """
 

@@ -2,7 +2,7 @@
 # job starts. Every rule's paths and command line come from it (`params: cmd=`), as do dvc.yaml's stages.
 import re
 
-from ganrepro.pipeline.plan import Plan
+from ganrepro.workflow.plan import Plan
 
 PLAN = Plan(config["dataset"], config["profile"], config["data_dir"], config.get("mirror") or None,
             config.get("pack") or None)

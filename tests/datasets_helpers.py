@@ -21,7 +21,7 @@ import numpy as np
 import yaml
 from PIL import Image
 
-from ganrepro.datasets.registry import DatasetSpec, load_registry
+from ganrepro.preparation.registry import DatasetSpec, load_registry
 from ganrepro.paths import PACKAGE_ROOT
 
 REAL_REGISTRY = PACKAGE_ROOT / "params" / "datasets.yaml"
@@ -136,8 +136,8 @@ def image_bytes(pixels: np.ndarray, fmt: str = "JPEG", **options: Any) -> bytes:
 
 def facade_pairs(count: int, size: int = 32, seed: int = 0, fmt: str = "JPEG") -> list[bytes]:
     """``count`` facades-like A|B pairs (photo | CMP colour map) from the synthetic generator."""
-    from ganrepro.datasets.labels import palette_array, render_colour_map
-    from ganrepro.datasets.synthetic import scene
+    from ganrepro.preparation.labels import palette_array, render_colour_map
+    from ganrepro.preparation.synthetic import scene
 
     palette = palette_array(load_registry(REAL_REGISTRY)["facades"].labels)  # type: ignore[arg-type]
     out = []

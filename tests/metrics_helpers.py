@@ -60,7 +60,7 @@ def manifest_hash(prepared: Path) -> str:
 
 def tree_hash(prepared: Path) -> tuple[dict[str, str], str]:
     """(files, data_hash) as the data layer's manifest records them."""
-    from ganrepro.datasets.manifest import data_hash, hash_tree
+    from ganrepro.preparation.manifest import data_hash, hash_tree
 
     files = hash_tree(prepared)
     return files, data_hash(files)

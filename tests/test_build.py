@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from ganrepro.datasets.registry import get_spec
+from ganrepro.preparation.registry import get_spec
 from ganrepro.errors import UserError
-from ganrepro.pipeline.dvc import dvc_stages
-from ganrepro.pipeline.plan import Plan
-from ganrepro.pipeline.runner import Stage, argv_of, execute, plan_stages, without_option
-from ganrepro.pipeline.spec import PackPolicy
+from ganrepro.workflow.dvc import dvc_stages
+from ganrepro.workflow.plan import Plan
+from ganrepro.workflow.runner import Stage, argv_of, execute, plan_stages, without_option
+from ganrepro.workflow.spec import PackPolicy
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,7 +1,7 @@
 """The table build on a real SLURM cluster (the shipped profile, the executor plugin) and through `dvc repro`.
 
 The SLURM test starts a single-node cluster from tests/cluster/ (skipped, with the reason, where SLURM, munge
-or MariaDB are not installed), builds the pix2pix table through `--workflow-profile pipeline/profiles/slurm`
+or MariaDB are not installed), builds the pix2pix table through `--workflow-profile pipeline/executors/slurm`
 and makes one training job hit its time limit: the job's process is frozen (SIGSTOP) once it has trained a
 step, so that it is still running, whatever the machine's speed, when its limit is lowered to SLURM's
 minimum of one minute; SLURM then kills it as it kills any job over its limit (SIGCONT, SIGTERM, SIGKILL
@@ -26,7 +26,7 @@ import pytest
 import yaml
 
 from cluster.node import Cluster, unusable_reason
-from ganrepro.pipeline.spec import load_table
+from ganrepro.workflow.spec import load_table
 from test_pipeline_dag import BIN, run, snakemake, workflow_copy
 
 pytestmark = pytest.mark.cluster
@@ -103,7 +103,7 @@ def test_table_builds_on_slurm_and_a_timed_out_job_resumes(slurm: Cluster, tmp_p
         env.pop(key, None)
     log = open(tmp_path / "snakemake.log", "w")
     build = subprocess.Popen(
-        [str(BIN / "snakemake"), "--workflow-profile", "pipeline/profiles/slurm", f"reports/{TABLE}.md",
+        [str(BIN / "snakemake"), "--workflow-profile", "pipeline/executors/slurm", f"reports/{TABLE}.md",
          "--config", "dataset=synthetic", f"profile={VARIANT}",
          "--slurm-init-seconds-before-status-checks", "2", "--slurm-keep-successful-logs"],
         cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)

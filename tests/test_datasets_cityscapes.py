@@ -11,10 +11,10 @@ import pytest
 from datasets_helpers import entry, image_bytes, spec_for, zip_bytes
 from PIL import Image
 
-from ganrepro.datasets.download import download_dataset
-from ganrepro.datasets.prepare import prepare_dataset
-from ganrepro.datasets.registry import prepared_dir
-from ganrepro.datasets.transfer import RetryPolicy
+from ganrepro.preparation.download import download_dataset
+from ganrepro.preparation.prepare import prepare_dataset
+from ganrepro.preparation.registry import prepared_dir
+from ganrepro.preparation.transfer import RetryPolicy
 from ganrepro.errors import DataError
 
 FRAMES = {"train": ["bochum_000000_000313", "aachen_000001_000019", "aachen_000000_000019"],

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from datasets_helpers import LocalServer, entry, facades_archive, spec_for
 
-from ganrepro.datasets.download import download_dataset, resolve_mirror
-from ganrepro.datasets.transfer import RetryPolicy
+from ganrepro.preparation.download import download_dataset, resolve_mirror
+from ganrepro.preparation.transfer import RetryPolicy
 from ganrepro.errors import DataError
 
 FAST = RetryPolicy(retries=3, backoff=0.01, timeout=5)

@@ -7,9 +7,9 @@ import hashlib
 import pytest
 from datasets_helpers import LocalServer, entry, spec_for, tar_gz, zip_bytes
 
-from ganrepro.datasets.download import download_dataset
-from ganrepro.datasets.extract import safe_extract, scan_archive
-from ganrepro.datasets.transfer import RetryPolicy
+from ganrepro.preparation.download import download_dataset
+from ganrepro.preparation.extract import safe_extract, scan_archive
+from ganrepro.preparation.transfer import RetryPolicy
 from ganrepro.errors import DataError
 
 GOOD = {"toy/train/1.jpg": b"x" * 10}

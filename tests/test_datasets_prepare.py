@@ -11,11 +11,11 @@ from datasets_helpers import LocalServer, entry, facade_pairs, facades_archive, 
 from PIL import Image
 
 from ganrepro.hashing import sha256_file, sha256_json
-from ganrepro.datasets.download import download_dataset
-from ganrepro.datasets.manifest import load_manifest, verify_files
-from ganrepro.datasets.prepare import prepare_dataset
-from ganrepro.datasets.registry import prepared_dir
-from ganrepro.datasets.transfer import RetryPolicy
+from ganrepro.preparation.download import download_dataset
+from ganrepro.preparation.manifest import load_manifest, verify_files
+from ganrepro.preparation.prepare import prepare_dataset
+from ganrepro.preparation.registry import prepared_dir
+from ganrepro.preparation.transfer import RetryPolicy
 from ganrepro.errors import DataError
 
 FAST = RetryPolicy(retries=1, backoff=0.01, timeout=5)
@@ -57,7 +57,7 @@ def test_aligned_prepare_layout_labels_and_manifest(tmp_path):
     assert verify_files(prepared) == []
 
     # decoded labels agree with the generator's truth except near JPEG-smeared boundaries (most of a 32 px map)
-    from ganrepro.datasets.synthetic import scene
+    from ganrepro.preparation.synthetic import scene
     _, truth = scene(2, "train", 2, 32)
     assert (np.asarray(label) == truth).mean() > 0.75
 

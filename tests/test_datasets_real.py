@@ -16,10 +16,10 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-from ganrepro.datasets.download import download_dataset
-from ganrepro.datasets.labels import palette_array
-from ganrepro.datasets.prepare import prepare_dataset
-from ganrepro.datasets.registry import load_registry, prepared_dir
+from ganrepro.preparation.download import download_dataset
+from ganrepro.preparation.labels import palette_array
+from ganrepro.preparation.prepare import prepare_dataset
+from ganrepro.preparation.registry import load_registry, prepared_dir
 
 MIRROR = os.environ.get("GANREPRO_MIRROR", "")
 ARCHIVE = Path(urllib.parse.urlparse(MIRROR).path or "/nonexistent") / "facades.tar.gz"
@@ -49,7 +49,7 @@ def test_real_facades_download_and_prepare(tmp_path):
             labels = np.asarray(label)
             assert label.mode == "L" and labels.shape == (256, 256) and labels.max() < 12
             # every colour of the B half is near the palette colour of its decoded class, away from the
-            # 1-2 pixel JPEG chroma smear at class boundaries (see ganrepro.datasets.labels)
+            # 1-2 pixel JPEG chroma smear at class boundaries (see ganrepro.preparation.labels)
             colours = pair[:, 256:].astype(np.int32)
             distance = np.sqrt(((colours - palette[labels]) ** 2).sum(-1))
             interior = ndimage.maximum_filter(labels, 5) == ndimage.minimum_filter(labels, 5)

@@ -9,7 +9,7 @@ import yaml
 from datasets_helpers import REAL_REGISTRY, LocalServer, entry, facades_archive, write_registry
 
 from ganrepro.cli import main
-from ganrepro.datasets.registry import dataset_state, get_spec, load_registry
+from ganrepro.preparation.registry import dataset_state, get_spec, load_registry
 from ganrepro.errors import ConfigError
 
 REQUIRED = {"facades", "maps", "edges2shoes", "edges2handbags", "night2day", "cityscapes", "horse2zebra",

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ganrepro.datasets.manifest import load_manifest, verify_files
-from ganrepro.datasets.prepare import prepare_dataset
-from ganrepro.datasets.registry import load_registry, prepared_dir
-from ganrepro.datasets.synthetic import scene
+from ganrepro.preparation.manifest import load_manifest, verify_files
+from ganrepro.preparation.prepare import prepare_dataset
+from ganrepro.preparation.registry import load_registry, prepared_dir
+from ganrepro.preparation.synthetic import scene
 from ganrepro.errors import UserError
 
 QUIET = {"log": lambda m: None}

@@ -11,13 +11,13 @@ from PIL import Image
 
 from conftest import Poisoned, make_aligned, tiny_overrides
 from ganrepro.config import load_config
-from ganrepro.data import build_dataset
-from ganrepro.data.sampler import EpochSampler
+from ganrepro.loading import build_dataset
+from ganrepro.loading.sampler import EpochSampler
 from ganrepro.errors import ConfigError, TrainingDiverged
 from ganrepro.training import checkpoint, graphs
 from ganrepro.training.async_checkpoint import CheckpointWriter
 from ganrepro.training.batches import LoaderBatches, ResidentBatches, keeps_resident
-from ganrepro.data.resident import ResidentSplit
+from ganrepro.loading.resident import ResidentSplit
 from ganrepro.training.trainer import train
 
 ROOT = Path(__file__).resolve().parents[1]

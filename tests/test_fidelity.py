@@ -12,8 +12,8 @@ from PIL import Image
 
 from conftest import tiny_overrides
 from ganrepro.config import load_config
-from ganrepro.data.jitter import ImageTransform, item_rng
-from ganrepro.data.resize import lua_scale
+from ganrepro.loading.jitter import ImageTransform, item_rng
+from ganrepro.loading.resize import lua_scale
 from ganrepro.fidelity import Fidelity
 from ganrepro.images import to_uint8
 from ganrepro.models import build_discriminator
@@ -31,7 +31,7 @@ def model_for(root: Path, model: str, reference: str, *extra: str):
 
 
 def batch_of(root: Path, config) -> dict:
-    from ganrepro.data import build_dataset
+    from ganrepro.loading import build_dataset
 
     dataset = build_dataset(config, "train", augment=True)
     return torch.utils.data.default_collate([dataset[0]])

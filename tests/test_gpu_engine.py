@@ -11,8 +11,8 @@ import torch
 
 from conftest import make_aligned, tiny_overrides
 from ganrepro.config import load_config
-from ganrepro.data import build_dataset
-from ganrepro.data.resident import ResidentSplit
+from ganrepro.loading import build_dataset
+from ganrepro.loading.resident import ResidentSplit
 from ganrepro.training import checkpoint
 from ganrepro.training.batches import LoaderBatches, ResidentBatches
 from ganrepro.training.trainer import train

@@ -12,7 +12,7 @@ from torch import nn
 from ganrepro.cli import main
 from ganrepro.config import load_config
 from ganrepro.hashing import sha256_file
-from ganrepro.training.inference import load_run
+from ganrepro.metrics.generators import load_run
 
 ROOT = Path(__file__).resolve().parents[1]
 

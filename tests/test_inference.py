@@ -12,7 +12,7 @@ from ganrepro.config import dump_yaml, load_config
 from ganrepro.errors import DataError
 from ganrepro.runfiles import CONFIG_FILE, checkpoint_path
 from ganrepro.training import checkpoint
-from ganrepro.training.inference import load_run
+from ganrepro.metrics.generators import load_run
 from ganrepro.training.trainer import build_model
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -15,7 +15,7 @@ from ganrepro.cli import main
 from ganrepro.errors import ConfigError
 from ganrepro.metrics.fcn_protocol import as_generated, upsample_to
 from ganrepro.metrics.imagesets import NamedImage, read_label
-from ganrepro.metrics.prepared import load_manifest, photos
+from ganrepro.preparation.reader import load_manifest, photos
 from ganrepro.metrics.segmenter import Segmenter, fcn_score, ground_truth_scores, load_segmenter
 from metrics_helpers import CLASSES, make_prepared
 
@@ -123,7 +123,7 @@ def test_protocols_agree_when_labels_have_the_generated_size_only(tmp_path: Path
 
 def test_ground_truth_photos_are_the_real_images_evaluate_writes(tmp_path: Path) -> None:
     from ganrepro.config import load_config
-    from ganrepro.data import build_dataset
+    from ganrepro.loading import build_dataset
     from ganrepro.images import to_uint8
 
     prepared = make_prepared(tmp_path, n_train=1, n_test=2, size=48)

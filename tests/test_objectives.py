@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from conftest import tiny_overrides
 from ganrepro.config import TrainConfig, load_config
-from ganrepro.data import build_dataset
+from ganrepro.loading import build_dataset
 from ganrepro.losses import GANLoss, gradient_penalty
 from ganrepro.training.pool import ImagePool
 from ganrepro.training.schedule import LinearDecay

@@ -210,7 +210,7 @@ def test_cli_pack_resumes_exactly_after_sigterm_and_a_diverging_member_is_named(
             item["A"] = torch.full_like(item["A"], float("nan"))
             return item
 
-    from ganrepro.data import build_dataset
+    from ganrepro.loading import build_dataset
 
     datasets = [build_dataset(configs[0], "train"), Poisoned(build_dataset(configs[1], "train"))]
     with pytest.raises(TrainingDiverged, match=f"pack member {dirs[1]}"):
@@ -247,8 +247,8 @@ def test_pack_guard_runs_before_every_checkpoint_and_names_the_member(aligned_ro
     configs = [load_config(ROOT / "params" / "pix2pix.yaml", [*tiny_overrides(aligned_root, "pix2pix"), *SHORT,
                                                                "train.latest_every_steps=1", f"seed={i}"])
                for i in range(2)]
-    from ganrepro.data import build_dataset
-    from ganrepro.data.sampler import EpochSampler
+    from ganrepro.loading import build_dataset
+    from ganrepro.loading.sampler import EpochSampler
 
     sampler = EpochSampler(2, configs[1].seed)
     sampler.set_epoch(1)
@@ -355,7 +355,7 @@ def test_graphed_pack_gives_the_eager_pack_weights_and_resumes_exactly(six_pairs
 def test_members_share_one_resident_split_and_draw_their_own_batches(tmp_path: Path) -> None:
     """Each member's resident batches equal its own DataLoader's (its seed's order and jitter), bit for bit,
     while the pixels are decoded and kept once for the whole pack."""
-    from ganrepro.data import build_dataset
+    from ganrepro.loading import build_dataset
     from ganrepro.training.batches import LoaderBatches, ResidentBatches
     from ganrepro.training.packed_data import member_sources
 

@@ -14,11 +14,11 @@ import pytest
 from ganrepro.cli import build_parser
 from ganrepro.commands.train_pack import parse_member
 from ganrepro.errors import ConfigError
-from ganrepro.pipeline.dvc import dvc_stages
-from ganrepro.pipeline.packs import table_packs
-from ganrepro.pipeline.plan import Plan
-from ganrepro.pipeline.spec import PackPolicy, load_profile
-from ganrepro.pipeline.stages import build_stages
+from ganrepro.workflow.dvc import dvc_stages
+from ganrepro.workflow.packs import table_packs
+from ganrepro.workflow.plan import Plan
+from ganrepro.workflow.spec import PackPolicy, load_profile
+from ganrepro.workflow.stages import build_stages
 
 
 @pytest.mark.parametrize("mode", ["none", "seeds", "compatible"])

@@ -28,7 +28,7 @@ def workflow_copy(dest: Path) -> Path:
     shutil.copy(ROOT / "Snakefile", dest)
     shutil.copytree(ROOT / "pipeline", dest / "pipeline")
     shutil.copytree(ROOT / "params", dest / "params")
-    os.symlink("pipeline/profiles", dest / "profiles")
+    os.symlink("pipeline/executors", dest / "profiles")
     return dest
 
 
@@ -115,7 +115,7 @@ def test_default_profile_caps_gpu_jobs_and_slurm_profile_dry_runs(tmp_path: Path
     work = workflow_copy(tmp_path / "w")
     local = snakemake("-n", "--config", "dataset=facades", "profile=paper", cwd=work)
     assert "Using workflow specific profile profiles/default" in local.stdout + local.stderr
-    slurm = snakemake("--workflow-profile", "pipeline/profiles/slurm", "-n", "--config", "dataset=facades",
+    slurm = snakemake("--workflow-profile", "pipeline/executors/slurm", "-n", "--config", "dataset=facades",
                       "profile=paper", cwd=work)
     text = slurm.stdout + slurm.stderr
     assert "train" in text and "This was a dry-run" in text

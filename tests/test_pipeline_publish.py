@@ -11,8 +11,8 @@ import pytest
 from test_report import TABLE, make_all, project  # noqa: F401  (project is a fixture)
 
 from ganrepro.errors import UserError
-from ganrepro.pipeline import publish as publishing
-from ganrepro.pipeline.plan import Plan
+from ganrepro.workflow import publish as publishing
+from ganrepro.workflow.plan import Plan
 from ganrepro.reporting import build_report
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from ganrepro.errors import ConfigError
-from ganrepro.pipeline.plan import Plan
-from ganrepro.pipeline.spec import load_profile, load_table
+from ganrepro.workflow.plan import Plan
+from ganrepro.workflow.spec import load_profile, load_table
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -17,9 +17,9 @@ from test_pipeline_dag import snakemake, workflow_copy
 from ganrepro.cli import main
 from ganrepro.errors import ConfigError
 from ganrepro.hashing import sha256_file
-from ganrepro.pipeline.dvc import dvc_stages
-from ganrepro.pipeline.plan import Plan
-from ganrepro.pipeline.spec import load_table
+from ganrepro.workflow.dvc import dvc_stages
+from ganrepro.workflow.plan import Plan
+from ganrepro.workflow.spec import load_table
 
 ROOT = Path(__file__).resolve().parents[1]
 P2P_URL = "http://efrosgans.eecs.berkeley.edu/pix2pix/models-pytorch/facades_label2photo.pth"

@@ -73,8 +73,8 @@ def test_duplicate_key_in_a_config_is_refused_naming_key_and_lines(tmp_path: Pat
 
 def test_duplicate_keys_are_refused_in_tables_profiles_and_the_registry(tmp_path: Path,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    from ganrepro.datasets.registry import load_registry
-    from ganrepro.pipeline.spec import load_profile, load_table
+    from ganrepro.preparation.registry import load_registry
+    from ganrepro.workflow.spec import load_profile, load_table
 
     params = tmp_path / "params"
     shutil.copytree(ROOT / "params", params)

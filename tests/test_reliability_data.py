@@ -23,10 +23,10 @@ import pytest
 from datasets_helpers import LocalServer, entry, facades_archive, spec_for, tar_gz, write_registry
 
 from ganrepro.cli import main
-from ganrepro.datasets.download import download_dataset
-from ganrepro.datasets.extract import scan_archive
-from ganrepro.datasets.imagecheck import read_checked
-from ganrepro.datasets.transfer import RetryPolicy
+from ganrepro.preparation.download import download_dataset
+from ganrepro.preparation.extract import scan_archive
+from ganrepro.preparation.imagecheck import read_checked
+from ganrepro.preparation.transfer import RetryPolicy
 from ganrepro.errors import DataError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,7 +85,7 @@ def test_hostile_archive_cannot_pin_its_hash_and_the_genuine_one_then_downloads(
 
 
 def test_first_hash_is_recorded_only_after_extraction_succeeds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from ganrepro.datasets import download
+    from ganrepro.preparation import download
 
     def failing_extract(*args, **kwargs):
         raise DataError("extraction failed (simulated)")
@@ -171,7 +171,7 @@ def test_stale_staging_folders_of_a_killed_prepare_are_removed(tmp_path: Path, s
 
 
 def test_staging_folder_of_a_live_process_is_kept(tmp_path: Path) -> None:
-    from ganrepro.datasets.staging import remove_stale
+    from ganrepro.preparation.staging import remove_stale
 
     live = tmp_path / f".prepared.building-{os.getppid()}-abc"
     dead = tmp_path / ".prepared.building-legacy"

@@ -18,7 +18,7 @@ from ganrepro.config import dump_yaml
 from ganrepro.errors import UserError
 from ganrepro.metrics import per_image
 from ganrepro.metrics.confusion import scores_from_confusion
-from ganrepro.pipeline.plan import Plan
+from ganrepro.workflow.plan import Plan
 from ganrepro.reporting import build_report
 from ganrepro.reporting.aggregate import ordering, spearman, summarize
 from ganrepro.reporting.collect import Measure

@@ -14,8 +14,8 @@ from ganrepro.config import ConfigError
 from ganrepro.metrics import per_image
 from ganrepro.metrics.colorhist import CHANNELS, intersections, split_channels
 from ganrepro.metrics.confusion import scores_from_confusion
-from ganrepro.pipeline.plan import Plan
-from ganrepro.pipeline.spec import load_table
+from ganrepro.workflow.plan import Plan
+from ganrepro.workflow.spec import load_table
 from test_report import NAMES, TABLE, confusions, intervals, make_run, project, report, table_line  # noqa: F401
 
 SECTIONS_YAML = """

@@ -62,8 +62,8 @@ def test_labelmap_decodes_each_registry_palette(tmp_path: Path, dataset: str, cl
     class painted in another class's colour counts against both."""
     from PIL import Image
 
-    from ganrepro.datasets.labels import palette_array, render_colour_map
-    from ganrepro.datasets.registry import get_spec
+    from ganrepro.preparation.labels import palette_array, render_colour_map
+    from ganrepro.preparation.registry import get_spec
     from ganrepro.metrics.imagesets import NamedImage
     from ganrepro.metrics.labelmaps import labelmap_score
 

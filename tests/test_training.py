@@ -130,7 +130,7 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(aligned_root: Path, tmp_p
     train(cfg, run, "cpu", stop_after_epoch=1, progress_bar=False)
     latest = run / "checkpoints" / "latest.pt"
     before = hashlib.sha256(latest.read_bytes()).hexdigest()
-    from ganrepro.data import build_dataset
+    from ganrepro.loading import build_dataset
 
     with pytest.raises(TrainingDiverged, match="nan"):
         train(cfg, run, "cpu", dataset=Poisoned(build_dataset(cfg), float("nan")), progress_bar=False)
@@ -194,7 +194,7 @@ def test_cyclegan_reads_unaligned_folders(tmp_path: Path) -> None:
             for i in range(count + (domain == "B")):  # |B| != |A| on purpose
                 Image.new("RGB", (40, 40), (seed * 60, i * 40, 0)).save(folder / f"{domain}{i}.png")
     cfg = config_for(root, "cyclegan", "data.direction=AtoB")
-    from ganrepro.data import build_dataset
+    from ganrepro.loading import build_dataset
 
     ds = build_dataset(cfg)
     assert len(ds) == 4 and not ds.paired

@@ -1,5 +1,5 @@
 """``ganrepro build TABLE``: one table build without Snakemake, for machines that have torch but not the
-workflow tools (see :mod:`ganrepro.pipeline.runner`)."""
+workflow tools (see :mod:`ganrepro.workflow.runner`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import importlib.util
 import time
 from pathlib import Path
 
-from ganrepro.pipeline.plan import DEFAULT_DATASET, DEFAULT_PROFILE
+from ganrepro.workflow.plan import DEFAULT_DATASET, DEFAULT_PROFILE
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -33,8 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ganrepro.errors import UserError
-    from ganrepro.pipeline.plan import Plan
-    from ganrepro.pipeline.runner import execute, plan_stages, stale_stages, time_table
+    from ganrepro.workflow.plan import Plan
+    from ganrepro.workflow.runner import execute, plan_stages, stale_stages, time_table
 
     if args.jobs < 1:
         raise UserError(f"--jobs must be at least 1, got {args.jobs}")

@@ -50,7 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_datasets(args: argparse.Namespace) -> int:
-    from ganrepro.datasets.registry import dataset_state, load_registry
+    from ganrepro.preparation.registry import dataset_state, load_registry
     from ganrepro.paths import data_dir
 
     root = data_dir(args.data_dir)
@@ -74,9 +74,9 @@ def run_datasets(args: argparse.Namespace) -> int:
 
 
 def run_download(args: argparse.Namespace) -> int:
-    from ganrepro.datasets.download import download_dataset, resolve_mirror
-    from ganrepro.datasets.registry import get_spec
-    from ganrepro.datasets.transfer import RetryPolicy
+    from ganrepro.preparation.download import download_dataset, resolve_mirror
+    from ganrepro.preparation.registry import get_spec
+    from ganrepro.preparation.transfer import RetryPolicy
     from ganrepro.errors import UserError
 
     if args.retries < 0 or args.backoff < 0 or args.timeout <= 0:
@@ -93,8 +93,8 @@ def run_download(args: argparse.Namespace) -> int:
 
 
 def run_prepare(args: argparse.Namespace) -> int:
-    from ganrepro.datasets.prepare import prepare_dataset
-    from ganrepro.datasets.registry import get_spec
+    from ganrepro.preparation.prepare import prepare_dataset
+    from ganrepro.preparation.registry import get_spec
     from ganrepro.errors import UserError
 
     spec = get_spec(args.name)

@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
 def _local(source: str, scratch: Path, sha256: str | None, args: argparse.Namespace) -> Path:
     """A local copy of ``source`` (URLs go through the datasets' download code), checked against ``sha256``,
     else (with ``--data-dir``) against the hash pinned at the first fetch of that URL."""
-    from ganrepro.datasets.checksums import ChecksumLock
+    from ganrepro.preparation.checksums import ChecksumLock
     from ganrepro.errors import UserError
     from ganrepro.hashing import sha256_file
 
@@ -91,7 +91,7 @@ def _local(source: str, scratch: Path, sha256: str | None, args: argparse.Namesp
 
 def _pin(source: str, path: Path, data_dir: Path) -> None:
     """Record the first-seen sha256 of ``source`` (a no-op once pinned: :func:`_local` checked it)."""
-    from ganrepro.datasets.checksums import ChecksumLock
+    from ganrepro.preparation.checksums import ChecksumLock
     from ganrepro.hashing import sha256_file
 
     lock = ChecksumLock(data_dir)
@@ -103,8 +103,8 @@ def _pin(source: str, path: Path, data_dir: Path) -> None:
 
 def _fetch(url: str, scratch: Path, mirror: str | None) -> Path:
     """``url`` (or the mirror's copy of its file) into ``scratch``; offline says how to use a mirror."""
-    from ganrepro.datasets.download import mirror_url, resolve_mirror
-    from ganrepro.datasets.transfer import OfflineError, fetch
+    from ganrepro.preparation.download import mirror_url, resolve_mirror
+    from ganrepro.preparation.transfer import OfflineError, fetch
     from ganrepro.errors import DataError
 
     name = Path(urllib.parse.urlsplit(url).path).name or "checkpoint.pth"

@@ -95,7 +95,7 @@ def _register_segmenter(subparsers: argparse._SubParsersAction) -> None:
 
 def run_segmenter_train(args: argparse.Namespace) -> int:
     from ganrepro.devices import resolve_device
-    from ganrepro.metrics.prepared import resolve_prepared
+    from ganrepro.preparation.reader import resolve_prepared
     from ganrepro.metrics.segmenter import check_arch
     from ganrepro.metrics.segmenter_train import train_segmenter
 
@@ -118,7 +118,7 @@ def run_segmenter_train(args: argparse.Namespace) -> int:
 def run_ground_truth(args: argparse.Namespace) -> int:
     from ganrepro.atomic import write_json
     from ganrepro.devices import resolve_device
-    from ganrepro.metrics.prepared import resolve_prepared
+    from ganrepro.preparation.reader import resolve_prepared
     from ganrepro.metrics.score import format_table
     from ganrepro.metrics.segmenter import ground_truth_scores
 

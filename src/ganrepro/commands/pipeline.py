@@ -8,7 +8,7 @@ from pathlib import Path
 
 
 def _add_build_options(parser: argparse.ArgumentParser) -> None:
-    from ganrepro.pipeline.plan import DEFAULT_DATASET, DEFAULT_PROFILE
+    from ganrepro.workflow.plan import DEFAULT_DATASET, DEFAULT_PROFILE
 
     parser.add_argument("--dataset", default=DEFAULT_DATASET, help=f"dataset name (default {DEFAULT_DATASET})")
     parser.add_argument("--profile", default=DEFAULT_PROFILE, help=f"profile in params/profiles/ (default {DEFAULT_PROFILE})")
@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _plan(args: argparse.Namespace):
-    from ganrepro.pipeline.plan import Plan
+    from ganrepro.workflow.plan import Plan
 
     plan = Plan(args.dataset, args.profile, args.data_dir, args.mirror, args.pack)
     plan.validate()
@@ -46,7 +46,7 @@ def run_dvc_yaml(args: argparse.Namespace) -> int:
     import shlex
 
     from ganrepro.atomic import write_text
-    from ganrepro.pipeline.dvc import build_flags, render_dvc_yaml
+    from ganrepro.workflow.dvc import build_flags, render_dvc_yaml
 
     plan = _plan(args)
     text = render_dvc_yaml(plan)

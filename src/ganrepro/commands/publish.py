@@ -21,8 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ganrepro.pipeline.plan import Plan
-    from ganrepro.pipeline.publish import publish
+    from ganrepro.workflow.plan import Plan
+    from ganrepro.workflow.publish import publish
 
     plan = Plan(args.dataset, args.profile, args.data_dir)
     for table in args.tables:

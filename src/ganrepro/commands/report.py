@@ -38,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_copy(args: argparse.Namespace) -> int:
-    from ganrepro.pipeline.publish import copy_report
+    from ganrepro.workflow.publish import copy_report
 
     count = copy_report(Path(args.report), Path(args.figures_dir), Path(args.out), Path(args.figures))
     print(f"copied {args.report} and {count - 1} figure(s) -> {args.out}, {args.figures}")
@@ -46,7 +46,7 @@ def run_copy(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ganrepro.pipeline.plan import Plan
+    from ganrepro.workflow.plan import Plan
     from ganrepro.reporting import build_report
 
     plan = Plan(args.dataset, args.profile, args.data_dir)

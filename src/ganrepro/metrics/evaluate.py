@@ -159,7 +159,7 @@ def evaluate_run(
 
     ``reverse`` (CycleGAN only) also scores G_B on the other direction into ``OUT/reverse/`` (its own
     ``metrics.json`` and ``per_image.npz``), referenced from the main file under ``reverse``."""
-    from ganrepro.training.inference import load_run
+    from ganrepro.metrics.generators import load_run
 
     run_dir = Path(run_dir).resolve()
     options = options or MetricOptions()
@@ -189,8 +189,8 @@ def _evaluate_direction(bundle: Any, config: Any, out: Path, *, run_dir: Path, s
                         unavailable: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Generate with ``bundle`` on ``config``'s split and direction into ``out`` and score; the reverse
     direction's ``metrics.json`` is written here, the forward one by the caller (after ``reverse`` is added)."""
-    from ganrepro.data import build_dataset
-    from ganrepro.metrics.prepared import label_paths, load_manifest
+    from ganrepro.loading import build_dataset
+    from ganrepro.preparation.reader import label_paths, load_manifest
     from ganrepro.metrics.segmenter import ground_truth_scores, load_segmenter
     from ganrepro.training.networks import forward_net
 

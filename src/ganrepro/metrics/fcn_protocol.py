@@ -82,7 +82,7 @@ def upsample_to(rgb: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 def as_generated(rgb: np.ndarray, size: int) -> np.ndarray:
     """A real photo as ``evaluate`` writes it to ``real/``: the data pipeline's resize to the crop size, uint8."""
-    from ganrepro.data.jitter import apply_jitter
+    from ganrepro.loading.jitter import apply_jitter
 
     return np.asarray(apply_jitter(Image.fromarray(rgb), None, size, size))
 

@@ -3,7 +3,7 @@
 pix2pix (photo→labels table) and CycleGAN (Table 5) score generators that *output* label colour maps.  No
 segmenter is involved: each generated image is decoded to class indices by nearest palette colour, with exactly
 the decoding ``ganrepro prepare`` applies to the dataset's own colour maps
-(:func:`ganrepro.datasets.labels.decode_colour_map`), resized to the true map's resolution by nearest neighbour
+(:func:`ganrepro.preparation.labels.decode_colour_map`), resized to the true map's resolution by nearest neighbour
 when the two differ (the class map is never interpolated), and accumulated in one confusion matrix over the set,
 with the FCN-score's formulas (:mod:`.confusion`).
 """
@@ -17,7 +17,7 @@ from typing import Any, Sequence
 import numpy as np
 from PIL import Image
 
-from ganrepro.datasets.labels import decode_colour_map
+from ganrepro.preparation.labels import decode_colour_map
 from ganrepro.errors import DataError
 from ganrepro.metrics.confusion import ABSENT_CLASS_NOTE, ConfusionAccumulator
 from ganrepro.metrics.imagesets import NamedImage, read_label

@@ -258,7 +258,7 @@ def ground_truth_scores(
     """
     import json
 
-    from ganrepro.metrics.prepared import label_paths, load_manifest, photos
+    from ganrepro.preparation.reader import label_paths, load_manifest, photos
 
     prepared = Path(prepared_dir)
     manifest = load_manifest(prepared)

@@ -38,7 +38,7 @@ from ganrepro.metrics.fcn_protocol import (
     upsample_to,
 )
 from ganrepro.metrics.imagesets import read_label
-from ganrepro.metrics.prepared import image_size, label_paths, load_manifest, photos
+from ganrepro.preparation.reader import image_size, label_paths, load_manifest, photos
 from ganrepro.metrics.segmenter import (
     CHECKPOINT_FORMAT,
     DEFAULT_ARCH,

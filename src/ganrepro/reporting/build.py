@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ganrepro.errors import UserError
-from ganrepro.pipeline.plan import Plan
+from ganrepro.workflow.plan import Plan
 from ganrepro.reporting.certainty import Certainty
 from ganrepro.reporting.collect import RunRecord, collect_runs
 from ganrepro.reporting.facts import gather

@@ -26,8 +26,8 @@ import numpy as np
 
 from ganrepro.errors import UserError
 from ganrepro.metrics import per_image
-from ganrepro.pipeline.plan import Plan
-from ganrepro.pipeline.spec import LOWER_IS_BETTER, Claim, Section
+from ganrepro.workflow.plan import Plan
+from ganrepro.workflow.spec import LOWER_IS_BETTER, Claim, Section
 from ganrepro.reporting import bootstrap
 from ganrepro.reporting.aggregate import summarize
 from ganrepro.reporting.collect import COLORHIST, FCN_KEYS, LABELMAP, REVERSE, RunRecord, measure_key

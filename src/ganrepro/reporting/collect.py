@@ -16,7 +16,7 @@ from typing import Any
 
 from ganrepro.config import ConfigError, load_config
 from ganrepro.errors import UserError
-from ganrepro.pipeline.plan import Plan
+from ganrepro.workflow.plan import Plan
 from ganrepro.runfiles import (
     CONFIG_FILE,
     LOSSES_FILE,

@@ -15,9 +15,9 @@ from typing import Any
 
 from ganrepro.config import ConfigError, load_config
 from ganrepro.errors import UserError
-from ganrepro.pipeline.plan import Plan
-from ganrepro.pipeline.released import Skipped
-from ganrepro.pipeline.spec import Released
+from ganrepro.workflow.plan import Plan
+from ganrepro.workflow.released import Skipped
+from ganrepro.workflow.spec import Released
 from ganrepro.reporting.collect import IGNORED_CONFIG_KEYS, Measure, read_document, read_ground_truth, read_measures
 from ganrepro.runfiles import CONFIG_FILE, METRICS_FORMAT, PROVENANCE_FILE, differing_keys
 

@@ -10,8 +10,8 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from ganrepro.pipeline.plan import Plan
-from ganrepro.pipeline.spec import Section
+from ganrepro.workflow.plan import Plan
+from ganrepro.workflow.spec import Section
 from ganrepro.reporting.aggregate import (
     Summary,
     format_summary,

@@ -1,6 +1,6 @@
 """Where a training step's batch comes from: the device-resident split or a DataLoader.
 
-Both sources follow the same order (:class:`~ganrepro.data.sampler.EpochSampler`, a function of seed and
+Both sources follow the same order (:class:`~ganrepro.loading.sampler.EpochSampler`, a function of seed and
 epoch) and the same per-item draws, so switching between them changes speed, never the numbers.
 ``data.resident`` picks: ``auto`` keeps the split resident when it fits ``data.resident_budget_mb``, ``on``
 always does, ``off`` never does (and a dataset handed to the trainer directly is always read through a
@@ -15,10 +15,10 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from ganrepro.config import Config
-from ganrepro.data.aligned import AlignedDataset
-from ganrepro.data.resident import ResidentSplit, resident_bytes
-from ganrepro.data.sampler import EpochSampler
-from ganrepro.data.unaligned import UnalignedDataset
+from ganrepro.loading.aligned import AlignedDataset
+from ganrepro.loading.resident import ResidentSplit, resident_bytes
+from ganrepro.loading.sampler import EpochSampler
+from ganrepro.loading.unaligned import UnalignedDataset
 
 
 class BatchSource(Protocol):

@@ -3,7 +3,7 @@
 Each member's run directory is exactly what ``ganrepro train`` writes (config.yaml, provenance.json, losses.csv,
 loss_curves.png, samples/, checkpoints/latest.pt, epoch_NNNN.pt, final.pt) and its checkpoints are solo
 checkpoints, so ``ganrepro evaluate``, tracking and reports read them unchanged, and ``ganrepro train`` could
-even continue a member alone.  Each member has its own data order (:class:`~ganrepro.data.sampler.EpochSampler`
+even continue a member alone.  Each member has its own data order (:class:`~ganrepro.loading.sampler.EpochSampler`
 with its seed), jitter (its dataset's seed), pools and loss weights; with dropout off a member ends at its solo
 run's weights within float tolerance (grouped kernels sum in another order).  With dropout on, the grouped
 network draws one dropout mask for all members from the global stream, so members' masks differ from their solo
@@ -35,7 +35,7 @@ from torch.utils.data import Dataset
 
 from ganrepro import atomic
 from ganrepro.config import Config
-from ganrepro.data import build_dataset
+from ganrepro.loading import build_dataset
 from ganrepro.devices import resolve_device
 from ganrepro.errors import UserError
 from ganrepro.training import checkpoint, graphs, rundir

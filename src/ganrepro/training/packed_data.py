@@ -16,7 +16,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ganrepro.config import Config
-from ganrepro.data.resident import ResidentSplit
+from ganrepro.loading.resident import ResidentSplit
 from ganrepro.training.batches import (
     BatchSource,
     LoaderBatches,

@@ -1,6 +1,6 @@
 """Seeding and capturing every random number generator a run touches.
 
-Data order and augmentation have their own seeded generators (:mod:`ganrepro.data`), the image pool its own
+Data order and augmentation have their own seeded generators (:mod:`ganrepro.loading`), the image pool its own
 (:mod:`ganrepro.training.pool`); dropout, weight init and anything else use the global generators below,
 whose states are stored in every checkpoint and restored on resume.
 """

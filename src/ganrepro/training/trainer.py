@@ -22,7 +22,7 @@ import torch
 from torch.utils.data import Dataset, default_collate
 
 from ganrepro.config import Config
-from ganrepro.data import build_dataset
+from ganrepro.loading import build_dataset
 from ganrepro.devices import resolve_device
 from ganrepro.errors import UserError
 from ganrepro.training import checkpoint, graphs, rundir

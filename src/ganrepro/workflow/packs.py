@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING
 
 from ganrepro.config import Config
 from ganrepro.errors import ConfigError
-from ganrepro.pipeline.spec import PACK_MODES
+from ganrepro.workflow.spec import PACK_MODES
 from ganrepro.training.packing import check_packable
 
 if TYPE_CHECKING:  # the plan asks for its packs; this module only reads its runs and configs
-    from ganrepro.pipeline.plan import Plan
+    from ganrepro.workflow.plan import Plan
 
 
 @dataclass(frozen=True)

@@ -26,10 +26,10 @@ from typing import Any, Callable
 import numpy as np
 from PIL import Image
 
-from ganrepro.datasets.labels import palette_array, render_colour_map
-from ganrepro.datasets.recipes import build_aligned, manifest_fields, up_to_date
-from ganrepro.datasets.registry import DatasetSpec, extracted_dir, prepared_dir
-from ganrepro.datasets.staging import PreparedBuilder, remove_stale, staging_prefix
+from ganrepro.preparation.labels import palette_array, render_colour_map
+from ganrepro.preparation.recipes import build_aligned, manifest_fields, up_to_date
+from ganrepro.preparation.registry import DatasetSpec, extracted_dir, prepared_dir
+from ganrepro.preparation.staging import PreparedBuilder, remove_stale, staging_prefix
 from ganrepro.errors import DataError, UserError
 
 GENERATOR_VERSION = 1

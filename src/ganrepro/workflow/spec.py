@@ -26,7 +26,7 @@ CLAIM_METRICS = (*PAPER_METRICS, "fid", "kid", "ssim", "psnr")
 LOWER_IS_BETTER = ("fid", "kid")
 #: A released model's source: a URL the datasets' download code can fetch, or a file path.
 RELEASED_URL_SCHEMES = ("http://", "https://", "file://")
-#: How a profile groups a table's runs into packs (see :mod:`ganrepro.pipeline.packs`).
+#: How a profile groups a table's runs into packs (see :mod:`ganrepro.workflow.packs`).
 PACK_MODES: tuple[str, ...] = ("none", "seeds", "compatible")
 #: Metrics a claim may name in the other kinds of section (their own columns).
 CLAIM_METRICS_BY_SECTION = {"labelmap": PAPER_METRICS, "colorhist": ("L", "a", "b"), "fid": ("fid", "kid")}
@@ -221,7 +221,7 @@ class Profile:
     #: `pack` (default none): which runs train together in one job on one device (`ganrepro train-pack`): none,
     #: or {mode: seeds | compatible, max_size: N}.  seeds: the seeds of a row; compatible: every run of a table
     #: whose networks have the same shapes (rows differing only in seed and loss weights).  A build overrides it
-    #: with --config pack=MODE[:N].  See :mod:`ganrepro.pipeline.packs`.
+    #: with --config pack=MODE[:N].  See :mod:`ganrepro.workflow.packs`.
     pack: PackPolicy = PackPolicy()
 
     def overrides(self, model: str, dataset: str) -> dict[str, Any]:

@@ -125,7 +125,7 @@ def prepared_dir(name: str, data_dir: str | os.PathLike[str] | None = None) -> P
 
 def dataset_state(spec: DatasetSpec, data_dir: str | os.PathLike[str] | None = None) -> str:
     """``prepared`` (a readable manifest), ``downloaded`` (every raw archive present) or ``absent``."""
-    from ganrepro.datasets.manifest import load_manifest
+    from ganrepro.preparation.manifest import load_manifest
 
     prepared = prepared_dir(spec.name, data_dir)
     if (prepared / "manifest.json").is_file():

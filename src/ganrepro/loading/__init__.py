@@ -1,6 +1,6 @@
 """Torch datasets the trainers read: aligned pairs (pix2pix) and unaligned domains (CycleGAN).
 
-(Downloading and preparing the raw archives into these layouts is :mod:`ganrepro.datasets`.)
+(Downloading and preparing the raw archives into these layouts is :mod:`ganrepro.preparation`.)
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from pathlib import Path
 from torch.utils.data import Dataset
 
 from ganrepro.config import Config
-from ganrepro.data.aligned import AlignedDataset
-from ganrepro.data.jitter import ImageTransform
-from ganrepro.data.unaligned import UnalignedDataset
+from ganrepro.loading.aligned import AlignedDataset
+from ganrepro.loading.jitter import ImageTransform
+from ganrepro.loading.unaligned import UnalignedDataset
 from ganrepro.errors import DataError
 
 __all__ = ["AlignedDataset", "UnalignedDataset", "build_dataset"]

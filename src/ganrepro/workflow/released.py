@@ -1,7 +1,7 @@
 """The authors' released generators in a table build: which apply, where they go, and their two commands.
 
 A table section may name released models (``released:`` in params/tables/*.yaml, checked by
-:mod:`ganrepro.pipeline.spec`).  In a build they become two jobs each, beside the trained rows::
+:mod:`ganrepro.workflow.spec`).  In a build they become two jobs each, beside the trained rows::
 
     results/{dataset}/{profile}/released/{id}/                 the imported run directory (RUN_DIR)
         checkpoints/final.pt                                   ``ganrepro import-checkpoint`` (fetch + verify + import)
@@ -26,10 +26,10 @@ from urllib.parse import urlsplit
 
 from ganrepro.config import Config, ConfigError, load_config
 from ganrepro.metrics import METRIC_NAMES
-from ganrepro.pipeline.spec import Released
+from ganrepro.workflow.spec import Released
 
 if TYPE_CHECKING:
-    from ganrepro.pipeline.plan import Plan
+    from ganrepro.workflow.plan import Plan
 
 #: The folder under a build's results holding the imported released models (never a table name).
 RELEASED_DIR = "released"
@@ -44,7 +44,7 @@ class Skipped:
 
 
 class ReleasedModels:
-    """The released models of one :class:`~ganrepro.pipeline.plan.Plan`: paths and command lines by id."""
+    """The released models of one :class:`~ganrepro.workflow.plan.Plan`: paths and command lines by id."""
 
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
@@ -109,7 +109,7 @@ class ReleasedModels:
     def config(self, rid: str) -> Config:
         """The config ``import-checkpoint`` writes into the run directory (what the report checks it against)."""
         from ganrepro.commands.importer import import_defaults
-        from ganrepro.pipeline.plan import _assignments
+        from ganrepro.workflow.plan import _assignments
 
         entry, table = self.entry(rid), self.declared[rid][1]
         sets = [*import_defaults(entry.arch), *_assignments(self.overrides(rid))]
@@ -118,7 +118,7 @@ class ReleasedModels:
     def validate(self) -> None:
         """Each model names a known dataset (else it would silently never apply); each applicable model's
         config resolves, and it reads the test split exactly as the table's rows."""
-        from ganrepro.datasets.registry import load_registry
+        from ganrepro.preparation.registry import load_registry
 
         known = load_registry()
         for rid, (entry, table) in self.declared.items():
@@ -159,7 +159,7 @@ class ReleasedModels:
 
     def import_command(self, rid: str) -> str:
         """Fetch (verified, mirror honoured), import into the run directory: one ``import-checkpoint``."""
-        from ganrepro.pipeline.plan import _logged, _sets
+        from ganrepro.workflow.plan import _logged, _sets
 
         entry, table = self.entry(rid), self.declared[rid][1]
         argv = ["ganrepro", "import-checkpoint", entry.source, "--arch", entry.arch,
@@ -175,7 +175,7 @@ class ReleasedModels:
 
     def evaluate_command(self, rid: str) -> str:
         """The rows' evaluation command line (:meth:`Plan.evaluate_argv`) on the imported run directory."""
-        from ganrepro.pipeline.plan import _logged
+        from ganrepro.workflow.plan import _logged
 
         segmenter = ["--segmenter", self.plan.segmenter_checkpoint(self.entry(rid).size)]
         naming = [t for t in self.plan.tables if any(e.id == rid for e in self.for_table(t))]

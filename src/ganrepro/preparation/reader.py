@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from ganrepro.data.aligned import split_pair
-from ganrepro.datasets.manifest import load_manifest as data_layer_load
-from ganrepro.datasets.registry import prepared_dir
+from ganrepro.loading.aligned import split_pair
+from ganrepro.preparation.manifest import load_manifest as data_layer_load
+from ganrepro.preparation.registry import prepared_dir
 from ganrepro.errors import DataError
 from ganrepro.images import list_images, load_image
 from ganrepro.metrics.imagesets import NamedImage

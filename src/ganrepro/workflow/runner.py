@@ -1,8 +1,8 @@
 """A table build without Snakemake or DVC: the plan's stages run in dependency order, like ``make``.
 
 A GPU machine often has torch but not the workflow tools.  This runner takes the stages of
-:func:`~ganrepro.pipeline.dvc.dvc_stages` (name, command, deps, outs: the stages of
-:func:`~ganrepro.pipeline.stages.build_stages` as ``dvc repro`` runs them, the command lines Snakemake runs), keeps those the table's report needs, and runs each one whose outputs are missing or older
+:func:`~ganrepro.workflow.dvc.dvc_stages` (name, command, deps, outs: the stages of
+:func:`~ganrepro.workflow.stages.build_stages` as ``dvc repro`` runs them, the command lines Snakemake runs), keeps those the table's report needs, and runs each one whose outputs are missing or older
 than its inputs.  Three things differ from ``dvc repro``, each because the runner has no other tool around it:
 
 - the ``ganrepro dvc-yaml --check`` guard of the train stages is dropped: it checks that dvc.yaml matches
@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from ganrepro.errors import UserError
-from ganrepro.pipeline.dvc import dvc_stages
-from ganrepro.pipeline.plan import Plan
+from ganrepro.workflow.dvc import dvc_stages
+from ganrepro.workflow.plan import Plan
 
 #: The order stage kinds are reported in (a kind not listed, e.g. one added later, follows in plan order).
 KIND_ORDER = ("download", "prepare", "segmenter", "import-checkpoint", "train", "train-pack", "evaluate", "track",

@@ -6,7 +6,7 @@ For aligned pairs one draw is shared by A and B so that the two halves stay regi
 
 How the resize is done and which crop offsets can be drawn depend on the config's ``reference``
 (:mod:`ganrepro.fidelity`): the port resizes uint8 images with PIL bicubic and draws offsets 0 … load − crop;
-the Lua code scales float images bilinearly (:func:`~ganrepro.data.resize.lua_scale`) and draws 1 … load − crop.
+the Lua code scales float images bilinearly (:func:`~ganrepro.loading.resize.lua_scale`) and draws 1 … load − crop.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 
 from ganrepro.config import Config
-from ganrepro.data.resize import lua_scale, pil_bicubic
+from ganrepro.loading.resize import lua_scale, pil_bicubic
 from ganrepro.fidelity import Fidelity
 
 

@@ -1,7 +1,7 @@
 """``ganrepro download``: fetch a registered data set's archives, verify them, and extract them safely.
 
 Order for each archive (nothing is trusted before its hash is checked):
-1. fetch into ``raw/.{file}.part`` (resumable, retried: :mod:`ganrepro.datasets.transfer`);
+1. fetch into ``raw/.{file}.part`` (resumable, retried: :mod:`ganrepro.preparation.transfer`);
 2. hash it and compare with the registry's sha256, else with the hash locked at the first download;
 3. read it through once (refusing unsafe members and catching truncation);
 4. rename it atomically to ``raw/{file}``; 5. extract all-or-nothing into ``extracted/{stem}/``; only then is
@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from ganrepro.atomic import write_json
-from ganrepro.datasets.checksums import ChecksumLock
+from ganrepro.preparation.checksums import ChecksumLock
 from ganrepro.hashing import sha256_file
-from ganrepro.datasets.extract import safe_extract, scan_archive
-from ganrepro.datasets.registry import ArchiveSpec, DatasetSpec, extracted_dir, raw_dir
-from ganrepro.datasets.transfer import OfflineError, RetryPolicy, fetch
+from ganrepro.preparation.extract import safe_extract, scan_archive
+from ganrepro.preparation.registry import ArchiveSpec, DatasetSpec, extracted_dir, raw_dir
+from ganrepro.preparation.transfer import OfflineError, RetryPolicy, fetch
 from ganrepro.errors import DataError
 from ganrepro.paths import data_dir as resolve_data_dir
 

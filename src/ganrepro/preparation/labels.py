@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ganrepro.datasets.registry import LabelSet
+from ganrepro.preparation.registry import LabelSet
 
 #: RGB distance beyond which a pixel counts as a smeared boundary pixel rather than noise around one colour.
 AMBIGUOUS_DISTANCE = 40.0

@@ -1,7 +1,7 @@
 """A table build as an ordered list of stages: each job's name, command, inputs and outputs, from the plan.
 
 The Snakefile schedules the same jobs through its rules (whose commands come from the same
-:class:`~ganrepro.pipeline.plan.Plan` methods); anything that runs a build without Snakemake — ``ganrepro
+:class:`~ganrepro.workflow.plan.Plan` methods); anything that runs a build without Snakemake — ``ganrepro
 dvc-yaml``, or a plain loop over :func:`build_stages` — reads this list, so every runner executes the same
 command lines.  The order is a valid execution order: a stage comes after every stage that writes its deps.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ganrepro.pipeline.plan import Plan
+from ganrepro.workflow.plan import Plan
 
 #: Stage kinds whose outputs are small files (JSON, markdown, figures) rather than models.
 SMALL_OUTPUTS = frozenset({"evaluate", "evaluate-released", "track-parent", "track", "report", "latest-report"})

@@ -16,7 +16,7 @@ every file goes::
 
 Everything but ``reports/published/`` is a build product, ignored by git, so that a fresh clone has none of
 it and the workflow builds everything.  The Snakefile's rules run the commands built here (``params: cmd=``)
-and :mod:`ganrepro.pipeline.stages` lists the same commands as stages for ``ganrepro dvc-yaml``, so the two
+and :mod:`ganrepro.workflow.stages` lists the same commands as stages for ``ganrepro dvc-yaml``, so the two
 DAGs cannot disagree on a command line.
 """
 
@@ -30,12 +30,12 @@ from typing import TYPE_CHECKING, Any
 
 from ganrepro.config import Config, ConfigError, load_config
 from ganrepro.metrics import METRIC_NAMES
-from ganrepro.pipeline.packs import Pack, table_packs
-from ganrepro.pipeline.spec import PackPolicy, Profile, Table, available, load_profile, load_table, parse_pack
+from ganrepro.workflow.packs import Pack, table_packs
+from ganrepro.workflow.spec import PackPolicy, Profile, Table, available, load_profile, load_table, parse_pack
 from ganrepro.runfiles import CHECKPOINTS_DIR, FINAL_CHECKPOINT, METRICS_FILE
 
 if TYPE_CHECKING:
-    from ganrepro.pipeline.released import ReleasedModels
+    from ganrepro.workflow.released import ReleasedModels
 
 DEFAULT_DATASET = "facades"
 DEFAULT_PROFILE = "paper"
@@ -88,7 +88,7 @@ class Plan:
     @cached_property
     def released(self) -> ReleasedModels:
         """The authors' released models the tables name, as far as this build evaluates them."""
-        from ganrepro.pipeline.released import ReleasedModels
+        from ganrepro.workflow.released import ReleasedModels
 
         return ReleasedModels(self)
 
@@ -181,7 +181,7 @@ class Plan:
     @cached_property
     def archives(self) -> list[str]:
         """The raw archive files the download stage produces ([] for the generated dataset)."""
-        from ganrepro.datasets.registry import get_spec
+        from ganrepro.preparation.registry import get_spec
 
         spec = get_spec(self.dataset)
         return [f"{self.data_dir}/{self.dataset}/raw/{a.file}" for a in spec.archives]

@@ -20,10 +20,10 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
-from ganrepro.datasets.imagecheck import read_checked, read_label_ids
-from ganrepro.datasets.labels import map_label_ids, train_id_table
-from ganrepro.datasets.registry import DatasetSpec
-from ganrepro.datasets.staging import PreparedBuilder
+from ganrepro.preparation.imagecheck import read_checked, read_label_ids
+from ganrepro.preparation.labels import map_label_ids, train_id_table
+from ganrepro.preparation.registry import DatasetSpec
+from ganrepro.preparation.staging import PreparedBuilder
 from ganrepro.errors import DataError
 
 #: (source split, prepared split): the reference trains on train and tests on val.

@@ -4,5 +4,5 @@ into the layout the trainers read (``{data_dir}/{name}/prepared``), its manifest
 
 Layout per data set: ``raw/`` (the verified archives), ``extracted/`` (their contents, one folder per
 archive), ``prepared/`` (what trainers and metrics read, described by ``prepared/manifest.json``).
-The torch Dataset classes that read ``prepared/`` live in :mod:`ganrepro.data`, not here.
+The torch Dataset classes that read ``prepared/`` live in :mod:`ganrepro.loading`, not here.
 """

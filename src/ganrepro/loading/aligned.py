@@ -8,7 +8,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from ganrepro.config import DataConfig
-from ganrepro.data.jitter import ImageTransform, item_rng
+from ganrepro.loading.jitter import ImageTransform, item_rng
 from ganrepro.errors import DataError
 from ganrepro.images import list_images, load_image
 

@@ -17,11 +17,11 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ganrepro.datasets.imagecheck import CheckedImage, check_pair, halves, read_checked
-from ganrepro.datasets.labels import DecodeStats, decode_colour_map, palette_array
-from ganrepro.datasets.manifest import load_manifest
-from ganrepro.datasets.registry import DatasetSpec
-from ganrepro.datasets.staging import PreparedBuilder
+from ganrepro.preparation.imagecheck import CheckedImage, check_pair, halves, read_checked
+from ganrepro.preparation.labels import DecodeStats, decode_colour_map, palette_array
+from ganrepro.preparation.manifest import load_manifest
+from ganrepro.preparation.registry import DatasetSpec
+from ganrepro.preparation.staging import PreparedBuilder
 from ganrepro.errors import DataError
 from ganrepro.images import list_images
 

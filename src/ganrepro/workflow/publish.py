@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ganrepro.errors import UserError
-from ganrepro.pipeline.plan import Plan
+from ganrepro.workflow.plan import Plan
 
 #: Image links of a markdown report, ``![alt](path)``.
 IMAGE_LINK = re.compile(r"!\[[^\]]*\]\(([^)\s]+)\)")

@@ -2,7 +2,7 @@
 
 Decoding a PNG and resizing it on the host every step costs more than a pix2pix step on a GPU.  A
 :class:`ResidentSplit` decodes every item once, resizes it once to ``load_size`` exactly as
-:class:`~ganrepro.data.jitter.ImageTransform` does for the run's ``reference`` (PIL bicubic to uint8 for the
+:class:`~ganrepro.loading.jitter.ImageTransform` does for the run's ``reference`` (PIL bicubic to uint8 for the
 port; ``lua_scale`` in float32, already mapped to [-1, 1], for the Lua code), and keeps the stack on the
 device.  Each step then takes the crop and flip that the dataset would have drawn, from the same
 ``item_rng(seed, epoch, index)`` in the same order, so the tensors a step sees are bit-identical to the
@@ -22,10 +22,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ganrepro.data.aligned import AlignedDataset
-from ganrepro.data.jitter import ImageTransform, Jitter, item_rng
-from ganrepro.data.resize import lua_scale, pil_bicubic
-from ganrepro.data.unaligned import UnalignedDataset
+from ganrepro.loading.aligned import AlignedDataset
+from ganrepro.loading.jitter import ImageTransform, Jitter, item_rng
+from ganrepro.loading.resize import lua_scale, pil_bicubic
+from ganrepro.loading.unaligned import UnalignedDataset
 
 ResidentSource = AlignedDataset | UnalignedDataset
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ganrepro.datasets.recipes import (
+from ganrepro.preparation.recipes import (
     ALIGNED_ORDER,
     UNALIGNED_FOLDERS,
     Log,
@@ -21,9 +21,9 @@ from ganrepro.datasets.recipes import (
     stderr_log,
     up_to_date,
 )
-from ganrepro.datasets.registry import DatasetSpec, prepared_dir
-from ganrepro.datasets.staging import PreparedBuilder
-from ganrepro.datasets.synthetic import prepare_synthetic
+from ganrepro.preparation.registry import DatasetSpec, prepared_dir
+from ganrepro.preparation.staging import PreparedBuilder
+from ganrepro.preparation.synthetic import prepare_synthetic
 from ganrepro.errors import DataError
 from ganrepro.hashing import sha256_json
 
@@ -38,7 +38,7 @@ def prepare_dataset(spec: DatasetSpec, data_dir: str | os.PathLike[str] | None =
         return prepare_synthetic(spec, data_dir, force=force, options=options or {}, log=log)
     if options:
         raise DataError(f"{', '.join(sorted(options))} only apply to `prepare synthetic`")
-    from ganrepro.datasets.download import ensure_extracted
+    from ganrepro.preparation.download import ensure_extracted
 
     sources = ensure_extracted(spec, data_dir, log=log)
     hashes = {file: sha for file, (_, sha) in sources.items()}
@@ -51,7 +51,7 @@ def prepare_dataset(spec: DatasetSpec, data_dir: str | os.PathLike[str] | None =
     folders = [folder for folder, _ in sources.values()]
     with PreparedBuilder(target) as builder:
         if spec.recipe == "cityscapes":
-            from ganrepro.datasets.cityscapes import build_cityscapes
+            from ganrepro.preparation.cityscapes import build_cityscapes
 
             build_cityscapes(spec, builder, folders, log=log)
         elif spec.recipe == "aligned":

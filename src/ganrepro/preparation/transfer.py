@@ -5,7 +5,7 @@ So the body is streamed in chunks into a ``.part`` file; after a cut, the next a
 with an HTTP ``Range`` request (and starts over when the server ignores or refuses it), and transient
 failures (timeouts, resets, truncated bodies, HTTP 5xx/408/429) are retried with exponential backoff.
 Failures that cannot heal by waiting (no DNS / no route: offline; HTTP 404; a missing local file) stop at
-once.  Hash checking and renaming are the caller's job (:mod:`ganrepro.datasets.download`).
+once.  Hash checking and renaming are the caller's job (:mod:`ganrepro.preparation.download`).
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image
 
 from ganrepro.atomic import write_json
-from ganrepro.datasets.manifest import MANIFEST_NAME, data_hash, hash_tree
+from ganrepro.preparation.manifest import MANIFEST_NAME, data_hash, hash_tree
 
 
 BUILDING = ".prepared.building-"
