@@ -17,9 +17,9 @@ first to last step).  The peak GPU memory of each run is printed beside it.
 ``--pack 1,3,8,13`` measures packs instead (:mod:`ganrepro.training.pack`): for each size N, N runs of the same
 configuration with seeds 0…N−1 trained together by ``train_pack`` end to end for ``--steps`` steps on the
 resident split, graphed on CUDA (eager if capture fails, which the row says) and eager on CPU; the rate is the
-aggregate in samples/s (N × steps per second), end to end and in the loop, with the peak GPU memory.  ``--profile DIR`` records
-``--profile-steps`` eager CycleGAN steps with torch.profiler (after warm-up), prints the operators that take
-the most device time and writes a Chrome trace to DIR.
+aggregate in samples/s (N × steps per second), end to end and in the loop, with the peak GPU memory.
+``--profile DIR`` records ``--profile-steps`` eager CycleGAN steps with torch.profiler (after warm-up), prints
+the operators that take the most device time and writes a Chrome trace to DIR.
 
     PYTHONPATH=src python benchmarks/train_throughput.py --data data/facades/prepared [--steps 300]
         [--models pix2pix,cyclegan] [--size 256] [--device auto] [--profile DIR] [--pack 1,3,8,13]
@@ -35,8 +35,8 @@ import json
 import platform
 import tempfile
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import torch
 
@@ -57,12 +57,27 @@ ENGINES = {
 def config_for(model: str, data: Path, size: int, steps: int, engine: str, extra: Sequence[str] = ()) -> Config:
     """``extra``: ``--set`` overrides, ``MODEL:KEY=VALUE`` applying to that model only."""
     load = size * 286 // 256
-    mine = [o.split(":", 1)[1] if ":" in o.split("=", 1)[0] else o for o in extra
-            if ":" not in o.split("=", 1)[0] or o.startswith(f"{model}:")]
-    return load_config(params_dir() / f"{model}.yaml", [
-        f"data.root={data}", f"data.load_size={load}", f"data.crop_size={size}", f"data.max_items={steps}",
-        "train.n_epochs=1", "train.n_epochs_decay=0", "train.latest_every_steps=0", "train.sample_every_steps=0",
-        "train.checkpoint_every_epochs=0", *ENGINES[engine], *mine])
+    mine = [
+        o.split(":", 1)[1] if ":" in o.split("=", 1)[0] else o
+        for o in extra
+        if ":" not in o.split("=", 1)[0] or o.startswith(f"{model}:")
+    ]
+    return load_config(
+        params_dir() / f"{model}.yaml",
+        [
+            f"data.root={data}",
+            f"data.load_size={load}",
+            f"data.crop_size={size}",
+            f"data.max_items={steps}",
+            "train.n_epochs=1",
+            "train.n_epochs_decay=0",
+            "train.latest_every_steps=0",
+            "train.sample_every_steps=0",
+            "train.checkpoint_every_epochs=0",
+            *ENGINES[engine],
+            *mine,
+        ],
+    )
 
 
 @contextlib.contextmanager
@@ -110,8 +125,15 @@ def run(model: str, engine: str, args: argparse.Namespace, device: torch.device)
         wall = time.perf_counter() - start
         in_loop = loop_rate(Path(tmp) / "run" / "losses.csv")
     memory = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None
-    return {"model": model, "engine": engine, "steps": result.progress.step, "end_to_end_it_s": result.progress.step / wall,
-            "in_loop_it_s": in_loop, "wall_s": wall, "peak_gpu_memory_gib": memory}
+    return {
+        "model": model,
+        "engine": engine,
+        "steps": result.progress.step,
+        "end_to_end_it_s": result.progress.step / wall,
+        "in_loop_it_s": in_loop,
+        "wall_s": wall,
+        "peak_gpu_memory_gib": memory,
+    }
 
 
 def guarded(model: str, engine: str, args: argparse.Namespace, device: torch.device) -> dict:
@@ -137,8 +159,10 @@ def profile(args: argparse.Namespace, device: torch.device) -> None:
     config = config_for("cyclegan", args.data, args.size, 8, "resident+eager")
     model = trainer.build_model(config, device)
     model.train_mode(True)
-    batch = {"A": torch.rand(1, 3, args.size, args.size, device=device) * 2 - 1,
-             "B": torch.rand(1, 3, args.size, args.size, device=device) * 2 - 1}
+    batch = {
+        "A": torch.rand(1, 3, args.size, args.size, device=device) * 2 - 1,
+        "B": torch.rand(1, 3, args.size, args.size, device=device) * 2 - 1,
+    }
     for _ in range(3):
         model.train_step(batch)
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
@@ -157,8 +181,9 @@ def profile(args: argparse.Namespace, device: torch.device) -> None:
 
 def run_pack(model: str, size: int, engine: str, args: argparse.Namespace, device: torch.device) -> dict:
     """A pack of ``size`` seeds trained end to end by the pack trainer; aggregate samples/s."""
-    configs = [config_for(model, args.data, args.size, args.steps, engine, [*args.set, f"seed={seed}"])
-               for seed in range(size)]
+    configs = [
+        config_for(model, args.data, args.size, args.steps, engine, [*args.set, f"seed={seed}"]) for seed in range(size)
+    ]
     if device.type == "cuda":
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats(device)
@@ -170,9 +195,16 @@ def run_pack(model: str, size: int, engine: str, args: argparse.Namespace, devic
         in_loop = loop_rate(dirs[0] / "losses.csv")
     memory = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None
     steps = result.progress.step
-    return {"model": model, "pack": size, "engine": engine, "steps": steps,
-            "end_to_end_samples_s": size * steps / wall, "in_loop_samples_s": size * in_loop, "wall_s": wall,
-            "peak_gpu_memory_gib": memory}
+    return {
+        "model": model,
+        "pack": size,
+        "engine": engine,
+        "steps": steps,
+        "end_to_end_samples_s": size * steps / wall,
+        "in_loop_samples_s": size * in_loop,
+        "wall_s": wall,
+        "peak_gpu_memory_gib": memory,
+    }
 
 
 def guarded_pack(model: str, size: int, args: argparse.Namespace, device: torch.device) -> dict:
@@ -192,8 +224,10 @@ def pack_cell(result: dict) -> str:
     if "steps" not in result:
         return f"pack {result['pack']}: {result['note']}"
     memory = f", {result['peak_gpu_memory_gib']:.1f} GiB" if result["peak_gpu_memory_gib"] is not None else ""
-    return (f"pack {result['pack']}: {result['end_to_end_samples_s']:.1f} e2e / {result['in_loop_samples_s']:.1f} "
-            f"loop samples/s{memory} ({result['engine']})")
+    return (
+        f"pack {result['pack']}: {result['end_to_end_samples_s']:.1f} e2e / {result['in_loop_samples_s']:.1f} "
+        f"loop samples/s{memory} ({result['engine']})"
+    )
 
 
 def pack_mode(args: argparse.Namespace, device: torch.device) -> None:
@@ -219,10 +253,19 @@ def main() -> None:
     parser.add_argument("--engines", default=",".join(ENGINES))
     parser.add_argument("--profile", type=Path, default=None, help="also profile CycleGAN steps into this folder")
     parser.add_argument("--profile-steps", type=int, default=5)
-    parser.add_argument("--pack", default=None, metavar="N,N,...",
-                        help="measure packs of these sizes (aggregate samples/s) instead of the engines")
-    parser.add_argument("--set", action="append", default=[], metavar="[MODEL:]KEY=VALUE",
-                        help="extra config override (repeatable); with MODEL: for that model only")
+    parser.add_argument(
+        "--pack",
+        default=None,
+        metavar="N,N,...",
+        help="measure packs of these sizes (aggregate samples/s) instead of the engines",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="[MODEL:]KEY=VALUE",
+        help="extra config override (repeatable); with MODEL: for that model only",
+    )
     args = parser.parse_args()
     device = torch.device(resolve_device(args.device))
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"

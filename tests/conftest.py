@@ -69,10 +69,26 @@ class Poisoned:
 
 def tiny_overrides(root: Path, model: str = "pix2pix") -> list[str]:
     """Overrides that make a config train in about a second per epoch on one CPU core."""
-    common = [f"data.root={root}", "data.load_size=36", "data.crop_size=32", "network.ngf=8", "network.ndf=8",
-              "train.n_epochs=1", "train.n_epochs_decay=1", "train.sample_count=2",
-              "train.sample_every_steps=0", "train.latest_every_steps=0", "train.checkpoint_every_epochs=1"]
+    common = [
+        f"data.root={root}",
+        "data.load_size=36",
+        "data.crop_size=32",
+        "network.ngf=8",
+        "network.ndf=8",
+        "train.n_epochs=1",
+        "train.n_epochs_decay=1",
+        "train.sample_count=2",
+        "train.sample_every_steps=0",
+        "train.latest_every_steps=0",
+        "train.checkpoint_every_epochs=1",
+    ]
     if model == "pix2pix":
         return ["model=pix2pix", "network.generator=unet_32", "network.discriminator=patch16", *common]
-    return ["model=cyclegan", "network.generator=resnet_2blocks", "network.discriminator=patch16",
-            "network.norm=instance", "cyclegan.pool_size=3", *common]
+    return [
+        "model=cyclegan",
+        "network.generator=resnet_2blocks",
+        "network.discriminator=patch16",
+        "network.norm=instance",
+        "cyclegan.pool_size=3",
+        *common,
+    ]

@@ -21,8 +21,8 @@ import numpy as np
 import yaml
 from PIL import Image
 
-from ganrepro.preparation.registry import DatasetSpec, load_registry
 from ganrepro.paths import PACKAGE_ROOT
+from ganrepro.preparation.registry import DatasetSpec, load_registry
 
 REAL_REGISTRY = PACKAGE_ROOT / "params" / "datasets.yaml"
 
@@ -92,7 +92,7 @@ class LocalServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}"
 
-    def __enter__(self) -> "LocalServer":
+    def __enter__(self) -> LocalServer:
         self.thread.start()
         return self
 
@@ -166,16 +166,33 @@ def write_registry(folder: Path, datasets: dict[str, dict[str, Any]]) -> Path:
     return path
 
 
-def entry(file: str, url: str, *, sha256: str | None = None, recipe: str = "aligned", root: str = "toy",
-          labels: str | None = "cmp_facades", splits: dict[str, int] | None = None, **extra: Any) -> dict[str, Any]:
+def entry(
+    file: str,
+    url: str,
+    *,
+    sha256: str | None = None,
+    recipe: str = "aligned",
+    root: str = "toy",
+    labels: str | None = "cmp_facades",
+    splits: dict[str, int] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
     """A registry entry for a test archive (facades-like by default)."""
     kind = "unaligned" if recipe == "unaligned" else "aligned"
     fmt = "zip" if file.endswith(".zip") else "tar.gz"
-    return {"family": "test", "kind": kind, "recipe": recipe, "root": root,
-            "archives": [{"file": file, "format": fmt, "sha256": sha256, "url": url}],
-            "splits": splits if splits is not None else {"train": 4, "test": 2}, "image_size": 32,
-            "photo_side": "A" if labels else None, "labels_to_photo": "BtoA" if labels else None,
-            "labels": labels, **extra}
+    return {
+        "family": "test",
+        "kind": kind,
+        "recipe": recipe,
+        "root": root,
+        "archives": [{"file": file, "format": fmt, "sha256": sha256, "url": url}],
+        "splits": splits if splits is not None else {"train": 4, "test": 2},
+        "image_size": 32,
+        "photo_side": "A" if labels else None,
+        "labels_to_photo": "BtoA" if labels else None,
+        "labels": labels,
+        **extra,
+    }
 
 
 def spec_for(folder: Path, name: str, body: dict[str, Any]) -> DatasetSpec:

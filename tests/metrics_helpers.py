@@ -35,9 +35,16 @@ def make_prepared(root: Path, n_train: int = 6, n_test: int = 3, size: int = 32,
             Image.fromarray(pair).save(prepared / split / f"{i}.png")
             Image.fromarray(labels, mode="L").save(prepared / "labels" / split / f"{i}.png")
     manifest = {
-        "name": "tiny", "kind": "synthetic", "source_sha256": None, "classes": CLASSES, "ignore_index": 255,
-        "photo_side": "A", "labels_to_photo": "BtoA", "splits": {"train": n_train, "test": n_test},
-        "image_size": size, "notes": "made by tests/metrics_helpers.py",
+        "name": "tiny",
+        "kind": "synthetic",
+        "source_sha256": None,
+        "classes": CLASSES,
+        "ignore_index": 255,
+        "photo_side": "A",
+        "labels_to_photo": "BtoA",
+        "splits": {"train": n_train, "test": n_test},
+        "image_size": size,
+        "notes": "made by tests/metrics_helpers.py",
     }
     manifest["files"], manifest["data_hash"] = tree_hash(prepared)
     (prepared / "manifest.json").write_text(json.dumps(manifest))
@@ -48,8 +55,18 @@ def prepare_dataset(data_dir: Path, n_train: int = 4, n_test: int = 3, size: int
     """A small synthetic facades set made by the data layer's ``ganrepro prepare synthetic``."""
     from ganrepro.cli import main
 
-    args = ["prepare", "synthetic", "--data-dir", str(data_dir), "--size", str(size), "--train", str(n_train),
-            "--test", str(n_test)]
+    args = [
+        "prepare",
+        "synthetic",
+        "--data-dir",
+        str(data_dir),
+        "--size",
+        str(size),
+        "--train",
+        str(n_train),
+        "--test",
+        str(n_test),
+    ]
     assert main(args) == 0
     return data_dir / "synthetic" / "prepared"
 
@@ -75,10 +92,10 @@ class MeanColourNet:
 
         self.projection = torch.from_numpy(np.random.default_rng(0).normal(size=(48, 16))).float()
 
-    def to(self, device: str) -> "MeanColourNet":
+    def to(self, device: str) -> MeanColourNet:
         return self
 
-    def eval(self) -> "MeanColourNet":
+    def eval(self) -> MeanColourNet:
         return self
 
     def __call__(self, x):

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from ganrepro.preparation.registry import get_spec
 from ganrepro.errors import UserError
+from ganrepro.preparation.registry import get_spec
 from ganrepro.workflow.dvc import dvc_stages
 from ganrepro.workflow.plan import Plan
 from ganrepro.workflow.runner import Stage, argv_of, execute, plan_stages, without_option
@@ -84,7 +84,15 @@ def test_without_mlflow_the_track_stages_go_and_the_report_needs_no_parent() -> 
 
 
 def test_a_leading_ganrepro_runs_as_this_python() -> None:
-    assert argv_of("ganrepro --log a.log report t") == [sys.executable, "-m", "ganrepro", "--log", "a.log", "report", "t"]
+    assert argv_of("ganrepro --log a.log report t") == [
+        sys.executable,
+        "-m",
+        "ganrepro",
+        "--log",
+        "a.log",
+        "report",
+        "t",
+    ]
 
 
 def test_a_failing_stage_stops_the_build_naming_it_and_its_log(tmp_path: Path) -> None:
@@ -101,9 +109,26 @@ def test_a_failing_stage_stops_the_build_naming_it_and_its_log(tmp_path: Path) -
 def build(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "GANREPRO_PARAMS": str(cwd / "params")}
     env.pop("GANREPRO_DATA_DIR", None)
-    return subprocess.run([sys.executable, "-m", "ganrepro", "build", "tiny_ablation", "--dataset", "synthetic",
-                           "--profile", "smoke", "--no-track", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, check=False)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ganrepro",
+            "build",
+            "tiny_ablation",
+            "--dataset",
+            "synthetic",
+            "--profile",
+            "smoke",
+            "--no-track",
+            *args,
+        ],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 def test_build_runs_the_plans_commands_once_then_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -120,8 +145,15 @@ def test_build_runs_the_plans_commands_once_then_nothing(tmp_path: Path, monkeyp
     dry = build("--dry-run", cwd=tmp_path)
     assert dry.returncode == 0, dry.stderr
     assert dry.stdout.splitlines()[2:] == expected  # after the tracking line and the count line
-    assert [c.split()[3] for c in expected] == ["prepare", "segmenter", "train", "evaluate", "train", "evaluate",
-                                               "report"]
+    assert [c.split()[3] for c in expected] == [
+        "prepare",
+        "segmenter",
+        "train",
+        "evaluate",
+        "train",
+        "evaluate",
+        "report",
+    ]
 
     first = build("--jobs", "2", cwd=tmp_path)
     assert first.returncode == 0, first.stdout + first.stderr

@@ -18,16 +18,15 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import yaml
-
 from cluster.node import Cluster, unusable_reason
-from ganrepro.workflow.spec import load_table
 from test_pipeline_dag import BIN, run, snakemake, workflow_copy
+
+from ganrepro.workflow.spec import load_table
 
 pytestmark = pytest.mark.cluster
 
@@ -97,16 +96,35 @@ def job_of(pid: int) -> str:
 def test_table_builds_on_slurm_and_a_timed_out_job_resumes(slurm: Cluster, tmp_path: Path) -> None:
     work = workflow_copy(tmp_path / "w")
     variant_profile(work)
-    env = {**slurm.env, "GANREPRO_SLURM_PARTITION": slurm.partition, "GANREPRO_SLURM_ACCOUNT": slurm.account,
-           "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "OMP_NUM_THREADS": "1"}
+    env = {
+        **slurm.env,
+        "GANREPRO_SLURM_PARTITION": slurm.partition,
+        "GANREPRO_SLURM_ACCOUNT": slurm.account,
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "OMP_NUM_THREADS": "1",
+    }
     for key in ("MLFLOW_TRACKING_URI", "GANREPRO_PARAMS", "GANREPRO_DATA_DIR"):
         env.pop(key, None)
-    log = open(tmp_path / "snakemake.log", "w")
+    log = open(tmp_path / "snakemake.log", "w")  # noqa: SIM115 (the background build writes it)
     build = subprocess.Popen(
-        [str(BIN / "snakemake"), "--workflow-profile", "pipeline/executors/slurm", f"reports/{TABLE}.md",
-         "--config", "dataset=synthetic", f"profile={VARIANT}",
-         "--slurm-init-seconds-before-status-checks", "2", "--slurm-keep-successful-logs"],
-        cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
+        [
+            str(BIN / "snakemake"),
+            "--workflow-profile",
+            "pipeline/executors/slurm",
+            f"reports/{TABLE}.md",
+            "--config",
+            "dataset=synthetic",
+            f"profile={VARIANT}",
+            "--slurm-init-seconds-before-status-checks",
+            "2",
+            "--slurm-keep-successful-logs",
+        ],
+        cwd=work,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     results = work / "results" / "synthetic" / VARIANT
     frozen = results / TABLE / FROZEN_ROW / "seed0"
     try:
@@ -127,8 +145,9 @@ def test_table_builds_on_slurm_and_a_timed_out_job_resumes(slurm: Cluster, tmp_p
     assert build.returncode == 0, output[-6000:]
 
     # Every training job was a SLURM job; the frozen one was killed by its time limit, then ran again.
-    accounting = slurm.run("sacct", "-X", "--parsable2", "--noheader", "--starttime", "2020-01-01",
-                           "--format=JobIdRaw,State,Comment%500").stdout.splitlines()
+    accounting = slurm.run(
+        "sacct", "-X", "--parsable2", "--noheader", "--starttime", "2020-01-01", "--format=JobIdRaw,State,Comment%500"
+    ).stdout.splitlines()
     jobs = [line.split("|", 2) for line in accounting if line]
     train_jobs = [(jid, state, comment) for jid, state, comment in jobs if comment.startswith("rule_train_")]
     done = {comment for _, state, comment in train_jobs if state == "COMPLETED"}
@@ -177,8 +196,9 @@ def test_dvc_repro_builds_the_same_runs_as_snakemake(tmp_path: Path) -> None:
     # Snakemake, in another fresh copy, on two of those rows (one without a discriminator, one with): the
     # same config digest and bit-identical weights, so either tool can build or continue the other's table.
     smk_work = workflow_copy(tmp_path / "smk")
-    targets = [f"results/synthetic/smoke/{TABLE}/{row}/seed0/eval/test-trainmode/metrics.json"
-               for row in ("l1", "l1_cgan")]
+    targets = [
+        f"results/synthetic/smoke/{TABLE}/{row}/seed0/eval/test-trainmode/metrics.json" for row in ("l1", "l1_cgan")
+    ]
     snakemake("--cores", "2", *targets, "--config", "dataset=synthetic", "profile=smoke", cwd=smk_work)
     for target in targets:
         ours, theirs = (json.loads((w / target).read_text())["run"] for w in (dvc_work, smk_work))

@@ -17,34 +17,45 @@ def test_params_files_load_with_paper_settings() -> None:
     assert (p2p.network.generator, p2p.network.discriminator, p2p.pix2pix.lambda_l1) == ("unet_256", "patch70", 100.0)
     assert (p2p.data.load_size, p2p.data.crop_size, p2p.train.batch_size) == (286, 256, 1)
     cg = load_config(PARAMS / "cyclegan.yaml")
-    assert (cg.network.generator, cg.network.norm, cg.cyclegan.gan_mode, cg.cyclegan.pool_size) == \
-        ("resnet_9blocks", "instance", "lsgan", 50)
+    assert (cg.network.generator, cg.network.norm, cg.cyclegan.gan_mode, cg.cyclegan.pool_size) == (
+        "resnet_9blocks",
+        "instance",
+        "lsgan",
+        50,
+    )
 
 
 def test_overrides_are_typed() -> None:
-    cfg = load_config(PARAMS / "pix2pix.yaml", ["train.lr=1e-4", "pix2pix.lambda_l1=10", "data.flip=false",
-                                                  "data.max_items=null", "seed=7"])
+    cfg = load_config(
+        PARAMS / "pix2pix.yaml",
+        ["train.lr=1e-4", "pix2pix.lambda_l1=10", "data.flip=false", "data.max_items=null", "seed=7"],
+    )
     assert cfg.train.lr == pytest.approx(1e-4) and isinstance(cfg.train.lr, float)
     assert cfg.pix2pix.lambda_l1 == 10.0 and cfg.data.flip is False and cfg.seed == 7
     assert parse_override("a.b=x=y") == ("a.b", "x=y")
 
 
-@pytest.mark.parametrize("raw, words", [
-    ({"trian": {}}, ["trian", "allowed keys", "train"]),
-    ({"train": {"epochs": 3}}, ["train.epochs", "n_epochs"]),
-    ({"train": {"batch_size": 1.5}}, ["train.batch_size", "integer"]),
-    ({"data": {"flip": "yes"}}, ["data.flip", "true or false"]),
-    ({"network": {"norm": "layer"}}, ["network.norm", "batch", "instance", "none"]),
-    ({"pix2pix": {"gan": "cgan"}}, ["pix2pix.gan", "conditional", "unconditional"]),
-    ({"network": {"generator": "unet_9"}}, ["unet_9"]),
-    ({"network": {"discriminator": "patch99"}}, ["patch99", "patch70", "pixel"]),
-    ({"data": {"load_size": 128, "crop_size": 256}}, ["data.crop_size", "data.load_size"]),
-    ({"data": {"load_size": 70, "crop_size": 64}}, ["unet_256", "data.crop_size", "64"]),
-    ({"pix2pix": {"gan": "none", "lambda_l1": 0}}, ["pix2pix.gan", "lambda_l1", "nothing to train"]),
-    ({"model": "cyclegan", "network": {"generator": "resnet_9blocks"}, "data": {"output_nc": 1}},
-     ["lambda_identity", "input_nc", "output_nc"]),
-    ({"train": {"lr": 0}}, ["train.lr"]),
-])
+@pytest.mark.parametrize(
+    "raw, words",
+    [
+        ({"trian": {}}, ["trian", "allowed keys", "train"]),
+        ({"train": {"epochs": 3}}, ["train.epochs", "n_epochs"]),
+        ({"train": {"batch_size": 1.5}}, ["train.batch_size", "integer"]),
+        ({"data": {"flip": "yes"}}, ["data.flip", "true or false"]),
+        ({"network": {"norm": "layer"}}, ["network.norm", "batch", "instance", "none"]),
+        ({"pix2pix": {"gan": "cgan"}}, ["pix2pix.gan", "conditional", "unconditional"]),
+        ({"network": {"generator": "unet_9"}}, ["unet_9"]),
+        ({"network": {"discriminator": "patch99"}}, ["patch99", "patch70", "pixel"]),
+        ({"data": {"load_size": 128, "crop_size": 256}}, ["data.crop_size", "data.load_size"]),
+        ({"data": {"load_size": 70, "crop_size": 64}}, ["unet_256", "data.crop_size", "64"]),
+        ({"pix2pix": {"gan": "none", "lambda_l1": 0}}, ["pix2pix.gan", "lambda_l1", "nothing to train"]),
+        (
+            {"model": "cyclegan", "network": {"generator": "resnet_9blocks"}, "data": {"output_nc": 1}},
+            ["lambda_identity", "input_nc", "output_nc"],
+        ),
+        ({"train": {"lr": 0}}, ["train.lr"]),
+    ],
+)
 def test_rejections_name_the_key(raw: dict, words: list[str]) -> None:
     with pytest.raises(ConfigError) as err:
         config_from_dict(raw)
@@ -53,8 +64,9 @@ def test_rejections_name_the_key(raw: dict, words: list[str]) -> None:
 
 
 def test_identity_with_equal_channels_and_derived_unet_are_accepted() -> None:
-    config_from_dict({"model": "cyclegan", "network": {"generator": "resnet_9blocks"},
-                      "data": {"input_nc": 1, "output_nc": 1}})
+    config_from_dict(
+        {"model": "cyclegan", "network": {"generator": "resnet_9blocks"}, "data": {"input_nc": 1, "output_nc": 1}}
+    )
     cfg = config_from_dict({"network": {"generator": "unet"}, "data": {"load_size": 72, "crop_size": 64}})
     assert cfg.network.generator == "unet_64"  # the shorthand resolves to the concrete depth
 

@@ -11,16 +11,37 @@ import pytest
 from datasets_helpers import entry, image_bytes, spec_for, zip_bytes
 from PIL import Image
 
+from ganrepro.errors import DataError
 from ganrepro.preparation.download import download_dataset
 from ganrepro.preparation.prepare import prepare_dataset
 from ganrepro.preparation.registry import prepared_dir
 from ganrepro.preparation.transfer import RetryPolicy
-from ganrepro.errors import DataError
 
-FRAMES = {"train": ["bochum_000000_000313", "aachen_000001_000019", "aachen_000000_000019"],
-          "val": ["lindau_000001_000019", "frankfurt_000000_000294"]}
-TRAIN_IDS = {7: 0, 8: 1, 11: 2, 12: 3, 13: 4, 17: 5, 19: 6, 20: 7, 21: 8, 22: 9, 23: 10, 24: 11, 25: 12, 26: 13,
-             27: 14, 28: 15, 31: 16, 32: 17, 33: 18}
+FRAMES = {
+    "train": ["bochum_000000_000313", "aachen_000001_000019", "aachen_000000_000019"],
+    "val": ["lindau_000001_000019", "frankfurt_000000_000294"],
+}
+TRAIN_IDS = {
+    7: 0,
+    8: 1,
+    11: 2,
+    12: 3,
+    13: 4,
+    17: 5,
+    19: 6,
+    20: 7,
+    21: 8,
+    22: 9,
+    23: 10,
+    24: 11,
+    25: 12,
+    26: 13,
+    27: 14,
+    28: 15,
+    31: 16,
+    32: 17,
+    33: 18,
+}
 
 
 def label_ids(seed: int) -> np.ndarray:
@@ -34,7 +55,7 @@ def build_zips(folder, drop_colour: str | None = None):
     gt, photos = {"README": b"gtFine"}, {"README": b"leftImg8bit"}
     rng = np.random.default_rng(0)
     for split, frames in FRAMES.items():
-        for n, frame in enumerate(frames):
+        for frame in frames:
             city = frame.split("_")[0]
             ids = label_ids(zlib.crc32(frame.encode()))
             gt[f"gtFine/{split}/{city}/{frame}_gtFine_labelIds.png"] = image_bytes(ids, "PNG")
@@ -51,10 +72,22 @@ def build_zips(folder, drop_colour: str | None = None):
 
 
 def cityscapes_spec(tmp_path):
-    body = entry("gtFine_trainvaltest.zip", "https://www.cityscapes-dataset.com/file-handling/?packageID=1",
-                 recipe="cityscapes", labels="cityscapes_19", manual=True, splits={"train": 3, "test": 2})
-    body["archives"].append({"file": "leftImg8bit_trainvaltest.zip", "format": "zip", "sha256": None,
-                             "url": "https://www.cityscapes-dataset.com/file-handling/?packageID=3"})
+    body = entry(
+        "gtFine_trainvaltest.zip",
+        "https://www.cityscapes-dataset.com/file-handling/?packageID=1",
+        recipe="cityscapes",
+        labels="cityscapes_19",
+        manual=True,
+        splits={"train": 3, "test": 2},
+    )
+    body["archives"].append(
+        {
+            "file": "leftImg8bit_trainvaltest.zip",
+            "format": "zip",
+            "sha256": None,
+            "url": "https://www.cityscapes-dataset.com/file-handling/?packageID=3",
+        }
+    )
     return spec_for(tmp_path / "params", "cityscapes", body)
 
 
@@ -62,15 +95,25 @@ def test_cityscapes_mini_tree(tmp_path):
     truth = build_zips(tmp_path / "mirror")
     spec = cityscapes_spec(tmp_path)
     data = tmp_path / "data"
-    results = download_dataset(spec, data, mirror=(tmp_path / "mirror").as_uri(),
-                               policy=RetryPolicy(retries=0, backoff=0, timeout=5), log=lambda m: None)
+    results = download_dataset(
+        spec,
+        data,
+        mirror=(tmp_path / "mirror").as_uri(),
+        policy=RetryPolicy(retries=0, backoff=0, timeout=5),
+        log=lambda m: None,
+    )
     assert [r.check for r in results] == ["recorded", "recorded"]
     manifest = prepare_dataset(spec, data, log=lambda m: None)
     prepared = prepared_dir("cityscapes", data)
 
     index = json.loads((prepared / "index_map.json").read_text())
-    assert index == {"1": "aachen_000000_000019", "2": "aachen_000001_000019", "3": "bochum_000000_000313",
-                     "4": "frankfurt_000000_000294", "5": "lindau_000001_000019"}
+    assert index == {
+        "1": "aachen_000000_000019",
+        "2": "aachen_000001_000019",
+        "3": "bochum_000000_000313",
+        "4": "frankfurt_000000_000294",
+        "5": "lindau_000001_000019",
+    }
     assert manifest["splits"] == {"train": 3, "test": 2} and manifest["image_size"] == [32, 32]
     assert sorted(p.name for p in (prepared / "test").iterdir()) == ["4.jpg", "5.jpg"]
     assert Image.open(prepared / "train" / "1.jpg").size == (64, 32)

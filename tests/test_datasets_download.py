@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from datasets_helpers import LocalServer, entry, facades_archive, spec_for
 
+from ganrepro.errors import DataError
 from ganrepro.preparation.download import download_dataset, resolve_mirror
 from ganrepro.preparation.transfer import RetryPolicy
-from ganrepro.errors import DataError
 
 FAST = RetryPolicy(retries=3, backoff=0.01, timeout=5)
 ARCHIVE = facades_archive()
@@ -39,8 +39,12 @@ def test_good_download_locks_hash_then_verifies_against_it(tmp_path, server):
     [result] = download_dataset(spec, data, policy=FAST, log=logs.append)
     assert result.sha256 == SHA and result.check == "recorded"
     assert (data / "toy" / "raw" / "toy.tar.gz").read_bytes() == ARCHIVE
-    assert sorted(p.name for p in (data / "toy" / "extracted" / "toy" / "toy" / "train").iterdir()) == \
-        ["1.jpg", "2.jpg", "3.jpg", "4.jpg"]
+    assert sorted(p.name for p in (data / "toy" / "extracted" / "toy" / "toy" / "train").iterdir()) == [
+        "1.jpg",
+        "2.jpg",
+        "3.jpg",
+        "4.jpg",
+    ]
     lock = json.loads((data / "datasets.lock.json").read_text())
     assert lock["toy/toy.tar.gz"]["sha256"] == SHA
     assert any("recorded" in line and "datasets.lock.json" in line for line in logs)
@@ -108,8 +112,9 @@ def test_transient_errors_are_retried_with_backoff_then_give_up(tmp_path, server
 
     server.state.fail_503["/toy.tar.gz"] = 10
     with pytest.raises(DataError, match="failed after 3 attempts"):
-        download_dataset(spec, tmp_path / "data2", policy=RetryPolicy(retries=2, backoff=0.01, timeout=5),
-                         log=lambda m: None)
+        download_dataset(
+            spec, tmp_path / "data2", policy=RetryPolicy(retries=2, backoff=0.01, timeout=5), log=lambda m: None
+        )
     assert leftovers(tmp_path / "data2") == []
 
 
@@ -136,8 +141,7 @@ def test_mirror_http_and_file_urls(tmp_path, server, monkeypatch):
     mirror_dir.mkdir()
     (mirror_dir / "toy.tar.gz").write_bytes(ARCHIVE)
     monkeypatch.setenv("GANREPRO_MIRROR", mirror_dir.as_uri())
-    [via_file] = download_dataset(spec, tmp_path / "b", mirror=resolve_mirror(None), policy=FAST,
-                                  log=lambda m: None)
+    [via_file] = download_dataset(spec, tmp_path / "b", mirror=resolve_mirror(None), policy=FAST, log=lambda m: None)
     assert via_http.sha256 == via_file.sha256 == SHA
     assert via_file.source == mirror_dir.as_uri() + "/toy.tar.gz"
     assert resolve_mirror("http://explicit") == "http://explicit"
@@ -146,8 +150,7 @@ def test_mirror_http_and_file_urls(tmp_path, server, monkeypatch):
 def test_missing_file_on_file_mirror_names_it(tmp_path):
     spec = spec_for(tmp_path / "params", "toy", entry("toy.tar.gz", "http://unreachable.invalid/toy.tar.gz"))
     with pytest.raises(DataError, match="toy.tar.gz.*cannot read local file"):
-        download_dataset(spec, tmp_path / "data", mirror=(tmp_path / "empty").as_uri(), policy=FAST,
-                         log=lambda m: None)
+        download_dataset(spec, tmp_path / "data", mirror=(tmp_path / "empty").as_uri(), policy=FAST, log=lambda m: None)
 
 
 def test_offline_without_mirror_fails_at_once_with_a_helpful_message(tmp_path):
@@ -155,8 +158,9 @@ def test_offline_without_mirror_fails_at_once_with_a_helpful_message(tmp_path):
     spec = spec_for(tmp_path / "params", "toy", entry("toy.tar.gz", url))
     start = time.monotonic()
     with pytest.raises(DataError) as err:
-        download_dataset(spec, tmp_path / "data", policy=RetryPolicy(retries=4, backoff=5, timeout=5),
-                         log=lambda m: None)
+        download_dataset(
+            spec, tmp_path / "data", policy=RetryPolicy(retries=4, backoff=5, timeout=5), log=lambda m: None
+        )
     assert time.monotonic() - start < 5  # no retries, no backoff
     message = str(err.value)
     assert url in message and "wanted toy.tar.gz" in message and "--mirror" in message
@@ -164,8 +168,13 @@ def test_offline_without_mirror_fails_at_once_with_a_helpful_message(tmp_path):
 
 
 def test_manual_dataset_explains_how_to_supply_the_files(tmp_path):
-    body = entry("gtFine_trainvaltest.zip", "https://www.cityscapes-dataset.com/x", recipe="cityscapes",
-                 labels="cityscapes_19", manual=True)
+    body = entry(
+        "gtFine_trainvaltest.zip",
+        "https://www.cityscapes-dataset.com/x",
+        recipe="cityscapes",
+        labels="cityscapes_19",
+        manual=True,
+    )
     spec = spec_for(tmp_path / "params", "cs", body)
     with pytest.raises(DataError, match="licence.*gtFine_trainvaltest.zip.*--mirror"):
         download_dataset(spec, tmp_path / "data", policy=FAST, log=lambda m: None)

@@ -7,22 +7,25 @@ import hashlib
 import pytest
 from datasets_helpers import LocalServer, entry, spec_for, tar_gz, zip_bytes
 
+from ganrepro.errors import DataError
 from ganrepro.preparation.download import download_dataset
 from ganrepro.preparation.extract import safe_extract, scan_archive
 from ganrepro.preparation.transfer import RetryPolicy
-from ganrepro.errors import DataError
 
 GOOD = {"toy/train/1.jpg": b"x" * 10}
 
 
-@pytest.mark.parametrize("members, links, why", [
-    ({**GOOD, "../evil.txt": b"pwned"}, None, "'..' component"),
-    ({**GOOD, "toy/../../evil.txt": b"pwned"}, None, "'..' component"),
-    ({**GOOD, "/tmp/evil.txt": b"pwned"}, None, "absolute path"),
-    (GOOD, {"toy/link": ("/etc/passwd", True)}, "leaves the target"),
-    (GOOD, {"toy/link": ("../../outside", True)}, "leaves the target"),
-    (GOOD, {"toy/hard": ("../outside", False)}, "leaves the target"),
-])
+@pytest.mark.parametrize(
+    "members, links, why",
+    [
+        ({**GOOD, "../evil.txt": b"pwned"}, None, "'..' component"),
+        ({**GOOD, "toy/../../evil.txt": b"pwned"}, None, "'..' component"),
+        ({**GOOD, "/tmp/evil.txt": b"pwned"}, None, "absolute path"),
+        (GOOD, {"toy/link": ("/etc/passwd", True)}, "leaves the target"),
+        (GOOD, {"toy/link": ("../../outside", True)}, "leaves the target"),
+        (GOOD, {"toy/hard": ("../outside", False)}, "leaves the target"),
+    ],
+)
 def test_unsafe_tar_members_are_refused_and_nothing_is_extracted(tmp_path, members, links, why):
     archive = tmp_path / "bad.tar.gz"
     archive.write_bytes(tar_gz(members, links))
@@ -67,10 +70,14 @@ def test_download_of_a_malicious_archive_leaves_nothing(tmp_path):
     data = tar_gz({**GOOD, "../../escape.txt": b"pwned"})
     with LocalServer() as server:
         server.state.files["/toy.tar.gz"] = data
-        spec = spec_for(tmp_path / "params", "toy",
-                        entry("toy.tar.gz", f"{server.url}/toy.tar.gz", sha256=hashlib.sha256(data).hexdigest()))
+        spec = spec_for(
+            tmp_path / "params",
+            "toy",
+            entry("toy.tar.gz", f"{server.url}/toy.tar.gz", sha256=hashlib.sha256(data).hexdigest()),
+        )
         with pytest.raises(DataError, match="refusing unsafe archive member '../../escape.txt'"):
-            download_dataset(spec, tmp_path / "data", policy=RetryPolicy(retries=0, backoff=0, timeout=5),
-                             log=lambda m: None)
+            download_dataset(
+                spec, tmp_path / "data", policy=RetryPolicy(retries=0, backoff=0, timeout=5), log=lambda m: None
+            )
     assert not [p for p in (tmp_path / "data").rglob("*") if p.is_file()]
     assert not list(tmp_path.rglob("escape.txt"))

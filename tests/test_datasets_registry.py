@@ -9,32 +9,58 @@ import yaml
 from datasets_helpers import REAL_REGISTRY, LocalServer, entry, facades_archive, write_registry
 
 from ganrepro.cli import main
-from ganrepro.preparation.registry import dataset_state, get_spec, load_registry
 from ganrepro.errors import ConfigError
+from ganrepro.preparation.registry import dataset_state, get_spec, load_registry
 
-REQUIRED = {"facades", "maps", "edges2shoes", "edges2handbags", "night2day", "cityscapes", "horse2zebra",
-            "apple2orange", "summer2winter_yosemite", "monet2photo", "cyclegan_facades", "cyclegan_cityscapes",
-            "synthetic"}
+REQUIRED = {
+    "facades",
+    "maps",
+    "edges2shoes",
+    "edges2handbags",
+    "night2day",
+    "cityscapes",
+    "horse2zebra",
+    "apple2orange",
+    "summer2winter_yosemite",
+    "monet2photo",
+    "cyclegan_facades",
+    "cyclegan_cityscapes",
+    "synthetic",
+}
 
 
 def test_registry_has_every_data_set_with_consistent_fields():
     registry = load_registry(REAL_REGISTRY)
-    assert REQUIRED <= set(registry)
+    assert set(registry) >= REQUIRED
     facades = registry["facades"]
     assert facades.kind == "aligned" and facades.photo_side == "A" and facades.labels_to_photo == "BtoA"
     assert facades.archives[0].url == "http://efrosgans.eecs.berkeley.edu/pix2pix/datasets/facades.tar.gz"
     assert facades.archives[0].sha256 is None and facades.splits == {"train": 400, "val": 100, "test": 106}
     cmp = facades.labels
-    assert cmp.classes == ("background", "facade", "window", "door", "cornice", "sill", "balcony", "blind",
-                           "deco", "molding", "pillar", "shop")
+    assert cmp.classes == (
+        "background",
+        "facade",
+        "window",
+        "door",
+        "cornice",
+        "sill",
+        "balcony",
+        "blind",
+        "deco",
+        "molding",
+        "pillar",
+        "shop",
+    )
     assert cmp.colours[0] == (0, 0, 223) and cmp.colours[-1] == (175, 0, 0)
     assert registry["synthetic"].labels == cmp
     city = registry["cityscapes"].labels
     assert len(city.classes) == 19 and city.classes[0] == "road" and city.classes[-1] == "bicycle"
     assert city.label_id_to_train_id[7] == 0 and city.label_id_to_train_id[33] == 18
     assert len(city.label_id_to_train_id) == 19 and registry["cityscapes"].manual
-    assert [a.file for a in registry["cityscapes"].archives] == ["gtFine_trainvaltest.zip",
-                                                                 "leftImg8bit_trainvaltest.zip"]
+    assert [a.file for a in registry["cityscapes"].archives] == [
+        "gtFine_trainvaltest.zip",
+        "leftImg8bit_trainvaltest.zip",
+    ]
     for name in ("horse2zebra", "apple2orange", "summer2winter_yosemite", "monet2photo", "cyclegan_facades"):
         spec = registry[name]
         assert spec.kind == "unaligned" and spec.archives[0].format == "zip" and spec.archives[0].sha256
@@ -57,9 +83,13 @@ def test_commands_list_download_prepare(tmp_path, monkeypatch, capsys):
     archive = facades_archive()
     with LocalServer() as server:
         server.state.files["/toy.tar.gz"] = archive
-        write_registry(tmp_path / "params", {"toy": entry("toy.tar.gz", "http://unreachable.invalid/toy.tar.gz"),
-                                             "synthetic": yaml.safe_load(REAL_REGISTRY.read_text())["datasets"]
-                                             ["synthetic"]})
+        write_registry(
+            tmp_path / "params",
+            {
+                "toy": entry("toy.tar.gz", "http://unreachable.invalid/toy.tar.gz"),
+                "synthetic": yaml.safe_load(REAL_REGISTRY.read_text())["datasets"]["synthetic"],
+            },
+        )
         monkeypatch.setenv("GANREPRO_PARAMS", str(tmp_path / "params"))
         monkeypatch.setenv("GANREPRO_MIRROR", server.url)
         data = str(tmp_path / "data")

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from ganrepro.errors import UserError
 from ganrepro.preparation.manifest import load_manifest, verify_files
 from ganrepro.preparation.prepare import prepare_dataset
 from ganrepro.preparation.registry import load_registry, prepared_dir
 from ganrepro.preparation.synthetic import scene
-from ganrepro.errors import UserError
 
 QUIET = {"log": lambda m: None}
 
@@ -47,12 +47,10 @@ def test_layout_is_plausible_and_photos_depend_on_labels():
 
 def test_prepare_synthetic_layout_determinism_and_speed(tmp_path, spec):
     start = time.monotonic()
-    first = prepare_dataset(spec, tmp_path / "a", options={"size": 64, "train": 200, "test": 50, "seed": 3},
-                            **QUIET)
+    first = prepare_dataset(spec, tmp_path / "a", options={"size": 64, "train": 200, "test": 50, "seed": 3}, **QUIET)
     elapsed = time.monotonic() - start
     assert elapsed < 15, f"250 scenes took {elapsed:.1f}s"
-    second = prepare_dataset(spec, tmp_path / "b", options={"size": 64, "train": 200, "test": 50, "seed": 3},
-                             **QUIET)
+    second = prepare_dataset(spec, tmp_path / "b", options={"size": 64, "train": 200, "test": 50, "seed": 3}, **QUIET)
     assert first["data_hash"] == second["data_hash"] and first["files"] == second["files"]
     prepared = prepared_dir("synthetic", tmp_path / "a")
     assert first["kind"] == "both" and first["source_sha256"] is None
@@ -71,8 +69,7 @@ def test_prepare_synthetic_layout_determinism_and_speed(tmp_path, spec):
     assert any("same scenes" in note for note in first["notes"])
     assert verify_files(prepared) == [] and load_manifest(prepared)["data_hash"] == first["data_hash"]
 
-    other = prepare_dataset(spec, tmp_path / "b", options={"size": 64, "train": 20, "test": 5, "seed": 4},
-                            **QUIET)
+    other = prepare_dataset(spec, tmp_path / "b", options={"size": 64, "train": 20, "test": 5, "seed": 4}, **QUIET)
     assert other["data_hash"] != first["data_hash"]
 
 

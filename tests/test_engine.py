@@ -7,17 +7,17 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import Poisoned, make_aligned, tiny_overrides
 from PIL import Image
 
-from conftest import Poisoned, make_aligned, tiny_overrides
 from ganrepro.config import load_config
-from ganrepro.loading import build_dataset
-from ganrepro.loading.sampler import EpochSampler
 from ganrepro.errors import ConfigError, TrainingDiverged
+from ganrepro.loading import build_dataset
+from ganrepro.loading.resident import ResidentSplit
+from ganrepro.loading.sampler import EpochSampler
 from ganrepro.training import checkpoint, graphs
 from ganrepro.training.async_checkpoint import CheckpointWriter
 from ganrepro.training.batches import LoaderBatches, ResidentBatches, keeps_resident
-from ganrepro.loading.resident import ResidentSplit
 from ganrepro.training.trainer import train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,11 +69,13 @@ def test_training_on_resident_data_equals_training_through_the_dataloader(aligne
     runs = {}
     for mode in ("on", "off"):
         cfg = config(aligned_root, "pix2pix", f"data.resident={mode}")
-        runs[mode] = checkpoint.load(train(cfg, tmp_path / mode, "cpu", progress_bar=False).run_dir
-                                     / "checkpoints" / "latest.pt")["model"]["nets"]["G"]
+        runs[mode] = checkpoint.load(
+            train(cfg, tmp_path / mode, "cpu", progress_bar=False).run_dir / "checkpoints" / "latest.pt"
+        )["model"]["nets"]["G"]
     assert all(torch.equal(runs["on"][k], runs["off"][k]) for k in runs["on"])
-    assert (tmp_path / "on" / "losses.csv").read_text().splitlines()[1].split(",")[5:] == \
-        (tmp_path / "off" / "losses.csv").read_text().splitlines()[1].split(",")[5:]
+    assert (tmp_path / "on" / "losses.csv").read_text().splitlines()[1].split(",")[5:] == (
+        tmp_path / "off" / "losses.csv"
+    ).read_text().splitlines()[1].split(",")[5:]
 
 
 def test_resident_mode_and_budget_choose_the_source(aligned_root: Path) -> None:
@@ -84,8 +86,9 @@ def test_resident_mode_and_budget_choose_the_source(aligned_root: Path) -> None:
     assert not keeps_resident(config(aligned_root, "pix2pix", "data.resident=off"), dataset)
 
 
-def test_non_finite_step_stops_at_the_next_write_and_keeps_the_last_finite_checkpoint(aligned_root: Path,
-                                                                                      tmp_path: Path) -> None:
+def test_non_finite_step_stops_at_the_next_write_and_keeps_the_last_finite_checkpoint(
+    aligned_root: Path, tmp_path: Path
+) -> None:
     cfg = config(aligned_root, "pix2pix", "train.latest_every_steps=1")
     poisoned_item = EpochSampler(4, cfg.seed).order()[2]  # trained at step 3 of epoch 1
     run = tmp_path / "run"
@@ -136,6 +139,8 @@ def test_a_graphed_runs_optimiser_state_resumes_eagerly(aligned_root: Path) -> N
     assert all(type(g["lr"]) is float and g["capturable"] for g in groups)
     eager = build_model(cfg, CPU)
     eager.load_state_dict(state)
-    assert all(not g["capturable"] and type(g["lr"]) is float for o in eager.optimizers.values() for g in o.param_groups)
+    assert all(
+        not g["capturable"] and type(g["lr"]) is float for o in eager.optimizers.values() for g in o.param_groups
+    )
     batch = {"A": torch.zeros(1, 3, 32, 32), "B": torch.zeros(1, 3, 32, 32)}
     assert all(torch.isfinite(v) for v in eager.train_step(batch).values())

@@ -8,14 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import tiny_overrides
 from PIL import Image
 
-from conftest import tiny_overrides
 from ganrepro.config import load_config
-from ganrepro.loading.jitter import ImageTransform, item_rng
-from ganrepro.loading.resize import lua_scale
 from ganrepro.fidelity import Fidelity
 from ganrepro.images import to_uint8
+from ganrepro.loading.jitter import ImageTransform, item_rng
+from ganrepro.loading.resize import lua_scale
 from ganrepro.models import build_discriminator
 from ganrepro.training.lua_backward import DiscriminatorTape
 from ganrepro.training.trainer import build_model
@@ -24,8 +24,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def model_for(root: Path, model: str, reference: str, *extra: str):
-    config = load_config(ROOT / "params" / f"{model}.yaml", [*tiny_overrides(root, model), f"reference={reference}",
-                                                              *extra])
+    config = load_config(
+        ROOT / "params" / f"{model}.yaml", [*tiny_overrides(root, model), f"reference={reference}", *extra]
+    )
     torch.manual_seed(0)
     return config, build_model(config, torch.device("cpu"))
 
@@ -40,16 +41,23 @@ def batch_of(root: Path, config) -> dict:
 # ------------------------------------------------------------------------------------------------ schedule
 
 
-@pytest.mark.parametrize("model, reference, expected", [
-    ("pix2pix", "lua", (200, 0, "lua")), ("pix2pix", "pytorch", (100, 100, "epoch_end")),
-    ("cyclegan", "lua", (100, 100, "lua")), ("cyclegan", "pytorch", (100, 100, "epoch_end")),
-])
+@pytest.mark.parametrize(
+    "model, reference, expected",
+    [
+        ("pix2pix", "lua", (200, 0, "lua")),
+        ("pix2pix", "pytorch", (100, 100, "epoch_end")),
+        ("cyclegan", "lua", (100, 100, "lua")),
+        ("cyclegan", "pytorch", (100, 100, "epoch_end")),
+    ],
+)
 def test_model_files_take_the_schedule_of_their_reference(model: str, reference: str, expected: tuple) -> None:
     t = load_config(ROOT / "params" / f"{model}.yaml", [f"reference={reference}"]).train
     assert (t.n_epochs, t.n_epochs_decay, t.lr_step) == expected
     assert load_config(ROOT / "params" / f"{model}.yaml").reference == "lua"  # the code behind the tables
-    explicit = load_config(ROOT / "params" / f"{model}.yaml", [f"reference={reference}", "train.n_epochs=3",
-                                                               "train.n_epochs_decay=2", "train.lr_step=epoch_start"])
+    explicit = load_config(
+        ROOT / "params" / f"{model}.yaml",
+        [f"reference={reference}", "train.n_epochs=3", "train.n_epochs_decay=2", "train.lr_step=epoch_start"],
+    )
     assert (explicit.train.n_epochs, explicit.train.n_epochs_decay, explicit.train.lr_step) == (3, 2, "epoch_start")
 
 
@@ -57,8 +65,14 @@ def test_everything_but_the_listed_behaviours_is_shared() -> None:
     lua = Fidelity.of(load_config(ROOT / "params" / "pix2pix.yaml"))
     port = Fidelity.of(load_config(ROOT / "params" / "pix2pix.yaml", ["reference=pytorch"]))
     differing = {f.name for f in dataclasses.fields(Fidelity) if getattr(lua, f.name) != getattr(port, f.name)}
-    assert differing == {"reference", "resize", "crop_min", "zero_conv_biases", "reuse_d_output",
-                         "d_loss_halved_gradient"}
+    assert differing == {
+        "reference",
+        "resize",
+        "crop_min",
+        "zero_conv_biases",
+        "reuse_d_output",
+        "d_loss_halved_gradient",
+    }
     cyc = Fidelity.of(load_config(ROOT / "params" / "cyclegan.yaml"))
     assert cyc.alternating_updates and cyc.affine_instance_norm and not cyc.reuse_d_output
     assert lua.quantise == port.quantise == "truncate"  # both reference codes truncate saved test images
@@ -84,7 +98,9 @@ def test_resize_differs_by_reference_and_the_unscaled_path_agrees(tmp_path: Path
     lua, port = ImageTransform(36, 32, True, "lua_bilinear", 1), ImageTransform(36, 32, True)
     # evaluation (no jitter): one resize for every reference, so all rows see the same real images
     assert torch.equal(lua(image, None), port(image, None))
-    assert torch.equal(ImageTransform(36, 24, True, "lua_bilinear", 1)(image, None), ImageTransform(36, 24, True)(image, None))
+    assert torch.equal(
+        ImageTransform(36, 24, True, "lua_bilinear", 1)(image, None), ImageTransform(36, 24, True)(image, None)
+    )
     jitter = lua.draw(item_rng(0, 0, 0))
     assert lua(image, jitter).shape == port(image, jitter).shape == (3, 32, 32)
     assert not torch.allclose(lua(image, jitter), port(image, jitter), atol=1e-3)  # bilinear float vs bicubic uint8
@@ -103,14 +119,20 @@ def test_crop_offsets_lua_draws_one_to_span_the_port_zero_to_span() -> None:
 
 @pytest.mark.parametrize("model", ["pix2pix", "cyclegan"])
 @pytest.mark.parametrize("reference", ["lua", "pytorch"])
-def test_conv_biases_are_zero_when_each_update_starts_only_under_lua(aligned_root: Path, model: str,
-                                                                     reference: str) -> None:
+def test_conv_biases_are_zero_when_each_update_starts_only_under_lua(
+    aligned_root: Path, model: str, reference: str
+) -> None:
     config, gan = model_for(aligned_root, model, reference, "network.norm=none")
     seen: list[float] = []
 
     def record(module, args) -> None:
-        seen.append(max(float(m.bias.detach().abs().max()) for m in module.modules()
-                        if isinstance(m, torch.nn.Conv2d) and m.bias is not None))
+        seen.append(
+            max(
+                float(m.bias.detach().abs().max())
+                for m in module.modules()
+                if isinstance(m, torch.nn.Conv2d) and m.bias is not None
+            )
+        )
 
     for name in [n for n in gan.nets if n.startswith("D")]:
         gan.nets[name].register_forward_pre_hook(record)
@@ -174,8 +196,9 @@ def test_cyclegan_lua_has_four_optimisers_affine_norm_and_updates_g_a_before_g_b
     assert all(m.affine for net in gan.nets.values() for m in net.modules() if isinstance(m, torch.nn.InstanceNorm2d))
     _, port = model_for(aligned_root, "cyclegan", "pytorch")
     assert set(port.optimizers) == {"G", "D"}
-    assert not any(m.affine for net in port.nets.values() for m in net.modules()
-                   if isinstance(m, torch.nn.InstanceNorm2d))
+    assert not any(
+        m.affine for net in port.nets.values() for m in net.modules() if isinstance(m, torch.nn.InstanceNorm2d)
+    )
     before_b = [p.detach().clone() for p in gan.nets["G_B"].parameters()]
     after_a: list[torch.Tensor] = []
     seen_b: list[torch.Tensor] = []

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import make_aligned, tiny_overrides
+
 from ganrepro.config import load_config
 from ganrepro.loading import build_dataset
 from ganrepro.loading.resident import ResidentSplit
@@ -21,8 +21,14 @@ pytestmark = pytest.mark.gpu
 ROOT = Path(__file__).resolve().parents[1]
 CUDA = torch.device("cuda")
 # 6 pairs x 2 epochs = 12 steps: 3 eager warm-up steps, then 9 replays of the captured step
-MODELS = {"pix2pix": [], "cyclegan": [], "pix2pix-lua": ["reference=lua"], "cyclegan-lua": ["reference=lua"],
-          "pix2pix-wgangp": ["pix2pix.gan_mode=wgangp"], "cyclegan-cycle-alone": ["cyclegan.use_gan=false"]}
+MODELS = {
+    "pix2pix": [],
+    "cyclegan": [],
+    "pix2pix-lua": ["reference=lua"],
+    "cyclegan-lua": ["reference=lua"],
+    "pix2pix-wgangp": ["pix2pix.gan_mode=wgangp"],
+    "cyclegan-cycle-alone": ["cyclegan.use_gan=false"],
+}
 
 
 @pytest.fixture
@@ -34,9 +40,10 @@ def root(tmp_path: Path) -> Path:
 
 def config(root: Path, name: str, *extra: str):
     model = name.split("-")[0]
-    return load_config(ROOT / "params" / f"{model}.yaml",
-                       [*tiny_overrides(root, model), "train.n_epochs=2", "train.n_epochs_decay=0",
-                        *MODELS[name], *extra])
+    return load_config(
+        ROOT / "params" / f"{model}.yaml",
+        [*tiny_overrides(root, model), "train.n_epochs=2", "train.n_epochs_decay=0", *MODELS[name], *extra],
+    )
 
 
 def weights(run_dir: Path) -> dict:
@@ -45,10 +52,12 @@ def weights(run_dir: Path) -> dict:
 
 @pytest.mark.parametrize("name", list(MODELS))
 def test_graphed_training_gives_the_eager_weights(root: Path, tmp_path: Path, name: str) -> None:
-    eager = weights(train(config(root, name, "train.cuda_graph=off"), tmp_path / "eager", "cuda",
-                          progress_bar=False).run_dir)
-    graphed = weights(train(config(root, name, "train.cuda_graph=on"), tmp_path / "graphed", "cuda",
-                            progress_bar=False).run_dir)
+    eager = weights(
+        train(config(root, name, "train.cuda_graph=off"), tmp_path / "eager", "cuda", progress_bar=False).run_dir
+    )
+    graphed = weights(
+        train(config(root, name, "train.cuda_graph=on"), tmp_path / "graphed", "cuda", progress_bar=False).run_dir
+    )
     for net in eager:
         for key, value in eager[net].items():
             if value.is_floating_point():

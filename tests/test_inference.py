@@ -10,20 +10,23 @@ from conftest import tiny_overrides
 
 from ganrepro.config import dump_yaml, load_config
 from ganrepro.errors import DataError
+from ganrepro.metrics.generators import load_run
 from ganrepro.runfiles import CONFIG_FILE, checkpoint_path
 from ganrepro.training import checkpoint
-from ganrepro.metrics.generators import load_run
 from ganrepro.training.trainer import build_model
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("model, reference, generators", [
-    ("pix2pix", "pytorch", {"G"}), ("cyclegan", "lua", {"G_A", "G_B"})])  # lua: affine instance norm
+@pytest.mark.parametrize(
+    "model, reference, generators", [("pix2pix", "pytorch", {"G"}), ("cyclegan", "lua", {"G_A", "G_B"})]
+)  # lua: affine instance norm
 def test_load_run_builds_only_the_generators_with_the_saved_weights(
-        tmp_path: Path, model: str, reference: str, generators: set[str]) -> None:
-    config = load_config(ROOT / "params" / f"{model}.yaml",
-                         [*tiny_overrides(tmp_path / "data", model), f"reference={reference}"])
+    tmp_path: Path, model: str, reference: str, generators: set[str]
+) -> None:
+    config = load_config(
+        ROOT / "params" / f"{model}.yaml", [*tiny_overrides(tmp_path / "data", model), f"reference={reference}"]
+    )
     run = tmp_path / "run"
     run.mkdir()
     (run / CONFIG_FILE).write_text(dump_yaml(config))

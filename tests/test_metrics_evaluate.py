@@ -7,16 +7,27 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from metrics_helpers import manifest_hash, prepare_dataset, small_extractor
 from PIL import Image
 
 from ganrepro.cli import main
 from ganrepro.metrics import inception, per_image
 from ganrepro.metrics.confusion import table_scores
-from metrics_helpers import manifest_hash, prepare_dataset, small_extractor
 
-TINY = ["data.load_size=36", "data.crop_size=32", "network.ngf=8", "network.ndf=8", "network.generator=unet_32",
-        "network.discriminator=patch16", "train.n_epochs=1", "train.n_epochs_decay=0", "train.sample_count=2",
-        "train.sample_every_steps=0", "train.latest_every_steps=0", "train.checkpoint_every_epochs=1"]
+TINY = [
+    "data.load_size=36",
+    "data.crop_size=32",
+    "network.ngf=8",
+    "network.ndf=8",
+    "network.generator=unet_32",
+    "network.discriminator=patch16",
+    "train.n_epochs=1",
+    "train.n_epochs_decay=0",
+    "train.sample_count=2",
+    "train.sample_every_steps=0",
+    "train.latest_every_steps=0",
+    "train.checkpoint_every_epochs=1",
+]
 PARAMS = Path(__file__).resolve().parents[1] / "params" / "pix2pix.yaml"
 
 
@@ -31,8 +42,14 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     overrides = [f"data.root={prepared}", "data.direction=BtoA", *TINY]
     args = ["train", "--config", str(PARAMS), "--out", str(root / "run"), "--device", "cpu", "--no-progress"]
     assert main(args + [x for o in overrides for x in ("--set", o)]) == 0
-    train_segmenter(prepared, default_out(prepared, "lraspp_mobilenet_v3_large", 32), epochs=1, max_steps=1,
-                    batch_size=2, backbone_weights=None)
+    train_segmenter(
+        prepared,
+        default_out(prepared, "lraspp_mobilenet_v3_large", 32),
+        epochs=1,
+        max_steps=1,
+        batch_size=2,
+        backbone_weights=None,
+    )
     return root / "run"
 
 
@@ -49,7 +66,10 @@ def test_evaluate_train_mode_writes_pngs_and_metrics(run: Path, fake_inception, 
     assert Image.open(out / "images" / "1.png").size == (32, 32)
     assert report["format"] == "ganrepro-metrics/1"
     assert report["run"]["step"] > 0 and report["run"]["epoch"] == 1 and report["run"]["model"] == "pix2pix"
-    assert report["data"]["data_hash"] == manifest_hash(Path(report["data"]["prepared_dir"])) and report["data"]["n_images"] == 3
+    assert (
+        report["data"]["data_hash"] == manifest_hash(Path(report["data"]["prepared_dir"]))
+        and report["data"]["n_images"] == 3
+    )
     assert report["generation"]["mode"] == "train" and report["generation"]["batch_size"] == 1
     assert report["absent_class_convention"]["tables_use"] == "absent_as_zero"
     metrics = report["metrics"]
@@ -58,13 +78,18 @@ def test_evaluate_train_mode_writes_pngs_and_metrics(run: Path, fake_inception, 
     fcn = metrics["fcn"]
     assert fcn["n_images"] == 3 and fcn["segmenter_sha256"] and "ground_truth" in fcn
     assert Path(fcn["ground_truth"]["cache_file"]).is_file()
-    assert fcn["protocol"] == fcn["ground_truth"]["protocol"] == "pix2pix" and "real/" in fcn["ground_truth"]["real_images"]
+    assert (
+        fcn["protocol"] == fcn["ground_truth"]["protocol"] == "pix2pix"
+        and "real/" in fcn["ground_truth"]["real_images"]
+    )
     assert metrics["fid"]["n_real"] == 3 and metrics["fid"]["real_features"]["cache"]
     assert metrics["kid"]["n_subsets"] == 3 and metrics["ssim"]["n_images"] == 3
     stats = per_image.read(out, report["per_image"])  # checked against the SHA-256 metrics.json records
     assert list(stats["names"]) == ["1", "2", "3"] and report["per_image"]["file"] == "per_image.npz"
     assert np.array_equal(stats["fcn_confusion"].sum(0), np.array(fcn["confusion_matrix"]))  # the set's matrix
-    assert table_scores(stats["fcn_gt_confusion"].sum(0))["pixel_acc"] == pytest.approx(fcn["ground_truth"]["pixel_acc"])
+    assert table_scores(stats["fcn_gt_confusion"].sum(0))["pixel_acc"] == pytest.approx(
+        fcn["ground_truth"]["pixel_acc"]
+    )
     assert stats["ssim"].mean() == pytest.approx(metrics["ssim"]["value"]) and stats["psnr"].shape == (3,)
     assert stats["fid_real_features"].shape == stats["fid_fake_features"].shape == (3, 22)
     first = np.asarray(Image.open(out / "images" / "2.png"))
@@ -81,14 +106,17 @@ def test_evaluate_train_mode_writes_pngs_and_metrics(run: Path, fake_inception, 
 
 def test_evaluate_eval_mode(run: Path, tmp_path: Path) -> None:
     out = tmp_path / "e"
-    assert main(["evaluate", str(run), "--eval-mode", "--metrics", "ssim,psnr", "--out", str(out), "--device", "cpu"]) == 0
+    assert (
+        main(["evaluate", str(run), "--eval-mode", "--metrics", "ssim,psnr", "--out", str(out), "--device", "cpu"]) == 0
+    )
     report = json.loads((out / "metrics.json").read_text())
     assert report["generation"]["mode"] == "eval" and list(report["metrics"]) == ["ssim", "psnr"]
     assert len(list((out / "real").iterdir())) == 3
 
 
-def test_evaluate_without_fid_weights(run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                      capsys: pytest.CaptureFixture) -> None:
+def test_evaluate_without_fid_weights(
+    run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     monkeypatch.delenv("GANREPRO_FID_WEIGHTS", raising=False)
     out = tmp_path / "x"

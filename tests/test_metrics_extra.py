@@ -7,13 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from metrics_helpers import prepare_dataset
 from PIL import Image
 
 from ganrepro.cli import main
 from ganrepro.metrics.colorhist import color_histogram_intersection, rgb_to_lab
 from ganrepro.metrics.imagesets import NamedImage
 from ganrepro.metrics.labelmaps import labelmap_score
-from metrics_helpers import prepare_dataset
 
 PARAMS = Path(__file__).resolve().parents[1] / "params" / "pix2pix.yaml"
 
@@ -51,27 +51,38 @@ def test_labelmap_scores_decode_generated_colours_against_the_true_classes(tmp_p
     Image.fromarray(truth).save(tmp_path / "1.png")
     generated = np.asarray(palette, dtype=np.uint8)[truth].copy()
     generated[0, 0] = [250, 250, 10]  # a near-yellow pixel where class 0 is true: decoded as class 1, wrong
-    generated[3, 3] = [160, 10, 5]    # near the class-2 colour, where class 2 is true: right
+    generated[3, 3] = [160, 10, 5]  # near the class-2 colour, where class 2 is true: right
     result = labelmap_score([NamedImage("1", generated)], {"1": tmp_path / "1.png"}, palette, ["a", "b", "c"])
     assert result["pixel_acc"] == pytest.approx(15 / 16) and result["n_images"] == 1
     matrix = np.array(result["confusion_matrix"])
     assert matrix[0, 1] == 1 and matrix.trace() == 15
     big = np.kron(generated, np.ones((2, 2, 1), dtype=np.uint8))  # generated at twice the label resolution
-    assert labelmap_score([NamedImage("1", big)], {"1": tmp_path / "1.png"}, palette, ["a", "b", "c"])["pixel_acc"] \
-        == pytest.approx(15 / 16)
+    assert labelmap_score([NamedImage("1", big)], {"1": tmp_path / "1.png"}, palette, ["a", "b", "c"])[
+        "pixel_acc"
+    ] == pytest.approx(15 / 16)
 
 
 def test_evaluate_scores_a_photo_to_labels_run_with_labelmap_and_colorhist(tmp_path: Path) -> None:
     prepared = prepare_dataset(tmp_path / "data", n_train=2, n_test=2)
-    tiny = ["data.load_size=36", "data.crop_size=32", "network.ngf=4", "network.ndf=4", "network.generator=unet_32",
-            "network.discriminator=patch16", "train.n_epochs=1", "train.n_epochs_decay=0", "train.sample_count=1",
-            "train.sample_every_steps=0", "train.latest_every_steps=0", "train.checkpoint_every_epochs=0"]
+    tiny = [
+        "data.load_size=36",
+        "data.crop_size=32",
+        "network.ngf=4",
+        "network.ndf=4",
+        "network.generator=unet_32",
+        "network.discriminator=patch16",
+        "train.n_epochs=1",
+        "train.n_epochs_decay=0",
+        "train.sample_count=1",
+        "train.sample_every_steps=0",
+        "train.latest_every_steps=0",
+        "train.checkpoint_every_epochs=0",
+    ]
     manifest = json.loads((prepared / "manifest.json").read_text())
     photo_to_labels = "AtoB" if manifest["photo_side"] == "A" else "BtoA"
     sets = [x for o in [f"data.root={prepared}", f"data.direction={photo_to_labels}", *tiny] for x in ("--set", o)]
     assert main(["train", "--config", str(PARAMS), "--out", str(tmp_path / "run"), "--no-progress", *sets]) == 0
-    assert main(["evaluate", str(tmp_path / "run"), "--metrics", "labelmap,colorhist,fcn",
-                 "--skip-unavailable"]) == 0
+    assert main(["evaluate", str(tmp_path / "run"), "--metrics", "labelmap,colorhist,fcn", "--skip-unavailable"]) == 0
     metrics = json.loads((tmp_path / "run" / "eval" / "test-trainmode" / "metrics.json").read_text())["metrics"]
     assert metrics["labelmap"]["n_images"] == 2 and 0 <= metrics["labelmap"]["pixel_acc"] <= 1
     assert metrics["fcn"]["available"] is False  # a segmenter scores photos, not label maps

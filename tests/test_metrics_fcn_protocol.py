@@ -9,15 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from metrics_helpers import CLASSES, make_prepared
 from PIL import Image
 
 from ganrepro.cli import main
 from ganrepro.errors import ConfigError
 from ganrepro.metrics.fcn_protocol import as_generated, upsample_to
 from ganrepro.metrics.imagesets import NamedImage, read_label
-from ganrepro.preparation.reader import load_manifest, photos
 from ganrepro.metrics.segmenter import Segmenter, fcn_score, ground_truth_scores, load_segmenter
-from metrics_helpers import CLASSES, make_prepared
+from ganrepro.preparation.reader import load_manifest, photos
 
 PARAMS = Path(__file__).resolve().parents[1] / "params" / "pix2pix.yaml"
 
@@ -103,17 +103,24 @@ def test_protocols_agree_when_labels_have_the_generated_size_only(tmp_path: Path
     per_pixel = torch.nn.Conv2d(3, 3, 1)  # a fixed per-pixel classifier
     model = lambda x: {"out": per_pixel(x)}  # noqa: E731
     rng = np.random.default_rng(1)
-    images = [NamedImage(f"{i}", np.kron(rng.integers(0, 256, (4, 4, 3)), np.ones((2, 2, 1))).astype(np.uint8))
-              for i in range(3)]
+    images = [
+        NamedImage(f"{i}", np.kron(rng.integers(0, 256, (4, 4, 3)), np.ones((2, 2, 1))).astype(np.uint8))
+        for i in range(3)
+    ]
 
     def both(label_size: int) -> tuple[list, list]:
         folder = tmp_path / str(label_size)
         folder.mkdir()
-        labels = {i.name: save_label(folder / f"{i.name}.png", rng.integers(0, 3, (label_size, label_size)))
-                  for i in images}
+        labels = {
+            i.name: save_label(folder / f"{i.name}.png", rng.integers(0, 3, (label_size, label_size))) for i in images
+        }
         with torch.no_grad():
-            return tuple(fcn_score(Segmenter(model, "hand-built", ["x", "y", "z"], 8, protocol=p), images, labels)
-                         ["confusion_matrix"] for p in ("pix2pix", "logits"))
+            return tuple(
+                fcn_score(Segmenter(model, "hand-built", ["x", "y", "z"], 8, protocol=p), images, labels)[
+                    "confusion_matrix"
+                ]
+                for p in ("pix2pix", "logits")
+            )
 
     same_size = both(8)  # facades: labels 256 = generated 256
     assert same_size[0] == same_size[1] and sum(map(sum, same_size[0])) == 3 * 64
@@ -123,12 +130,20 @@ def test_protocols_agree_when_labels_have_the_generated_size_only(tmp_path: Path
 
 def test_ground_truth_photos_are_the_real_images_evaluate_writes(tmp_path: Path) -> None:
     from ganrepro.config import load_config
-    from ganrepro.loading import build_dataset
     from ganrepro.images import to_uint8
+    from ganrepro.loading import build_dataset
 
     prepared = make_prepared(tmp_path, n_train=1, n_test=2, size=48)
-    config = load_config([str(PARAMS)], [f"data.root={prepared}", "data.direction=BtoA", "data.load_size=36",
-                                         "data.crop_size=32", "network.generator=unet_32"])
+    config = load_config(
+        [str(PARAMS)],
+        [
+            f"data.root={prepared}",
+            "data.direction=BtoA",
+            "data.load_size=36",
+            "data.crop_size=32",
+            "network.generator=unet_32",
+        ],
+    )
     dataset = build_dataset(config, split="test", augment=False)
     real = {p.name: p.rgb() for p in photos(prepared, "test", load_manifest(prepared))}
     for item in dataset:
@@ -143,8 +158,9 @@ def test_pix2pix_training_inputs_take_the_generated_images_path(tmp_path: Path) 
     manifest = load_manifest(prepared)
     source = photos(prepared, "train", manifest)[0].rgb()
     label = read_label(prepared / "labels" / "train" / "1.png")
-    expected = np.asarray(Image.fromarray(source).resize((16, 16), Image.Resampling.BICUBIC)
-                          .resize((32, 32), Image.Resampling.BILINEAR))
+    expected = np.asarray(
+        Image.fromarray(source).resize((16, 16), Image.Resampling.BICUBIC).resize((32, 32), Image.Resampling.BILINEAR)
+    )
     photo, target = SegmentationData(prepared, "train", manifest, 16, "pix2pix")[0]
     assert np.array_equal(photo.numpy(), expected) and np.array_equal(target.numpy(), label)  # labels untouched
     photo, target = SegmentationData(prepared, "train", manifest, 16, "logits")[0]
@@ -152,8 +168,13 @@ def test_pix2pix_training_inputs_take_the_generated_images_path(tmp_path: Path) 
     crops = SegmentationData(prepared, "train", manifest, 16, "pix2pix", train_crop=8, seed=3)
     photo, target = crops[0]
     assert crops.crop == 8 and photo.shape == (8, 8, 3) and target.shape == (8, 8)
-    windows = [(y, x) for y in range(25) for x in range(25) if np.array_equal(expected[y:y + 8, x:x + 8], photo.numpy())
-               and np.array_equal(label[y:y + 8, x:x + 8], target.numpy())]
+    windows = [
+        (y, x)
+        for y in range(25)
+        for x in range(25)
+        if np.array_equal(expected[y : y + 8, x : x + 8], photo.numpy())
+        and np.array_equal(label[y : y + 8, x : x + 8], target.numpy())
+    ]
     assert windows  # one window of the full-resolution pair, photo and label registered
     again = SegmentationData(prepared, "train", manifest, 16, "pix2pix", train_crop=8, seed=3)[0]
     assert np.array_equal(again[0].numpy(), photo.numpy())  # crops are seeded
@@ -171,8 +192,16 @@ def scorers(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, P
     prepared = make_prepared(root, n_train=2, n_test=2, size=32)
     out = {}
     for protocol in ("pix2pix", "logits"):
-        train_segmenter(prepared, root / protocol, size=16, epochs=1, max_steps=1, batch_size=2,
-                        backbone_weights=None, protocol=protocol)
+        train_segmenter(
+            prepared,
+            root / protocol,
+            size=16,
+            epochs=1,
+            max_steps=1,
+            batch_size=2,
+            backbone_weights=None,
+            protocol=protocol,
+        )
         out[protocol] = root / protocol / "segmenter.pt"
     return prepared, out
 
@@ -180,8 +209,10 @@ def scorers(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, P
 def test_ground_truth_row_is_scored_on_real_like_images_and_cached_per_protocol(scorers, tmp_path: Path) -> None:
     prepared, checkpoints = scorers
     labels = {n: prepared / "labels" / "test" / f"{n}.png" for n in ("1", "2")}
-    real = [NamedImage(p.name, np.asarray(Image.fromarray(p.rgb()).resize((16, 16), Image.Resampling.BICUBIC)))
-            for p in photos(prepared, "test", load_manifest(prepared))]
+    real = [
+        NamedImage(p.name, np.asarray(Image.fromarray(p.rgb()).resize((16, 16), Image.Resampling.BICUBIC)))
+        for p in photos(prepared, "test", load_manifest(prepared))
+    ]
     caches = set()
     for protocol, checkpoint in checkpoints.items():
         seg = load_segmenter(checkpoint)
@@ -189,7 +220,9 @@ def test_ground_truth_row_is_scored_on_real_like_images_and_cached_per_protocol(
         record = json.loads((checkpoint.parent / "segmenter.json").read_text())
         assert record["protocol"] == record["val"]["protocol"] == protocol
         gt = ground_truth_scores(prepared, checkpoint)
-        assert gt["protocol"] == protocol and gt["real_size"] == 16 and f"_{protocol}_16_" in Path(gt["cache_file"]).name
+        assert (
+            gt["protocol"] == protocol and gt["real_size"] == 16 and f"_{protocol}_16_" in Path(gt["cache_file"]).name
+        )
         assert gt["labelled_pixels"] == 2 * 32 * 30  # labels at their own 32 px, ignore strip dropped
         caches.add(gt["cache_file"])
         # a scorer that sees every grey level: the row is the score of the bicubic 16 px uint8 photos, exactly
@@ -209,8 +242,19 @@ def test_a_segmenter_is_used_only_under_its_protocol(scorers, tmp_path: Path, ca
     fake.mkdir()
     for p in photos(prepared, "test", load_manifest(prepared)):
         Image.fromarray(as_generated(p.rgb(), 16)).save(fake / f"{p.name}.png")
-    args = ["score", "--real", str(fake), "--fake", str(fake), "--labels", str(prepared / "labels" / "test"),
-            "--metrics", "fcn", "--device", "cpu"]
+    args = [
+        "score",
+        "--real",
+        str(fake),
+        "--fake",
+        str(fake),
+        "--labels",
+        str(prepared / "labels" / "test"),
+        "--metrics",
+        "fcn",
+        "--device",
+        "cpu",
+    ]
     assert main([*args, "--segmenter", str(checkpoints["logits"])]) == 2  # the default protocol is pix2pix
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "trained for FCN protocol 'logits', not 'pix2pix'" in err
@@ -220,4 +264,4 @@ def test_a_segmenter_is_used_only_under_its_protocol(scorers, tmp_path: Path, ca
     del payload["protocol"]
     torch.save(payload, tmp_path / "old.pt")
     assert load_segmenter(tmp_path / "old.pt").protocol == "logits"
-    assert CLASSES == load_segmenter(checkpoints["pix2pix"]).classes
+    assert load_segmenter(checkpoints["pix2pix"]).classes == CLASSES

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from metrics_helpers import small_extractor
 
 from ganrepro.errors import UserError
 from ganrepro.metrics.fid import fid_and_kid, frechet_distance, frechet_distance_of_features, gaussian_statistics, kid
 from ganrepro.metrics.imagesets import NamedImage
 from ganrepro.metrics.inception import FID_WEIGHTS_FILENAME, FID_WEIGHTS_URL, load_fid_extractor
 from ganrepro.metrics.weights import WeightsUnavailable
-from metrics_helpers import small_extractor
 
 
 @pytest.fixture
@@ -25,7 +25,9 @@ def no_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_frechet_closed_forms() -> None:
     # 1-D: N(0, 1) vs N(1, 4): (0-1)^2 + 1 + 4 - 2*sqrt(4) = 2
-    assert frechet_distance(np.array([0.0]), np.array([[1.0]]), np.array([1.0]), np.array([[4.0]])) == pytest.approx(2.0)
+    assert frechet_distance(np.array([0.0]), np.array([[1.0]]), np.array([1.0]), np.array([[4.0]])) == pytest.approx(
+        2.0
+    )
     # diagonal Gaussians: |dmu|^2 + sum (sqrt(a) - sqrt(b))^2
     a, b = np.array([1.0, 2.0, 9.0]), np.array([4.0, 2.0, 1.0])
     mu1, mu2 = np.array([0.0, 1.0, 2.0]), np.array([1.0, 1.0, 0.0])
@@ -91,8 +93,16 @@ def test_fid_kid_from_images_with_cache(tmp_path: Path) -> None:
     real = [NamedImage(str(i), rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)) for i in range(30)]
     brighter = [NamedImage(r.name, np.clip(r.source.astype(int) + 60, 0, 255).astype(np.uint8)) for r in real]
     extractor = small_extractor()
-    same = fid_and_kid(real, real, extractor, cache_dir=tmp_path, identity={"data_hash": "x"}, batch_size=7,
-                       kid_subset_size=30, kid_subsets=5)
+    same = fid_and_kid(
+        real,
+        real,
+        extractor,
+        cache_dir=tmp_path,
+        identity={"data_hash": "x"},
+        batch_size=7,
+        kid_subset_size=30,
+        kid_subsets=5,
+    )
     assert same["fid"]["value"] == pytest.approx(0.0, abs=1e-6)
     assert same["fid"]["n_real"] == same["fid"]["n_fake"] == 30
     assert same["fid"]["real_features"]["cache_hit"] is False
@@ -134,7 +144,10 @@ def test_inception_built_from_local_state_dict_without_network(tmp_path: Path, m
     with pytest.raises(UserError, match="6726825d"):  # the official hash is enforced by default
         load_fid_extractor()
     extractor = load_fid_extractor(verify=False)
-    assert extractor.protocol["weights_verified"] is False and extractor.protocol["weights_source"] == "$GANREPRO_FID_WEIGHTS"
+    assert (
+        extractor.protocol["weights_verified"] is False
+        and extractor.protocol["weights_source"] == "$GANREPRO_FID_WEIGHTS"
+    )
     net = extractor.module.blocks[0][0].conv.weight
     assert torch.equal(net, state["Conv2d_1a_3x3.conv.weight"])
     features = extractor(torch.rand(2, 3, 80, 80))

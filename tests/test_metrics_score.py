@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from metrics_helpers import small_extractor, write_images
 
 from ganrepro.cli import main
 from ganrepro.metrics import inception
 from ganrepro.metrics.ssim import psnr, ssim_rgb
-from metrics_helpers import small_extractor, write_images
 
 NAMES = ["1", "2", "10"]
 
@@ -37,7 +37,10 @@ def no_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_ssim_psnr_json_and_table(folders, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     real_dir, fake_dir, real, fake = folders
     out = tmp_path / "scores.json"
-    assert main(["score", "--real", str(real_dir), "--fake", str(fake_dir), "--metrics", "psnr,ssim", "--json", str(out)]) == 0
+    assert (
+        main(["score", "--real", str(real_dir), "--fake", str(fake_dir), "--metrics", "psnr,ssim", "--json", str(out)])
+        == 0
+    )
     table = capsys.readouterr().out
     assert "ssim" in table and "psnr" in table
     report = json.loads(out.read_text())
@@ -67,8 +70,21 @@ def test_suffix_stripping_for_other_implementations(folders, capsys: pytest.Capt
 def test_fid_kid_with_injected_extractor_and_cache(folders, tmp_path: Path, fake_inception) -> None:
     real_dir, fake_dir, _, _ = folders
     out, cache = tmp_path / "s.json", tmp_path / "cache"
-    args = ["score", "--real", str(real_dir), "--fake", str(fake_dir), "--metrics", "fid,kid", "--json", str(out),
-            "--cache-dir", str(cache), "--kid-subsets", "5"]
+    args = [
+        "score",
+        "--real",
+        str(real_dir),
+        "--fake",
+        str(fake_dir),
+        "--metrics",
+        "fid,kid",
+        "--json",
+        str(out),
+        "--cache-dir",
+        str(cache),
+        "--kid-subsets",
+        "5",
+    ]
     assert main(args) == 0
     first = json.loads(out.read_text())["metrics"]
     assert first["fid"]["value"] > 0 and first["kid"]["subset_size"] == 3 and first["fid"]["n_fake"] == 3
@@ -79,7 +95,9 @@ def test_fid_kid_with_injected_extractor_and_cache(folders, tmp_path: Path, fake
     assert main(["score", "--real", str(real_dir), "--fake", str(fake_dir), "--unpaired", "--metrics", "ssim"]) == 2
 
 
-def test_missing_weights_fail_or_are_recorded(folders, tmp_path: Path, no_weights, capsys: pytest.CaptureFixture) -> None:
+def test_missing_weights_fail_or_are_recorded(
+    folders, tmp_path: Path, no_weights, capsys: pytest.CaptureFixture
+) -> None:
     real_dir, fake_dir, _, _ = folders
     args = ["score", "--real", str(real_dir), "--fake", str(fake_dir)]
     assert main(args) == 2

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from metrics_helpers import CLASSES, make_prepared, manifest_hash
 
 from ganrepro.cli import main
 from ganrepro.errors import DataError
 from ganrepro.metrics.segmenter import build_segmenter, fcn_score, ground_truth_scores, load_segmenter
-from metrics_helpers import CLASSES, make_prepared, manifest_hash
 
 
 @pytest.fixture(scope="module")
@@ -22,8 +22,28 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("TORCH_HOME", str(root / "torch"))  # no ImageNet weights anywhere: from scratch
         mp.delenv("GANREPRO_BACKBONE_WEIGHTS", raising=False)
-        assert main(["segmenter", "train", "tiny", "--data-dir", str(root / "data"), "--epochs", "1", "--max-steps", "2",
-                     "--batch-size", "3", "--device", "cpu", "--out", str(root / "seg")]) == 0
+        assert (
+            main(
+                [
+                    "segmenter",
+                    "train",
+                    "tiny",
+                    "--data-dir",
+                    str(root / "data"),
+                    "--epochs",
+                    "1",
+                    "--max-steps",
+                    "2",
+                    "--batch-size",
+                    "3",
+                    "--device",
+                    "cpu",
+                    "--out",
+                    str(root / "seg"),
+                ]
+            )
+            == 0
+        )
     return root / "data" / "tiny" / "prepared", root / "seg"
 
 
@@ -51,8 +71,9 @@ def test_training_is_deterministic(trained: tuple[Path, Path], tmp_path: Path) -
     assert all(torch.equal(first[k], second[k]) for k in first)
 
 
-def test_ground_truth_row_cached_and_equal_to_score_on_real_photos(trained: tuple[Path, Path], tmp_path: Path,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ground_truth_row_cached_and_equal_to_score_on_real_photos(
+    trained: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     prepared, out = trained
     gt = ground_truth_scores(prepared, out / "segmenter.pt")
     assert Path(gt["cache_file"]).parent == out and gt["data_hash"] == manifest_hash(prepared)
@@ -66,8 +87,28 @@ def test_ground_truth_row_cached_and_equal_to_score_on_real_photos(trained: tupl
         image = Image.open(pair)
         image.crop((0, 0, image.height, image.height)).save(photos / pair.name)
     report = tmp_path / "gt.json"
-    assert main(["score", "--real", str(photos), "--fake", str(photos), "--labels", str(prepared / "labels" / "test"),
-                 "--segmenter", str(out / "segmenter.pt"), "--metrics", "fcn", "--device", "cpu", "--json", str(report)]) == 0
+    assert (
+        main(
+            [
+                "score",
+                "--real",
+                str(photos),
+                "--fake",
+                str(photos),
+                "--labels",
+                str(prepared / "labels" / "test"),
+                "--segmenter",
+                str(out / "segmenter.pt"),
+                "--metrics",
+                "fcn",
+                "--device",
+                "cpu",
+                "--json",
+                str(report),
+            ]
+        )
+        == 0
+    )
     fcn = json.loads(report.read_text())["metrics"]["fcn"]
     assert fcn["confusion_matrix"] == gt["confusion_matrix"] and fcn["class_iou"] == gt["class_iou"]
     assert fcn["absent_class_convention"] == "absent_as_zero" and fcn["n_images"] == 3
@@ -76,9 +117,29 @@ def test_ground_truth_row_cached_and_equal_to_score_on_real_photos(trained: tupl
     # FID without weights beside it: recorded as unavailable, the FCN-score still computed
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     monkeypatch.delenv("GANREPRO_FID_WEIGHTS", raising=False)
-    assert main(["score", "--real", str(photos), "--fake", str(photos), "--labels", str(prepared / "labels" / "test"),
-                 "--segmenter", str(out / "segmenter.pt"), "--metrics", "fid,fcn", "--skip-unavailable",
-                 "--device", "cpu", "--json", str(report)]) == 0
+    assert (
+        main(
+            [
+                "score",
+                "--real",
+                str(photos),
+                "--fake",
+                str(photos),
+                "--labels",
+                str(prepared / "labels" / "test"),
+                "--segmenter",
+                str(out / "segmenter.pt"),
+                "--metrics",
+                "fid,fcn",
+                "--skip-unavailable",
+                "--device",
+                "cpu",
+                "--json",
+                str(report),
+            ]
+        )
+        == 0
+    )
     both = json.loads(report.read_text())["metrics"]
     assert list(both) == ["fcn", "fid"] and both["fid"]["available"] is False
     assert both["fcn"]["confusion_matrix"] == gt["confusion_matrix"]

@@ -77,7 +77,12 @@ def test_meta_count_equals_real_build() -> None:
 def test_receptive_field_values_and_names() -> None:
     assert DISCRIMINATOR_NAMES == ["pixel", "patch16", "patch34", "patch70", "patch142", "patch286"]
     assert GENERATOR_NAMES == [
-        "unet_256", "unet_128", "encoder_decoder_256", "encoder_decoder_128", "resnet_9blocks", "resnet_6blocks"
+        "unet_256",
+        "unet_128",
+        "encoder_decoder_256",
+        "encoder_decoder_128",
+        "resnet_9blocks",
+        "resnet_6blocks",
     ]
     assert {name: receptive_field(name) for name in DISCRIMINATOR_NAMES} == RECEPTIVE_FIELDS
 
@@ -98,7 +103,7 @@ def test_receptive_field_measured_by_gradient(name: str) -> None:
     assert x.grad is not None
     touched = (x.grad.abs().sum(dim=(0, 1, 2)) > 0).nonzero().flatten()
     first, last = int(touched.min()), int(touched.max())
-    assert 0 < first and last < size - 1, "field clipped by the border: the measurement would be too small"
+    assert first > 0 and last < size - 1, "field clipped by the border: the measurement would be too small"
     assert last - first + 1 == receptive_field(name) == RECEPTIVE_FIELDS[name]
 
 

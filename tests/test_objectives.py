@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-
 from conftest import tiny_overrides
+
 from ganrepro.config import TrainConfig, load_config
 from ganrepro.loading import build_dataset
 from ganrepro.losses import GANLoss, gradient_penalty
@@ -23,9 +23,11 @@ def test_gan_loss_modes() -> None:
     pred = torch.tensor([[0.3, -1.2], [2.0, 0.0]])
     bce_real = -torch.log(torch.sigmoid(pred)).mean()
     assert GANLoss("vanilla")(pred, True).item() == pytest.approx(bce_real.item(), rel=1e-6)
-    assert GANLoss("vanilla")(pred, False).item() == pytest.approx(-torch.log(1 - torch.sigmoid(pred)).mean().item(), rel=1e-6)
+    assert GANLoss("vanilla")(pred, False).item() == pytest.approx(
+        -torch.log(1 - torch.sigmoid(pred)).mean().item(), rel=1e-6
+    )
     assert GANLoss("lsgan")(pred, True).item() == pytest.approx(((pred - 1) ** 2).mean().item())
-    assert GANLoss("lsgan")(pred, False).item() == pytest.approx((pred ** 2).mean().item())
+    assert GANLoss("lsgan")(pred, False).item() == pytest.approx((pred**2).mean().item())
     assert GANLoss("wgangp")(pred, True).item() == pytest.approx(-pred.mean().item())
     assert GANLoss("wgangp")(pred, False).item() == pytest.approx(pred.mean().item())
 
@@ -71,14 +73,17 @@ def build(root: Path, model: str, *extra: str):
     return cfg, build_model(cfg, torch.device("cpu"))
 
 
-@pytest.mark.parametrize("extra, nets, d_channels, losses", [
-    (["pix2pix.gan=none"], {"G"}, None, ("G_L1",)),
-    (["pix2pix.gan=unconditional", "pix2pix.lambda_l1=0"], {"G", "D"}, 3, ("G_GAN", "D_real", "D_fake")),
-    (["pix2pix.lambda_l1=0"], {"G", "D"}, 6, ("G_GAN", "D_real", "D_fake")),
-    (["pix2pix.gan=unconditional"], {"G", "D"}, 3, ("G_GAN", "G_L1", "D_real", "D_fake")),
-    ([], {"G", "D"}, 6, ("G_GAN", "G_L1", "D_real", "D_fake")),
-    (["pix2pix.gan_mode=wgangp"], {"G", "D"}, 6, ("G_GAN", "G_L1", "D_real", "D_fake", "D_gp")),
-])
+@pytest.mark.parametrize(
+    "extra, nets, d_channels, losses",
+    [
+        (["pix2pix.gan=none"], {"G"}, None, ("G_L1",)),
+        (["pix2pix.gan=unconditional", "pix2pix.lambda_l1=0"], {"G", "D"}, 3, ("G_GAN", "D_real", "D_fake")),
+        (["pix2pix.lambda_l1=0"], {"G", "D"}, 6, ("G_GAN", "D_real", "D_fake")),
+        (["pix2pix.gan=unconditional"], {"G", "D"}, 3, ("G_GAN", "G_L1", "D_real", "D_fake")),
+        ([], {"G", "D"}, 6, ("G_GAN", "G_L1", "D_real", "D_fake")),
+        (["pix2pix.gan_mode=wgangp"], {"G", "D"}, 6, ("G_GAN", "G_L1", "D_real", "D_fake", "D_gp")),
+    ],
+)
 def test_pix2pix_table1_switches(aligned_root: Path, extra, nets, d_channels, losses) -> None:
     cfg, model = build(aligned_root, "pix2pix", *extra)
     assert set(model.nets) == nets and model.loss_names == losses
@@ -91,20 +96,34 @@ def test_pix2pix_table1_switches(aligned_root: Path, extra, nets, d_channels, lo
     assert any(not torch.equal(before[k], v) for k, v in model.nets["G"].state_dict().items())
     if "D_gp" in values:
         assert values["D_gp"] > 0
-    assert all(p.requires_grad is False for p in model.nets.get("D", torch.nn.Linear(1, 1)).parameters()) \
-        or "D" not in nets  # D is frozen after its step, until the next D step
+    assert (
+        all(p.requires_grad is False for p in model.nets.get("D", torch.nn.Linear(1, 1)).parameters())
+        or "D" not in nets
+    )  # D is frozen after its step, until the next D step
 
 
-@pytest.mark.parametrize("extra, nets, losses", [
-    (["cyclegan.use_gan=false", "cyclegan.lambda_identity=0"], {"G_A", "G_B"}, ("cycle_A", "cycle_B")),
-    (["cyclegan.forward_cycle=false", "cyclegan.backward_cycle=false", "cyclegan.lambda_identity=0"],
-     {"G_A", "G_B", "D_A", "D_B"}, ("G_A", "G_B", "D_A", "D_B")),
-    (["cyclegan.backward_cycle=false", "cyclegan.lambda_identity=0"],
-     {"G_A", "G_B", "D_A", "D_B"}, ("G_A", "G_B", "cycle_A", "D_A", "D_B")),
-    (["cyclegan.forward_cycle=false", "cyclegan.lambda_identity=0"],
-     {"G_A", "G_B", "D_A", "D_B"}, ("G_A", "G_B", "cycle_B", "D_A", "D_B")),
-    ([], {"G_A", "G_B", "D_A", "D_B"}, ("G_A", "G_B", "cycle_A", "cycle_B", "idt_A", "idt_B", "D_A", "D_B")),
-])
+@pytest.mark.parametrize(
+    "extra, nets, losses",
+    [
+        (["cyclegan.use_gan=false", "cyclegan.lambda_identity=0"], {"G_A", "G_B"}, ("cycle_A", "cycle_B")),
+        (
+            ["cyclegan.forward_cycle=false", "cyclegan.backward_cycle=false", "cyclegan.lambda_identity=0"],
+            {"G_A", "G_B", "D_A", "D_B"},
+            ("G_A", "G_B", "D_A", "D_B"),
+        ),
+        (
+            ["cyclegan.backward_cycle=false", "cyclegan.lambda_identity=0"],
+            {"G_A", "G_B", "D_A", "D_B"},
+            ("G_A", "G_B", "cycle_A", "D_A", "D_B"),
+        ),
+        (
+            ["cyclegan.forward_cycle=false", "cyclegan.lambda_identity=0"],
+            {"G_A", "G_B", "D_A", "D_B"},
+            ("G_A", "G_B", "cycle_B", "D_A", "D_B"),
+        ),
+        ([], {"G_A", "G_B", "D_A", "D_B"}, ("G_A", "G_B", "cycle_A", "cycle_B", "idt_A", "idt_B", "D_A", "D_B")),
+    ],
+)
 def test_cyclegan_table4_switches(aligned_root: Path, extra, nets, losses) -> None:
     cfg, model = build(aligned_root, "cyclegan", *extra)
     assert set(model.nets) == nets and model.loss_names == losses
@@ -117,8 +136,14 @@ def test_cyclegan_table4_switches(aligned_root: Path, extra, nets, losses) -> No
 
 def test_cyclegan_loss_weights(aligned_root: Path) -> None:
     """cycle_A = λ_A·|G_B(G_A(A)) − A| and idt_A = λ_B·λ_idt·|G_A(B) − B|, checked against a recomputation."""
-    cfg, model = build(aligned_root, "cyclegan", "cyclegan.use_gan=false", "cyclegan.lambda_A=3",
-                       "cyclegan.lambda_B=7", "cyclegan.lambda_identity=0.5")
+    cfg, model = build(
+        aligned_root,
+        "cyclegan",
+        "cyclegan.use_gan=false",
+        "cyclegan.lambda_A=3",
+        "cyclegan.lambda_B=7",
+        "cyclegan.lambda_identity=0.5",
+    )
     batch = torch.utils.data.default_collate([build_dataset(cfg)[0]])
     g_a, g_b = model.nets["G_A"], model.nets["G_B"]
     a, b = batch["A"], batch["B"]

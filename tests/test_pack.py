@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import make_aligned, tiny_overrides
+
 from ganrepro.cli import main
 from ganrepro.config import load_config
 from ganrepro.errors import ConfigError, TrainingDiverged
@@ -30,8 +30,11 @@ ROOT = Path(__file__).resolve().parents[1]
 SHORT = ["train.n_epochs=2", "train.n_epochs_decay=0", "data.max_items=2", "network.dropout=none"]
 MEMBERS = {
     "pix2pix": [["seed=0"], ["seed=1", "pix2pix.lambda_l1=10"], ["seed=2", "pix2pix.lambda_l1=0"]],
-    "cyclegan": [["seed=0"], ["seed=1", "cyclegan.lambda_A=5", "cyclegan.lambda_identity=0"],
-                 ["seed=2", "cyclegan.forward_cycle=false", "cyclegan.lambda_B=2"]],
+    "cyclegan": [
+        ["seed=0"],
+        ["seed=1", "cyclegan.lambda_A=5", "cyclegan.lambda_identity=0"],
+        ["seed=2", "cyclegan.forward_cycle=false", "cyclegan.lambda_B=2"],
+    ],
 }
 
 
@@ -75,8 +78,13 @@ def assert_close_states(a: dict, b: dict, tol: float, moments: bool, skip: froze
     for name, opt in a["optimizers"].items() if moments else ():
         for pid, state in opt["state"].items():
             for key, value in state.items():
-                torch.testing.assert_close(value, b["optimizers"][name]["state"][pid][key], atol=tol, rtol=tol,
-                                           msg=f"optimizer {name} param {pid} {key}")
+                torch.testing.assert_close(
+                    value,
+                    b["optimizers"][name]["state"][pid][key],
+                    atol=tol,
+                    rtol=tol,
+                    msg=f"optimizer {name} param {pid} {key}",
+                )
     for name, pool in a["pools"].items():
         assert len(pool["images"]) == len(b["pools"][name]["images"]) > 0
         for x, y in zip(pool["images"], b["pools"][name]["images"]):
@@ -86,8 +94,7 @@ def assert_close_states(a: dict, b: dict, tol: float, moments: bool, skip: froze
 
 @pytest.mark.parametrize("model", ["pix2pix", "cyclegan"])
 @pytest.mark.parametrize("reference", ["lua", "pytorch"])
-def test_pack_of_three_ends_at_the_solo_weights(aligned_root: Path, tmp_path: Path, model: str,
-                                                reference: str) -> None:
+def test_pack_of_three_ends_at_the_solo_weights(aligned_root: Path, tmp_path: Path, model: str, reference: str) -> None:
     configs = member_configs(aligned_root, model, reference)
     solo = [train(c, tmp_path / f"solo{i}", "cpu", progress_bar=False) for i, c in enumerate(configs)]
     packed = train_pack(configs, [tmp_path / f"pack{i}" for i in range(3)], "cpu", progress_bar=False)
@@ -152,24 +159,39 @@ def test_packability_names_the_first_differing_key(aligned_root: Path) -> None:
         check_packable([c0, load_config(ROOT / "params" / "cyclegan.yaml", [*cyc, "cyclegan.forward_cycle=false"])])
 
 
-def test_cli_pack_resumes_exactly_after_sigterm_and_a_diverging_member_is_named(aligned_root: Path,
-                                                                               tmp_path: Path) -> None:
+def test_cli_pack_resumes_exactly_after_sigterm_and_a_diverging_member_is_named(
+    aligned_root: Path, tmp_path: Path
+) -> None:
     data = tmp_path / "data"
     make_aligned(data, "train", 12, seed=3)
     make_aligned(data, "test", 2, seed=4)
     shared = [f"--set={o}" for o in tiny_overrides(data, "pix2pix")]  # dropout on: the RNG state must resume too
-    args = ["train-pack", "--config", str(ROOT / "params" / "pix2pix.yaml"), *shared, "--device", "cpu",
-            "--no-progress"]
+    args = [
+        "train-pack",
+        "--config",
+        str(ROOT / "params" / "pix2pix.yaml"),
+        *shared,
+        "--device",
+        "cpu",
+        "--no-progress",
+    ]
     whole = [f"--member={tmp_path / 'whole' / f'm{i}'} seed={i} pix2pix.lambda_l1={10 * i}" for i in range(2)]
     assert main([*args, *whole]) == 0
 
     # stopped by SIGTERM (saves at the next step), then killed (SIGKILL) after a mid-epoch checkpoint
-    for name, sig, extra in (("parts", signal.SIGTERM, []),
-                             ("killed", signal.SIGKILL, ["--set=train.latest_every_steps=2"])):
+    for name, sig, extra in (
+        ("parts", signal.SIGTERM, []),
+        ("killed", signal.SIGKILL, ["--set=train.latest_every_steps=2"]),
+    ):
         members = [m.replace("whole", name) for m in whole]
         env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT / "src")}
-        proc = subprocess.Popen([sys.executable, "-m", "ganrepro.cli", *args, *extra, *members], env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ganrepro.cli", *args, *extra, *members],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
         log = tmp_path / name / "m1" / "losses.csv"
         deadline = time.time() + 120
         while time.time() < deadline and not (log.exists() and len(log.read_text().splitlines()) > 5):
@@ -244,9 +266,13 @@ def test_an_interrupted_checkpoint_commit_is_finished_or_undone(tmp_path: Path) 
 def test_pack_guard_runs_before_every_checkpoint_and_names_the_member(aligned_root: Path, tmp_path: Path) -> None:
     """Losses are read in blocks; a non-finite one in member 1 at step 3 stops the pack at the next write, and
     every member's latest.pt is the step-2 checkpoint (its steps all finite)."""
-    configs = [load_config(ROOT / "params" / "pix2pix.yaml", [*tiny_overrides(aligned_root, "pix2pix"), *SHORT,
-                                                               "train.latest_every_steps=1", f"seed={i}"])
-               for i in range(2)]
+    configs = [
+        load_config(
+            ROOT / "params" / "pix2pix.yaml",
+            [*tiny_overrides(aligned_root, "pix2pix"), *SHORT, "train.latest_every_steps=1", f"seed={i}"],
+        )
+        for i in range(2)
+    ]
     from ganrepro.loading import build_dataset
     from ganrepro.loading.sampler import EpochSampler
 
@@ -284,9 +310,13 @@ def test_pack_on_resident_data_equals_the_pack_through_dataloaders(aligned_root:
     """Members share one resident split, each drawing with its own seed: the same tensors as its own loader."""
     ends = {}
     for mode in ("on", "off"):
-        configs = [load_config(ROOT / "params" / "pix2pix.yaml", [*tiny_overrides(aligned_root, "pix2pix"), *SHORT,
-                                                                   f"data.resident={mode}", f"seed={i}"])
-                   for i in range(2)]
+        configs = [
+            load_config(
+                ROOT / "params" / "pix2pix.yaml",
+                [*tiny_overrides(aligned_root, "pix2pix"), *SHORT, f"data.resident={mode}", f"seed={i}"],
+            )
+            for i in range(2)
+        ]
         train_pack(configs, [tmp_path / mode / f"m{i}" for i in range(2)], "cpu", progress_bar=False)
         ends[mode] = [latest(tmp_path / mode / f"m{i}")["nets"]["G"] for i in range(2)]
     for on, off in zip(ends["on"], ends["off"]):
@@ -294,17 +324,39 @@ def test_pack_on_resident_data_equals_the_pack_through_dataloaders(aligned_root:
     assert any(not torch.equal(ends["on"][0][k], ends["on"][1][k]) for k in ends["on"][0])  # the members differ
 
 
-def test_benchmark_pack_mode_runs_on_cpu_and_its_lines_parse(aligned_root: Path, monkeypatch: pytest.MonkeyPatch,
-                                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_benchmark_pack_mode_runs_on_cpu_and_its_lines_parse(
+    aligned_root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """``train_throughput.py --pack``: packs of 1 and 2, both models, 2 steps each, tiny networks."""
     import json
     import runpy
 
-    tiny = ["network.ngf=8", "network.ndf=8", "network.discriminator=patch16", "pix2pix:network.generator=unet_32",
-            "cyclegan:network.generator=resnet_2blocks", "cyclegan:cyclegan.pool_size=3"]
-    monkeypatch.setattr(sys, "argv", ["train_throughput.py", "--data", str(aligned_root), "--pack", "1,2",
-                                      "--steps", "2", "--size", "32", "--device", "cpu",
-                                      *[f"--set={o}" for o in tiny]])
+    tiny = [
+        "network.ngf=8",
+        "network.ndf=8",
+        "network.discriminator=patch16",
+        "pix2pix:network.generator=unet_32",
+        "cyclegan:network.generator=resnet_2blocks",
+        "cyclegan:cyclegan.pool_size=3",
+    ]
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        [
+            "train_throughput.py",
+            "--data",
+            str(aligned_root),
+            "--pack",
+            "1,2",
+            "--steps",
+            "2",
+            "--size",
+            "32",
+            "--device",
+            "cpu",
+            *[f"--set={o}" for o in tiny],
+        ],
+    )
     runpy.run_path(str(ROOT / "benchmarks" / "train_throughput.py"), run_name="__main__")
     lines = capsys.readouterr().out.splitlines()
     rows = [json.loads(line) for line in lines if line.startswith("{")]
@@ -332,8 +384,9 @@ def six_pairs(tmp_path: Path) -> Path:
 
 @pytest.mark.gpu
 @pytest.mark.parametrize("model", ["pix2pix", "cyclegan"])
-def test_graphed_pack_gives_the_eager_pack_weights_and_resumes_exactly(six_pairs: Path, tmp_path: Path,
-                                                                      model: str) -> None:
+def test_graphed_pack_gives_the_eager_pack_weights_and_resumes_exactly(
+    six_pairs: Path, tmp_path: Path, model: str
+) -> None:
     def run(name: str, graph: str, stop: int | None = None) -> list[dict]:
         configs = gpu_pack_configs(six_pairs, model, f"train.cuda_graph={graph}")
         dirs = [tmp_path / name / f"m{i}" for i in range(3)]
@@ -361,8 +414,12 @@ def test_members_share_one_resident_split_and_draw_their_own_batches(tmp_path: P
 
     root = tmp_path / "data"
     make_aligned(root, "train", 5, size=40, seed=3)
-    configs = [load_config(ROOT / "params" / "pix2pix.yaml", [*tiny_overrides(root, "pix2pix"), f"seed={seed}",
-                                                               "train.batch_size=2"]) for seed in range(3)]
+    configs = [
+        load_config(
+            ROOT / "params" / "pix2pix.yaml", [*tiny_overrides(root, "pix2pix"), f"seed={seed}", "train.batch_size=2"]
+        )
+        for seed in range(3)
+    ]
     datasets = [build_dataset(c, "train", augment=True) for c in configs]
     sources = member_sources(configs, datasets, torch.device("cpu"))
     assert all(isinstance(s, ResidentBatches) for s in sources)

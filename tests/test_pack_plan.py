@@ -63,20 +63,26 @@ def test_profiles_declare_packing_and_an_override_keeps_the_profile_size() -> No
     assert all(len(p.members) == 1 for p in Plan("facades", "paper", pack="none").packs("pix2pix_ablation"))
 
 
-@pytest.mark.parametrize("value, message", [
-    ("pack: all", "pack: mode must be one of none, seeds, compatible, got 'all'"),
-    ("pack: seeds", "pack: 'seeds' needs a maximum pack size"),
-    ("pack: {mode: seeds, max_size: 0}", "pack.max_size must be a positive integer, got 0"),
-    ("pack: {mode: compatible}", "pack: missing key 'max_size'"),
-    ("pack: {mode: compatible, max_size: 3, size: 2}", "pack: unknown key 'size'"),
-])
-def test_a_bad_pack_value_is_one_line_naming_the_profile_file_and_key(tmp_path: Path, value: str,
-                                                                        message: str) -> None:
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("pack: all", "pack: mode must be one of none, seeds, compatible, got 'all'"),
+        ("pack: seeds", "pack: 'seeds' needs a maximum pack size"),
+        ("pack: {mode: seeds, max_size: 0}", "pack.max_size must be a positive integer, got 0"),
+        ("pack: {mode: compatible}", "pack: missing key 'max_size'"),
+        ("pack: {mode: compatible, max_size: 3, size: 2}", "pack: unknown key 'size'"),
+    ],
+)
+def test_a_bad_pack_value_is_one_line_naming_the_profile_file_and_key(tmp_path: Path, value: str, message: str) -> None:
     params = shutil.copytree(Path(__file__).resolve().parents[1] / "params", tmp_path / "params")
     smoke = params / "profiles" / "smoke.yaml"
     smoke.write_text(smoke.read_text().replace("pack: none", value))
-    result = subprocess.run([sys.executable, "-m", "ganrepro", "plan", "--dataset", "synthetic", "--profile", "smoke"],
-                            capture_output=True, text=True, env={**_env(), "GANREPRO_PARAMS": str(params)})
+    result = subprocess.run(
+        [sys.executable, "-m", "ganrepro", "plan", "--dataset", "synthetic", "--profile", "smoke"],
+        capture_output=True,
+        text=True,
+        env={**_env(), "GANREPRO_PARAMS": str(params)},
+    )
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and f"profiles/smoke.yaml: {message}" in result.stderr
 
@@ -88,9 +94,26 @@ def _env() -> dict[str, str]:
 
 
 def test_plan_lists_every_pack_with_its_members_and_command() -> None:
-    result = subprocess.run([sys.executable, "-m", "ganrepro", "plan", "--dataset", "synthetic", "--profile", "smoke",
-                             "--pack", "compatible:4", "--table", "pix2pix_ablation"],
-                            capture_output=True, text=True, check=True, env=_env())
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ganrepro",
+            "plan",
+            "--dataset",
+            "synthetic",
+            "--profile",
+            "smoke",
+            "--pack",
+            "compatible:4",
+            "--table",
+            "pix2pix_ablation",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=_env(),
+    )
     lines = result.stdout.splitlines()
     assert "packs: compatible, at most 4 runs a pack" in lines
     assert "pix2pix_ablation: 14 rows x 1 seeds = 14 runs in 10 training jobs" in lines
@@ -112,8 +135,12 @@ def test_stages_train_each_pack_once_before_its_members_are_evaluated() -> None:
     packs = [s for s in stages if s.kind == "train-pack"]
     # Tables in name order: CycleGAN (its pix2pix rows apart), the pix2pix ablations, pix2pix photo→labels.
     assert [(s.table, len(s.runs)) for s in packs] == [
-        ("cyclegan_ablation", 4), ("cyclegan_ablation", 4), ("pix2pix_ablation", 2), ("pix2pix_ablation", 4),
-        ("pix2pix_photo2labels", 2)]
+        ("cyclegan_ablation", 4),
+        ("cyclegan_ablation", 4),
+        ("pix2pix_ablation", 2),
+        ("pix2pix_ablation", 4),
+        ("pix2pix_photo2labels", 2),
+    ]
     assert all(s.cmd.split()[3] == "train-pack" and len(s.outs) == len(s.runs) for s in packs)
     trained = [(s.table, *run) for s in stages if s.kind in ("train", "train-pack") for run in s.runs]
     assert len(trained) == len(set(trained)) == 29
@@ -123,8 +150,12 @@ def test_a_pack_stage_depends_on_every_member_rows_params_once() -> None:
     stages = dvc_stages(Plan("facades", "paper"))
     pack = stages["train-pack-pix2pix_ablation-cgan-seed0+12"]
     assert pack["params"] == [
-        {"params/tables/pix2pix_ablation.yaml": [f"rows.{row}.set" for row in
-                                                 ("cgan", "l1_cgan", "lambda_1", "lambda_10", "lambda_1000")]},
-        {"params/profiles/paper.yaml": ["config"]}]
+        {
+            "params/tables/pix2pix_ablation.yaml": [
+                f"rows.{row}.set" for row in ("cgan", "l1_cgan", "lambda_1", "lambda_10", "lambda_1000")
+            ]
+        },
+        {"params/profiles/paper.yaml": ["config"]},
+    ]
     assert len(pack["outs"]) == 13 and pack["cmd"][0].startswith("ganrepro dvc-yaml --check")
     assert not any(name.startswith("train-pix2pix_ablation-") for name in stages)  # every paper run is packed

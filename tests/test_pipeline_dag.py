@@ -45,7 +45,9 @@ def run(args: list[str], cwd: Path, check: bool = True, src: Path | None = None)
     env["TORCH_HOME"] = smoke_report.ABSENT_TORCH_HOME
     result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     if check and result.returncode != 0:
-        raise AssertionError(f"{' '.join(args[:4])} failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
+        raise AssertionError(
+            f"{' '.join(args[:4])} failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+        )
     return result
 
 
@@ -55,8 +57,11 @@ def snakemake(*args: str, cwd: Path, check: bool = True, src: Path | None = None
 
 def snakemake_commands(cwd: Path, config: list[str]) -> list[str]:
     out = snakemake("-n", "-p", "--cores", "1", "--config", *config, cwd=cwd).stdout
-    return sorted(" ".join(line.split()[2:]) for line in out.splitlines()
-                  if line.startswith("Shell command:") and line.split()[2:] != ["None"])
+    return sorted(
+        " ".join(line.split()[2:])
+        for line in out.splitlines()
+        if line.startswith("Shell command:") and line.split()[2:] != ["None"]
+    )
 
 
 def dvc_commands(cwd: Path, build: list[str]) -> list[str]:
@@ -65,27 +70,43 @@ def dvc_commands(cwd: Path, build: list[str]) -> list[str]:
         run([str(BIN / "dvc"), "init", "--no-scm", "-q"], cwd)
     out = run([str(BIN / "dvc"), "repro", "--dry", "--force"], cwd).stdout
     # DVC-only: each train stage first checks that dvc.yaml is current (Snakemake reads params/ every run).
-    return sorted(" ".join(line.split()[1:]) for line in out.splitlines()
-                  if line.startswith("> ") and not line.startswith("> ganrepro dvc-yaml --check "))
+    return sorted(
+        " ".join(line.split()[1:])
+        for line in out.splitlines()
+        if line.startswith("> ") and not line.startswith("> ganrepro dvc-yaml --check ")
+    )
 
 
 def test_snakemake_lint_is_clean(tmp_path: Path) -> None:
     work = workflow_copy(tmp_path / "w")
-    for config in (["dataset=synthetic", "profile=quick"], ["dataset=facades", "profile=paper", "mirror=file:///m"],
-                   ["dataset=synthetic", "profile=smoke", "pack=compatible:4"]):
+    for config in (
+        ["dataset=synthetic", "profile=quick"],
+        ["dataset=facades", "profile=paper", "mirror=file:///m"],
+        ["dataset=synthetic", "profile=smoke", "pack=compatible:4"],
+    ):
         result = snakemake("--lint", "--config", *config, cwd=work)
         assert "Congratulations, your workflow is in a good condition!" in result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("config, build, training", [
-    (["dataset=synthetic", "profile=smoke"], ["--dataset", "synthetic", "--profile", "smoke"], {"train"}),
-    (["dataset=synthetic", "profile=smoke", "pack=compatible:4"],
-     ["--dataset", "synthetic", "--profile", "smoke", "--pack", "compatible:4"], {"train", "train-pack"}),
-    (["dataset=facades", "profile=paper", "mirror=file:///srv/mirror"],
-     ["--dataset", "facades", "--profile", "paper", "--mirror", "file:///srv/mirror"], {"train-pack"}),
-])
-def test_dvc_and_snakemake_run_the_same_commands(tmp_path: Path, config: list[str], build: list[str],
-                                                 training: set[str]) -> None:
+@pytest.mark.parametrize(
+    "config, build, training",
+    [
+        (["dataset=synthetic", "profile=smoke"], ["--dataset", "synthetic", "--profile", "smoke"], {"train"}),
+        (
+            ["dataset=synthetic", "profile=smoke", "pack=compatible:4"],
+            ["--dataset", "synthetic", "--profile", "smoke", "--pack", "compatible:4"],
+            {"train", "train-pack"},
+        ),
+        (
+            ["dataset=facades", "profile=paper", "mirror=file:///srv/mirror"],
+            ["--dataset", "facades", "--profile", "paper", "--mirror", "file:///srv/mirror"],
+            {"train-pack"},
+        ),
+    ],
+)
+def test_dvc_and_snakemake_run_the_same_commands(
+    tmp_path: Path, config: list[str], build: list[str], training: set[str]
+) -> None:
     work = workflow_copy(tmp_path / "w")
     smk = snakemake_commands(work, config)
     dvc = dvc_commands(work, build)
@@ -93,12 +114,17 @@ def test_dvc_and_snakemake_run_the_same_commands(tmp_path: Path, config: list[st
     kinds = {c.split()[3] for c in smk}  # ganrepro --log FILE <command>
     facades = build[1] == "facades"  # the released facades models are imported on facades at 256 px only
     released = {"import-checkpoint"} if facades else set()
-    assert {"prepare", "segmenter", "evaluate", "track", "report", "report-copy"} | training | released == \
-        kinds - {"download"}
+    assert {"prepare", "segmenter", "evaluate", "track", "report", "report-copy"} | training | released == kinds - {
+        "download"
+    }
     assert ("download" in kinds) == facades
     trained = [trained_run_dir for c in smk for trained_run_dir in _trained(c)]
-    evaluated = [c.split()[4] for c in smk if c.split()[3] == "evaluate"  # ganrepro --log FILE evaluate RUN_DIR
-                 and "/released/" not in c.split()[4]]
+    evaluated = [
+        c.split()[4]
+        for c in smk
+        if c.split()[3] == "evaluate"  # ganrepro --log FILE evaluate RUN_DIR
+        and "/released/" not in c.split()[4]
+    ]
     assert len(trained) == len(set(trained)) and sorted(trained) == sorted(evaluated)  # each run trained once
 
 
@@ -107,16 +133,20 @@ def _trained(command: str) -> list[str]:
     argv = shlex.split(command)
     if argv[3] == "train":
         return [argv[argv.index("--out") + 1]]
-    return [shlex.split(argv[i + 1])[0] for i, arg in enumerate(argv) if arg == "--member"] if argv[3] == "train-pack" \
+    return (
+        [shlex.split(argv[i + 1])[0] for i, arg in enumerate(argv) if arg == "--member"]
+        if argv[3] == "train-pack"
         else []
+    )
 
 
 def test_default_profile_caps_gpu_jobs_and_slurm_profile_dry_runs(tmp_path: Path) -> None:
     work = workflow_copy(tmp_path / "w")
     local = snakemake("-n", "--config", "dataset=facades", "profile=paper", cwd=work)
     assert "Using workflow specific profile profiles/default" in local.stdout + local.stderr
-    slurm = snakemake("--workflow-profile", "pipeline/executors/slurm", "-n", "--config", "dataset=facades",
-                      "profile=paper", cwd=work)
+    slurm = snakemake(
+        "--workflow-profile", "pipeline/executors/slurm", "-n", "--config", "dataset=facades", "profile=paper", cwd=work
+    )
     text = slurm.stdout + slurm.stderr
     assert "train" in text and "This was a dry-run" in text
     assert "gpu=1" in text and "runtime=1440" in text  # the paper profile's per-job GPU and time reach the executor
@@ -173,9 +203,9 @@ def test_editing_one_row_reruns_only_that_rows_dvc_stages(tmp_path: Path) -> Non
 
     row = [f"pix2pix_ablation-lambda_10-seed{seed}" for seed in (0, 1)]
     assert dvc_changed(work) == {f"train-{r}" for r in row} | {"report-pix2pix_ablation"}
-    fake_outputs(work, stages, [f"train-{r}" for r in row], "v2")       # retrained: new checkpoints
+    fake_outputs(work, stages, [f"train-{r}" for r in row], "v2")  # retrained: new checkpoints
     assert dvc_changed(work) == {f"evaluate-{r}" for r in row} | {"report-pix2pix_ablation"}
-    fake_outputs(work, stages, [f"evaluate-{r}" for r in row], "v2")    # re-evaluated: new metrics
+    fake_outputs(work, stages, [f"evaluate-{r}" for r in row], "v2")  # re-evaluated: new metrics
     assert dvc_changed(work) == {f"track-{r}" for r in row} | {"report-pix2pix_ablation"}
 
 
@@ -185,34 +215,46 @@ def test_train_stage_params_name_only_the_keys_its_row_reads(tmp_path: Path) -> 
     stages = yaml.safe_load((work / "dvc.yaml").read_text())["stages"]
     assert stages["train-cyclegan_ablation-cycle_alone-seed0"]["params"] == [
         {"params/tables/cyclegan_ablation.yaml": ["rows.cycle_alone.set", "base_set"]},
-        {"params/profiles/paper.yaml": ["config", "datasets.cityscapes.models.cyclegan"]}]
+        {"params/profiles/paper.yaml": ["config", "datasets.cityscapes.models.cyclegan"]},
+    ]
     assert stages["train-pix2pix_ablation-l1-seed0"]["params"] == [
-        {"params/tables/pix2pix_ablation.yaml": ["rows.l1.set"]}, {"params/profiles/paper.yaml": ["config"]}]
+        {"params/tables/pix2pix_ablation.yaml": ["rows.l1.set"]},
+        {"params/profiles/paper.yaml": ["config"]},
+    ]
     for name, stage in stages.items():
         if name.startswith("train-"):
             assert stage["cmd"][0] == "ganrepro dvc-yaml --check --dataset cityscapes --profile paper --pack none"
-            assert not any(d.startswith("params/") and d.endswith(("_ablation.yaml", "paper.yaml")) for d in stage["deps"])
+            assert not any(
+                d.startswith("params/") and d.endswith(("_ablation.yaml", "paper.yaml")) for d in stage["deps"]
+            )
 
 
 # --------------------------------------------------------------------------- a fresh checkout builds everything
 
 
 def file_hashes(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture
 def fresh_checkout(tmp_path: Path):
     """A detached ``git worktree`` of HEAD: exactly the committed files, as a fresh clone has them."""
     git = shutil.which("git")
-    inside = git and subprocess.run([git, "rev-parse", "--is-inside-work-tree"], cwd=ROOT, capture_output=True,
-                                    text=True, check=False).stdout.strip() == "true"
+    inside = (
+        git
+        and subprocess.run(
+            [git, "rev-parse", "--is-inside-work-tree"], cwd=ROOT, capture_output=True, text=True, check=False
+        ).stdout.strip()
+        == "true"
+    )
     if not inside:
         pytest.skip("not in a git checkout (or git is not installed): no HEAD to check out fresh")
     clone = tmp_path / "clone"
-    subprocess.run([git, "worktree", "add", "--detach", str(clone), "HEAD"], cwd=ROOT, check=True,
-                   capture_output=True)
+    subprocess.run([git, "worktree", "add", "--detach", str(clone), "HEAD"], cwd=ROOT, check=True, capture_output=True)
     try:
         yield clone
     finally:
@@ -235,10 +277,14 @@ def test_fresh_checkout_builds_every_row_and_publishes_only_on_request(fresh_che
         report = (clone / "reports" / "synthetic" / "smoke" / f"{table}.md").read_text()
         latest = (clone / "reports" / f"{table}.md").read_text()
         assert latest == report  # rendered once, copied with its figures: the same links resolve beside each
-        figures_of = {k: v for k, v in file_hashes(clone / "reports" / "synthetic" / "smoke" / table).items()
-                      if k != ".snakemake_timestamp"}  # Snakemake's marker of a directory output
-        assert {k: v for k, v in file_hashes(clone / "reports" / table).items() if k != ".snakemake_timestamp"} \
-            == figures_of
+        figures_of = {
+            k: v
+            for k, v in file_hashes(clone / "reports" / "synthetic" / "smoke" / table).items()
+            if k != ".snakemake_timestamp"
+        }  # Snakemake's marker of a directory output
+        assert {
+            k: v for k, v in file_hashes(clone / "reports" / table).items() if k != ".snakemake_timestamp"
+        } == figures_of
         assert report.splitlines()[0].endswith(": synthetic, profile smoke")  # the header names this build
         assert "not a replication" in report.lower()
         figures = sorted(p.name for p in (clone / "reports" / "synthetic" / "smoke" / table).glob("*.png"))
@@ -255,8 +301,10 @@ def test_fresh_checkout_builds_every_row_and_publishes_only_on_request(fresh_che
         changed = smoke_report.difference(smoke_report.normalise(report, commit, smoke_report.ABSENT_TORCH_HOME), table)
         assert changed is None, f"{table}'s smoke report differs from tests/data/expected_smoke/{table}.md, {changed}"
     with sqlite3.connect(clone / "mlflow.db") as con:
-        children = con.execute("SELECT COUNT(*) FROM runs JOIN tags ON runs.run_uuid = tags.run_uuid "
-                               "WHERE tags.key = 'mlflow.parentRunId' AND runs.lifecycle_stage = 'active'").fetchone()[0]
+        children = con.execute(
+            "SELECT COUNT(*) FROM runs JOIN tags ON runs.run_uuid = tags.run_uuid "
+            "WHERE tags.key = 'mlflow.parentRunId' AND runs.lifecycle_stage = 'active'"
+        ).fetchone()[0]
     assert children == 14 + 12 + 3
     photo2labels = (clone / "reports/synthetic/smoke/pix2pix_photo2labels.md").read_text()
     assert "| L1+cGAN | 0." in photo2labels.split("## Loss ablation, photo→labels", 1)[1]  # labelmap scores
@@ -264,7 +312,9 @@ def test_fresh_checkout_builds_every_row_and_publishes_only_on_request(fresh_che
     reverse = cyclegan.split("## Loss ablation, photo→labels", 1)[1].split("\n## ", 1)[0]
     assert "| CycleGAN | 0." in reverse and "| 0.58 | 0.22 | 0.16 |" in reverse  # G_B scored, beside Table 5
     assert "| CoGAN | not trained here[^" in cyclegan and "| pix2pix (ours, paired) | 0." in cyclegan
-    assert (clone / "results/synthetic/smoke/cyclegan_ablation/cyclegan/seed0/eval/test-trainmode/reverse/metrics.json").is_file()
+    assert (
+        clone / "results/synthetic/smoke/cyclegan_ablation/cyclegan/seed0/eval/test-trainmode/reverse/metrics.json"
+    ).is_file()
     assert file_hashes(published) == before
     status = run(["git", "status", "--porcelain", "--untracked-files=all"], clone).stdout
     assert status == "", f"the build changed or added files git sees:\n{status}"
@@ -277,7 +327,9 @@ def test_fresh_checkout_builds_every_row_and_publishes_only_on_request(fresh_che
     first = run(ganrepro, clone, src=src)
     assert "published (" in first.stdout
     out = published / "synthetic" / "smoke"
-    assert (out / "pix2pix_ablation.md").read_bytes() == (clone / "reports/synthetic/smoke/pix2pix_ablation.md").read_bytes()
+    assert (out / "pix2pix_ablation.md").read_bytes() == (
+        clone / "reports/synthetic/smoke/pix2pix_ablation.md"
+    ).read_bytes()
     built = file_hashes(clone / "reports/synthetic/smoke/pix2pix_ablation")
     assert file_hashes(out / "pix2pix_ablation") == {k: v for k, v in built.items() if k != ".snakemake_timestamp"}
     assert not list(out.glob(".*")), "no staging folder is left behind"
@@ -296,17 +348,20 @@ def test_fresh_checkout_builds_every_row_and_publishes_only_on_request(fresh_che
     assert file_hashes(out) == kept
 
 
-
 def run_files(table_dir: Path) -> dict[str, list[str]]:
     """Each run directory's files, by their names relative to it."""
-    return {str(run.relative_to(table_dir)): sorted(str(p.relative_to(run)) for p in run.rglob("*") if p.is_file())
-            for run in sorted(table_dir.glob("*/seed*"))}
+    return {
+        str(run.relative_to(table_dir)): sorted(str(p.relative_to(run)) for p in run.rglob("*") if p.is_file())
+        for run in sorted(table_dir.glob("*/seed*"))
+    }
 
 
 def metric_names(table_dir: Path) -> dict[str, list[str]]:
     """Each run's evaluated metrics (the names in its metrics.json)."""
-    return {str(m.relative_to(table_dir)): sorted(json.loads(m.read_text())["metrics"])
-            for m in sorted(table_dir.glob("*/seed*/eval/test-trainmode/metrics.json"))}
+    return {
+        str(m.relative_to(table_dir)): sorted(json.loads(m.read_text())["metrics"])
+        for m in sorted(table_dir.glob("*/seed*/eval/test-trainmode/metrics.json"))
+    }
 
 
 def packed_build_matches_solo_build(clone: Path, src: Path) -> None:
@@ -318,8 +373,17 @@ def packed_build_matches_solo_build(clone: Path, src: Path) -> None:
     packed = ["gan", "l1_gan", "cgan", "l1_cgan", "lambda_1", "lambda_10"]  # `ganrepro plan --pack compatible:4`
     for row in packed:
         shutil.rmtree(table_dir / row)
-    built = snakemake("--cores", "2", "reports/pix2pix_ablation.md", "--config", "dataset=synthetic", "profile=smoke",
-                      "pack=compatible:4", cwd=clone, src=src)
+    built = snakemake(
+        "--cores",
+        "2",
+        "reports/pix2pix_ablation.md",
+        "--config",
+        "dataset=synthetic",
+        "profile=smoke",
+        "pack=compatible:4",
+        cwd=clone,
+        src=src,
+    )
     log = built.stdout + built.stderr
     jobs = set(re.findall(r"^Finished jobid: \d+ \(Rule: (\w+)\)", log, flags=re.MULTILINE))
     assert {"train_pack_pix2pix_ablation_cgan_seed0_3", "train_pack_pix2pix_ablation_gan_seed0_1"} <= jobs

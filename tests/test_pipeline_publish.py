@@ -7,13 +7,12 @@ import os
 from pathlib import Path
 
 import pytest
-
 from test_report import TABLE, make_all, project  # noqa: F401  (project is a fixture)
 
 from ganrepro.errors import UserError
+from ganrepro.reporting import build_report
 from ganrepro.workflow import publish as publishing
 from ganrepro.workflow.plan import Plan
-from ganrepro.reporting import build_report
 
 
 def published_tree(root: Path, text: str) -> tuple[Path, Path]:

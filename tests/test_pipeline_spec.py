@@ -42,12 +42,21 @@ def test_the_tables_hold_the_papers_rows_and_numbers() -> None:
     assert [r.row for r in sections["receptive_field"].rows] == ["d_pixel", "d_patch16", "l1_cgan", "d_patch286"]
     assert sections["receptive_field"].rows[0].paper == (0.39, 0.15, 0.10)
     assert sections["generators"].rows[0].paper == (0.35, 0.12, 0.08)
-    assert [p2p.row_overrides(r.row).get("pix2pix.lambda_l1", 100) for r in sections["lambda_l1"].rows] == [1, 10, 100, 1000]
+    assert [p2p.row_overrides(r.row).get("pix2pix.lambda_l1", 100) for r in sections["lambda_l1"].rows] == [
+        1,
+        10,
+        100,
+        1000,
+    ]
     cg = load_table("cyclegan_ablation")
     losses = {r.row: r.paper for r in next(s for s in cg.sections if s.id == "losses").rows}
-    assert losses == {"cycle_alone": (0.22, 0.07, 0.02), "gan_alone": (0.51, 0.11, 0.08),
-                      "gan_forward": (0.55, 0.18, 0.12), "gan_backward": (0.39, 0.14, 0.06),
-                      "cyclegan": (0.52, 0.17, 0.11)}
+    assert losses == {
+        "cycle_alone": (0.22, 0.07, 0.02),
+        "gan_alone": (0.51, 0.11, 0.08),
+        "gan_forward": (0.55, 0.18, 0.12),
+        "gan_backward": (0.39, 0.14, 0.06),
+        "cyclegan": (0.52, 0.17, 0.11),
+    }
 
 
 def test_rows_shared_by_several_tables_are_trained_once() -> None:
@@ -87,7 +96,11 @@ def test_rows_resolve_to_the_ablation_they_name() -> None:
     assert (cycle.use_gan, cycle.forward_cycle, cycle.backward_cycle, cycle.lambda_identity) == (True, False, True, 0.0)
     assert plan.config("cyclegan_ablation", "identity", 0).cyclegan.lambda_identity == 0.5
     paper = Plan("facades", "paper").config("pix2pix_ablation", "l1_cgan", 0)
-    assert (paper.data.crop_size, paper.network.generator, paper.train.n_epochs + paper.train.n_epochs_decay) == (256, "unet_256", 200)
+    assert (paper.data.crop_size, paper.network.generator, paper.train.n_epochs + paper.train.n_epochs_decay) == (
+        256,
+        "unet_256",
+        200,
+    )
 
 
 def test_a_section_naming_an_undeclared_row_fails_with_the_file(params_copy: Path) -> None:
@@ -104,15 +117,24 @@ def test_a_paper_number_list_of_the_wrong_length_fails(params_copy: Path) -> Non
         load_table("pix2pix_ablation")
 
 
-@pytest.mark.parametrize("edit, message", [
-    (("seeds: [0]", "seeds: [0, 0]"), "distinct"),
-    (("metrics: [fcn, fid, kid, ssim, psnr]", "metrics: [fcn, lpips]"), "subset"),
-    (("threads: 1", "thread: 1"), "missing key 'threads'"),
-    (("fcn: {protocol: pix2pix, train_crop: 128}", "fcn: {protocol: caffe}"), "fcn.protocol: unknown FCN-score protocol"),
-    (("fcn: {protocol: pix2pix, train_crop: 128}", "fcn: {protocol: pix2pix, train_crop: 0}"), "train_crop must be"),
-    (("fcn: {protocol: pix2pix, train_crop: 128}", "fcn: {protocol: logits, train_crop: 128}"), "pix2pix only"),
-    (("fcn: {protocol: pix2pix, train_crop: 128}", "fcn: {protcol: logits}"), "unknown key 'protcol'"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (("seeds: [0]", "seeds: [0, 0]"), "distinct"),
+        (("metrics: [fcn, fid, kid, ssim, psnr]", "metrics: [fcn, lpips]"), "subset"),
+        (("threads: 1", "thread: 1"), "missing key 'threads'"),
+        (
+            ("fcn: {protocol: pix2pix, train_crop: 128}", "fcn: {protocol: caffe}"),
+            "fcn.protocol: unknown FCN-score protocol",
+        ),
+        (
+            ("fcn: {protocol: pix2pix, train_crop: 128}", "fcn: {protocol: pix2pix, train_crop: 0}"),
+            "train_crop must be",
+        ),
+        (("fcn: {protocol: pix2pix, train_crop: 128}", "fcn: {protocol: logits, train_crop: 128}"), "pix2pix only"),
+        (("fcn: {protocol: pix2pix, train_crop: 128}", "fcn: {protcol: logits}"), "unknown key 'protcol'"),
+    ],
+)
 def test_malformed_profiles_fail_naming_the_key(params_copy: Path, edit: tuple[str, str], message: str) -> None:
     path = params_copy / "profiles" / "quick.yaml"
     path.write_text(path.read_text().replace(*edit))
@@ -141,9 +163,17 @@ def test_unknown_profile_lists_the_known_ones() -> None:
 
 def test_train_command_carries_every_override() -> None:
     command = Plan("synthetic", "quick").train_command("pix2pix_ablation", "lambda_10", 0)
-    assert command.startswith("ganrepro --log results/synthetic/quick/logs/pix2pix_ablation/lambda_10/seed0/train.log train ")
-    for part in ("--config params/pix2pix.yaml", "--set data.root=data/synthetic/prepared", "--set data.crop_size=64",
-                 "--set pix2pix.lambda_l1=10", "--set seed=0", "--out results/synthetic/quick/pix2pix_ablation/lambda_10/seed0"):
+    assert command.startswith(
+        "ganrepro --log results/synthetic/quick/logs/pix2pix_ablation/lambda_10/seed0/train.log train "
+    )
+    for part in (
+        "--config params/pix2pix.yaml",
+        "--set data.root=data/synthetic/prepared",
+        "--set data.crop_size=64",
+        "--set pix2pix.lambda_l1=10",
+        "--set seed=0",
+        "--out results/synthetic/quick/pix2pix_ablation/lambda_10/seed0",
+    ):
         assert part in command
 
 
@@ -159,8 +189,9 @@ def test_the_profiles_fcn_protocol_reaches_the_segmenter_and_evaluate_commands(p
 
 
 def test_committed_dvc_yaml_is_generated_from_params() -> None:
-    result = subprocess.run([sys.executable, "-m", "ganrepro", "dvc-yaml", "--check"], cwd=ROOT,
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "ganrepro", "dvc-yaml", "--check"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -174,7 +205,12 @@ def test_log_option_appends_the_commands_output(tmp_path: Path) -> None:
 def test_the_papers_claimed_orderings_are_data_with_their_source() -> None:
     sections = {s.id: s for s in load_table("pix2pix_ablation").sections}
     best = sections["losses"].claims[0]
-    assert (best.best, best.better, best.worse, best.metric) == (True, "l1_cgan", ("l1", "gan", "cgan", "l1_gan"), "pixel_acc")
+    assert (best.best, best.better, best.worse, best.metric) == (
+        True,
+        "l1_cgan",
+        ("l1", "gan", "cgan", "l1_gan"),
+        "pixel_acc",
+    )
     assert ("l1", ("encdec_l1",)) in [(c.better, c.worse) for c in sections["generators"].claims]
     assert {c.worse[0] for c in sections["receptive_field"].claims} == {"d_pixel", "d_patch16", "d_patch286"}
     assert sections["lambda_l1"].claims == ()  # the paper publishes no λ table, so it claims nothing there
@@ -183,12 +219,18 @@ def test_the_papers_claimed_orderings_are_data_with_their_source() -> None:
     assert "gan_forward" not in {w for c in cycle.claims for w in c.worse}  # above CycleGAN in Table 4
 
 
-@pytest.mark.parametrize(("claim", "message"), [
-    ("{better: l1_cgan, worse: d_pixel, metric: pixel_acc, source: x}", r"worse: row 'd_pixel' is not in this section"),
-    ("{best: l1_cgan, metric: sharpness, source: x}", r"metric must be one of pixel_acc"),
-    ("{better: l1_cgan, worse: l1, metric: pixel_acc, source: ''}", r"source must say where"),
-    ("{better: l1_cgan, worse: l1, metric: pixel_acc}", r"missing key 'source'"),
-])
+@pytest.mark.parametrize(
+    ("claim", "message"),
+    [
+        (
+            "{better: l1_cgan, worse: d_pixel, metric: pixel_acc, source: x}",
+            r"worse: row 'd_pixel' is not in this section",
+        ),
+        ("{best: l1_cgan, metric: sharpness, source: x}", r"metric must be one of pixel_acc"),
+        ("{better: l1_cgan, worse: l1, metric: pixel_acc, source: ''}", r"source must say where"),
+        ("{better: l1_cgan, worse: l1, metric: pixel_acc}", r"missing key 'source'"),
+    ],
+)
 def test_a_bad_claim_fails_with_the_file_and_key(params_copy: Path, claim: str, message: str) -> None:
     path = params_copy / "tables" / "pix2pix_ablation.yaml"
     text = path.read_text()

@@ -42,19 +42,29 @@ def with_released(params: Path, entries: list[dict], section: int = 0) -> Path:
     return path
 
 
-GOOD = {"id": "mine", "label": "released", "url": "file:///srv/g.pth", "sha256": None, "arch": "unet_256",
-        "dataset": "facades", "size": 256}
+GOOD = {
+    "id": "mine",
+    "label": "released",
+    "url": "file:///srv/g.pth",
+    "sha256": None,
+    "arch": "unet_256",
+    "dataset": "facades",
+    "size": 256,
+}
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"id": "a-b"}, r"released\[0\]\.id must be letters"),
-    ({"path": "g.pth"}, r"released\[0\]: give exactly one of 'url'"),
-    ({"url": "ftp://host/g.pth"}, r"released\[0\]\.url must start with http"),
-    ({"sha256": "abc"}, r"released\[0\]\.sha256 must be 64 lower-case hex digits, or null"),
-    ({"size": "256"}, r"released\[0\]\.size must be the positive resolution"),
-    ({"set": {"data.crop_size": 64}}, r"released\[0\]\.set\.data\.crop_size: data keys come from the table"),
-    ({"colour": 1}, r"released\[0\]: unknown key 'colour'"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"id": "a-b"}, r"released\[0\]\.id must be letters"),
+        ({"path": "g.pth"}, r"released\[0\]: give exactly one of 'url'"),
+        ({"url": "ftp://host/g.pth"}, r"released\[0\]\.url must start with http"),
+        ({"sha256": "abc"}, r"released\[0\]\.sha256 must be 64 lower-case hex digits, or null"),
+        ({"size": "256"}, r"released\[0\]\.size must be the positive resolution"),
+        ({"set": {"data.crop_size": 64}}, r"released\[0\]\.set\.data\.crop_size: data keys come from the table"),
+        ({"colour": 1}, r"released\[0\]: unknown key 'colour'"),
+    ],
+)
 def test_bad_released_entries_fail_naming_file_and_key(params_copy: Path, change: dict, message: str) -> None:
     path = with_released(params_copy, [{**GOOD, **change}])
     with pytest.raises(ConfigError, match=message) as err:
@@ -92,8 +102,10 @@ def test_released_models_apply_only_to_their_dataset_and_resolution() -> None:
     assert stages["import-released-pix2pix_facades_label2photo"]["cmd"][1] == command
     assert paper.released.metrics_json("pix2pix_facades_label2photo") in stages["report-pix2pix_ablation"]["deps"]
 
-    for dataset, profile, reason in (("synthetic", "smoke", "trained on facades; this build is synthetic"),
-                                     ("facades", "quick", "trained at 256×256; this build generates at 64×64")):
+    for dataset, profile, reason in (
+        ("synthetic", "smoke", "trained on facades; this build is synthetic"),
+        ("facades", "quick", "trained at 256×256; this build generates at 64×64"),
+    ):
         plan = Plan(dataset, profile)
         plan.validate()
         assert plan.released.entries == {} and plan.released.metrics_files("pix2pix_ablation") == []
@@ -103,8 +115,19 @@ def test_released_models_apply_only_to_their_dataset_and_resolution() -> None:
 
 
 def test_a_path_entry_is_imported_from_its_file_with_its_published_hash(params_copy: Path) -> None:
-    with_released(params_copy, [{**{k: v for k, v in GOOD.items() if k != "url"}, "path": "released/g.pth",
-                                 "sha256": "a" * 64, "arch": "unet_64", "dataset": "synthetic", "size": 64}])
+    with_released(
+        params_copy,
+        [
+            {
+                **{k: v for k, v in GOOD.items() if k != "url"},
+                "path": "released/g.pth",
+                "sha256": "a" * 64,
+                "arch": "unet_64",
+                "dataset": "synthetic",
+                "size": 64,
+            }
+        ],
+    )
     plan = Plan("synthetic", "quick", mirror="file:///srv/mirror")
     plan.validate()
     argv = plan.released.import_command("mine").split()
@@ -113,8 +136,9 @@ def test_a_path_entry_is_imported_from_its_file_with_its_published_hash(params_c
     assert "--set" in argv and "network.ngf=16" not in argv  # the profile's widths are ours, not the authors'
 
 
-def test_bad_hash_or_changed_file_is_one_line_error_and_no_run_dir(aligned_root: Path, tmp_path: Path,
-                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_hash_or_changed_file_is_one_line_error_and_no_run_dir(
+    aligned_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     mirror = tmp_path / "mirror"
     mirror.mkdir()
     port_checkpoint(mirror / "g.pth")
@@ -154,16 +178,46 @@ def test_the_dag_imports_evaluates_and_reports_a_released_row(tmp_path: Path) ->
     port_checkpoint(checkpoint, ngf=4)
     digest = sha256_file(checkpoint)
     table = {
-        "table": "tiny", "title": "Tiny", "model": "pix2pix", "base_config": "params/pix2pix.yaml",
-        "citation": "test", "paper_columns": ["pixel_acc"],
+        "table": "tiny",
+        "title": "Tiny",
+        "model": "pix2pix",
+        "base_config": "params/pix2pix.yaml",
+        "citation": "test",
+        "paper_columns": ["pixel_acc"],
         "rows": {"l1_cgan": {"label": "L1+cGAN", "set": {"network.generator": "unet_32"}}},
-        "sections": [{"id": "losses", "title": "Losses", "source": "test", "rows": [{"row": "l1_cgan"}],
-                      "released": [{"id": "port_unet", "label": "Port U-Net", "sha256": digest, "arch": "unet_32",
-                                    "url": "http://unreachable.invalid/latest_net_G.pth", "dataset": "synthetic",
-                                    "size": 32, "set": {"network.ngf": 4}}]}]}
+        "sections": [
+            {
+                "id": "losses",
+                "title": "Losses",
+                "source": "test",
+                "rows": [{"row": "l1_cgan"}],
+                "released": [
+                    {
+                        "id": "port_unet",
+                        "label": "Port U-Net",
+                        "sha256": digest,
+                        "arch": "unet_32",
+                        "url": "http://unreachable.invalid/latest_net_G.pth",
+                        "dataset": "synthetic",
+                        "size": 32,
+                        "set": {"network.ngf": 4},
+                    }
+                ],
+            }
+        ],
+    }
     (work / "params" / "tables" / "tiny.yaml").write_text(yaml.safe_dump(table, sort_keys=False))
-    snakemake("--cores", "2", "reports/tiny.md", "--config", "dataset=synthetic", "profile=smoke",
-              f"mirror={mirror.as_uri()}", cwd=work, src=ROOT / "src")
+    snakemake(
+        "--cores",
+        "2",
+        "reports/tiny.md",
+        "--config",
+        "dataset=synthetic",
+        "profile=smoke",
+        f"mirror={mirror.as_uri()}",
+        cwd=work,
+        src=ROOT / "src",
+    )
 
     run_dir = work / "results" / "synthetic" / "smoke" / "released" / "port_unet"
     provenance = json.loads((run_dir / "provenance.json").read_text())["invocations"][0]["imported"][0]

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from conftest import tiny_overrides
-from ganrepro.cli import main
+from PIL import Image
 from test_reliability_data import bomb_png
+
+from ganrepro.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,8 +45,9 @@ def test_data_dir_that_is_a_file(tmp_path: Path, capsys: pytest.CaptureFixture, 
     assert afile.read_text() == "x"
 
 
-@pytest.mark.parametrize("option, value", [("--size", "1000000"), ("--seed", "-5"), ("--train", "0"),
-                                           ("--seed", str(2**40))])
+@pytest.mark.parametrize(
+    "option, value", [("--size", "1000000"), ("--seed", "-5"), ("--train", "0"), ("--seed", str(2**40))]
+)
 def test_prepare_synthetic_bounds(tmp_path: Path, capsys: pytest.CaptureFixture, option: str, value: str) -> None:
     assert main(["prepare", "synthetic", "--data-dir", str(tmp_path / "data"), option, value]) == 2
     one_line_error(capsys, option)
@@ -75,8 +76,24 @@ def test_score_json_that_is_a_folder(tmp_path: Path, capsys: pytest.CaptureFixtu
     real, fake = image_folders(tmp_path)
     out = tmp_path / "out"
     out.mkdir()
-    assert main(["score", "--real", str(real), "--fake", str(fake), "--metrics", "ssim", "--device", "cpu",
-                 "--json", str(out)]) == 2
+    assert (
+        main(
+            [
+                "score",
+                "--real",
+                str(real),
+                "--fake",
+                str(fake),
+                "--metrics",
+                "ssim",
+                "--device",
+                "cpu",
+                "--json",
+                str(out),
+            ]
+        )
+        == 2
+    )
     one_line_error(capsys, "--json", "is a folder")
     assert list(out.iterdir()) == []
 
@@ -90,8 +107,16 @@ def two_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     make_aligned(root / "data", "test", 2, seed=2)
     runs = []
     for name, seed in (("mine", 0), ("other", 1)):
-        args = ["train", "--config", str(ROOT / "params" / "pix2pix.yaml"), "--out", str(root / name), "--device",
-                "cpu", "--no-progress"]
+        args = [
+            "train",
+            "--config",
+            str(ROOT / "params" / "pix2pix.yaml"),
+            "--out",
+            str(root / name),
+            "--device",
+            "cpu",
+            "--no-progress",
+        ]
         for override in [*tiny_overrides(root / "data"), "train.n_epochs_decay=0", f"seed={seed}"]:
             args += ["--set", override]
         assert main(args) == 0
@@ -99,8 +124,9 @@ def two_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return runs[0], runs[1]
 
 
-def test_evaluate_refuses_a_checkpoint_from_another_run(two_runs: tuple[Path, Path],
-                                                        capsys: pytest.CaptureFixture) -> None:
+def test_evaluate_refuses_a_checkpoint_from_another_run(
+    two_runs: tuple[Path, Path], capsys: pytest.CaptureFixture
+) -> None:
     mine, other = two_runs
     foreign = f"../../{other.name}/checkpoints/final.pt"
     assert main(["evaluate", str(mine), "--checkpoint", foreign, "--metrics", "ssim", "--device", "cpu"]) == 2
@@ -108,8 +134,24 @@ def test_evaluate_refuses_a_checkpoint_from_another_run(two_runs: tuple[Path, Pa
     assert not (mine / "eval").exists()
 
     out = mine.parent / "forced"
-    assert main(["evaluate", str(mine), "--checkpoint", foreign, "--metrics", "ssim", "--device", "cpu",
-                 "--allow-outside-checkpoint", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                str(mine),
+                "--checkpoint",
+                foreign,
+                "--metrics",
+                "ssim",
+                "--device",
+                "cpu",
+                "--allow-outside-checkpoint",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     record = json.loads((out / "metrics.json").read_text())["run"]
     assert record["checkpoint_outside_run_dir"] is True
     assert Path(record["checkpoint"]).resolve() == (other / "checkpoints" / "final.pt").resolve()
@@ -118,8 +160,23 @@ def test_evaluate_refuses_a_checkpoint_from_another_run(two_runs: tuple[Path, Pa
 def test_evaluate_own_checkpoint_is_recorded_as_inside(two_runs: tuple[Path, Path]) -> None:
     mine, _ = two_runs
     out = mine.parent / "own"
-    assert main(["evaluate", str(mine), "--checkpoint", "final.pt", "--metrics", "ssim", "--device", "cpu",
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                str(mine),
+                "--checkpoint",
+                "final.pt",
+                "--metrics",
+                "ssim",
+                "--device",
+                "cpu",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert json.loads((out / "metrics.json").read_text())["run"]["checkpoint_outside_run_dir"] is False
 
 

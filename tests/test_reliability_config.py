@@ -8,8 +8,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from conftest import tiny_overrides
+
 from ganrepro.cli import main
 from ganrepro.config import load_config
 from ganrepro.confignumbers import RANGES, numeric_leaves
@@ -20,23 +20,26 @@ ROOT = Path(__file__).resolve().parents[1]
 PIX2PIX = ROOT / "params" / "pix2pix.yaml"
 
 
-@pytest.mark.parametrize("override, key", [
-    ("pix2pix.lambda_l1=.nan", "pix2pix.lambda_l1"),
-    ("cyclegan.lambda_identity=.nan", "cyclegan.lambda_identity"),
-    ("cyclegan.lambda_A=.inf", "cyclegan.lambda_A"),
-    ("train.lr=.nan", "train.lr"),
-    ("train.lr=1e999", "train.lr"),
-    ("train.lr=0", "train.lr"),
-    ("train.beta1=5", "train.beta1"),
-    ("train.beta2=-0.1", "train.beta2"),
-    ("network.init_gain=-1", "network.init_gain"),
-    ("seed=-1", "seed"),
-    ("seed=100000000000000000000", "seed"),
-    ("network.ngf=100000000", "network.ngf"),
-    ("network.ndf=0", "network.ndf"),
-    ("pix2pix.gp_weight=.nan", "pix2pix.gp_weight"),
-    ("train.lr=" + "9" * 400, "train.lr"),  # an int too large for a float
-])
+@pytest.mark.parametrize(
+    "override, key",
+    [
+        ("pix2pix.lambda_l1=.nan", "pix2pix.lambda_l1"),
+        ("cyclegan.lambda_identity=.nan", "cyclegan.lambda_identity"),
+        ("cyclegan.lambda_A=.inf", "cyclegan.lambda_A"),
+        ("train.lr=.nan", "train.lr"),
+        ("train.lr=1e999", "train.lr"),
+        ("train.lr=0", "train.lr"),
+        ("train.beta1=5", "train.beta1"),
+        ("train.beta2=-0.1", "train.beta2"),
+        ("network.init_gain=-1", "network.init_gain"),
+        ("seed=-1", "seed"),
+        ("seed=100000000000000000000", "seed"),
+        ("network.ngf=100000000", "network.ngf"),
+        ("network.ndf=0", "network.ndf"),
+        ("pix2pix.gp_weight=.nan", "pix2pix.gp_weight"),
+        ("train.lr=" + "9" * 400, "train.lr"),  # an int too large for a float
+    ],
+)
 def test_non_finite_or_out_of_range_numbers_are_refused_naming_the_key(override: str, key: str) -> None:
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         load_config(PIX2PIX, [override])
@@ -71,8 +74,9 @@ def test_duplicate_key_in_a_config_is_refused_naming_key_and_lines(tmp_path: Pat
         load_config(path)
 
 
-def test_duplicate_keys_are_refused_in_tables_profiles_and_the_registry(tmp_path: Path,
-                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_duplicate_keys_are_refused_in_tables_profiles_and_the_registry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from ganrepro.preparation.registry import load_registry
     from ganrepro.workflow.spec import load_profile, load_table
 
@@ -98,12 +102,15 @@ def test_merge_keys_may_be_overridden(tmp_path: Path) -> None:
     assert load_yaml(path)["d"] == {"x": 3, "y": 2}
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"\xff\xfe\x00bad", "is not UTF-8 text"),
-    ("train: [1\n", r"is not valid YAML \(line 2\)"),
-    ("- a\n- b\n", "must hold a mapping"),
-    (None, "is a directory"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"\xff\xfe\x00bad", "is not UTF-8 text"),
+        ("train: [1\n", r"is not valid YAML \(line 2\)"),
+        ("- a\n- b\n", "must hold a mapping"),
+        (None, "is a directory"),
+    ],
+)
 def test_unreadable_config_is_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture, content, message) -> None:
     path = tmp_path / "bad.yaml"
     if content is None:
@@ -124,17 +131,21 @@ def train_args(root: Path, out: Path, *extra: str) -> list[str]:
     return args + list(extra)
 
 
-@pytest.mark.parametrize("extra", [
-    ["--set", "train.beta1=5"],
-    ["--set", "seed=-1"],
-    ["--set", "network.init_gain=-1"],
-    ["--device", "tpu"],
-    ["--device", "cuda:99"],
-    ["--set", "data.root=/nonexistent/prepared"],
-    ["--stop-after-epoch", "-1"],
-])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["--set", "train.beta1=5"],
+        ["--set", "seed=-1"],
+        ["--set", "network.init_gain=-1"],
+        ["--device", "tpu"],
+        ["--device", "cuda:99"],
+        ["--set", "data.root=/nonexistent/prepared"],
+        ["--stop-after-epoch", "-1"],
+    ],
+)
 def test_refused_start_writes_nothing_and_the_fixed_command_then_trains(
-        aligned_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture, extra: list[str]) -> None:
+    aligned_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture, extra: list[str]
+) -> None:
     out = tmp_path / "run"
     assert main(train_args(aligned_root, out, "--device", "cpu", *extra)) == 2
     err = capsys.readouterr().err

@@ -23,11 +23,11 @@ import pytest
 from datasets_helpers import LocalServer, entry, facades_archive, spec_for, tar_gz, write_registry
 
 from ganrepro.cli import main
+from ganrepro.errors import DataError
 from ganrepro.preparation.download import download_dataset
 from ganrepro.preparation.extract import scan_archive
 from ganrepro.preparation.imagecheck import read_checked
 from ganrepro.preparation.transfer import RetryPolicy
-from ganrepro.errors import DataError
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = RetryPolicy(retries=1, backoff=0.01, timeout=5)
@@ -64,8 +64,17 @@ def test_symlink_chain_is_refused_by_the_pre_scan(tmp_path: Path) -> None:
 
 def test_links_inside_the_target_through_a_chain_are_still_allowed(tmp_path: Path) -> None:
     path = tmp_path / "ok.tar.gz"
-    path.write_bytes(tar_gz({"a/b/c.txt": b"x"}, {"a/up": ("..", True), "a/up/a2": ("a/b", True),
-                                                  "top": ("a/up/a2/c.txt", True), "hard": ("a/b/c.txt", False)}))
+    path.write_bytes(
+        tar_gz(
+            {"a/b/c.txt": b"x"},
+            {
+                "a/up": ("..", True),
+                "a/up/a2": ("a/b", True),
+                "top": ("a/up/a2/c.txt", True),
+                "hard": ("a/b/c.txt", False),
+            },
+        )
+    )
     assert scan_archive(path) == 5
 
 
@@ -117,7 +126,7 @@ class SlowHandler(BaseHTTPRequestHandler):
         pieces = 20
         size = len(self.body) // pieces + 1
         for i in range(pieces):
-            self.wfile.write(self.body[i * size:(i + 1) * size])
+            self.wfile.write(self.body[i * size : (i + 1) * size])
             self.wfile.flush()
             time.sleep(0.1)
 
@@ -132,10 +141,21 @@ def test_concurrent_downloads_of_one_archive_are_serialised(tmp_path: Path) -> N
         params = tmp_path / "params"
         write_registry(params, {"toy": entry("toy.tar.gz", f"{url}/toy.tar.gz")})
         env = {**os.environ, "GANREPRO_PARAMS": str(params), "PYTHONPATH": str(ROOT / "src")}
-        command = [sys.executable, "-m", "ganrepro.cli", "download", "toy", "--data-dir", str(tmp_path / "data"),
-                   "--retries", "0"]
-        procs = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                 for _ in range(3)]
+        command = [
+            sys.executable,
+            "-m",
+            "ganrepro.cli",
+            "download",
+            "toy",
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--retries",
+            "0",
+        ]
+        procs = [
+            subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(3)
+        ]
         outputs = [proc.communicate(timeout=120) for proc in procs]
     finally:
         httpd.shutdown()
@@ -151,12 +171,30 @@ def test_concurrent_downloads_of_one_archive_are_serialised(tmp_path: Path) -> N
 def test_stale_staging_folders_of_a_killed_prepare_are_removed(tmp_path: Path, stage: str) -> None:
     data = tmp_path / "data"
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "ganrepro.cli", "prepare", "synthetic", "--data-dir", str(data),
-                             "--size", "16", "--train", "800", "--test", "1"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ganrepro.cli",
+            "prepare",
+            "synthetic",
+            "--data-dir",
+            str(data),
+            "--size",
+            "16",
+            "--train",
+            "800",
+            "--test",
+            "1",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     folder = data / "synthetic"
-    pattern = "extracted/.synthetic.generating-*/pairs/train/*" if stage == "generating" else \
-        ".prepared.building-*/train/*"
+    pattern = (
+        "extracted/.synthetic.generating-*/pairs/train/*" if stage == "generating" else ".prepared.building-*/train/*"
+    )
     deadline = time.time() + 120
     while not list(folder.glob(pattern)):
         assert time.time() < deadline and proc.poll() is None
@@ -221,13 +259,16 @@ class AnswerHandler(BaseHTTPRequestHandler):
             self.send_error(404, "Not Found")
 
 
-@pytest.mark.parametrize("where, message", [
-    ("500", "failed after 2 attempts: HTTP 500"),
-    ("html", "corrupt or truncated archive"),
-    ("short", "failed after 2 attempts"),
-    ("redirect", "HTTP 302"),
-    ("missing", "HTTP 404"),
-])
+@pytest.mark.parametrize(
+    "where, message",
+    [
+        ("500", "failed after 2 attempts: HTTP 500"),
+        ("html", "corrupt or truncated archive"),
+        ("short", "failed after 2 attempts"),
+        ("redirect", "HTTP 302"),
+        ("missing", "HTTP 404"),
+    ],
+)
 def test_bad_http_answers_fail_cleanly_and_leave_nothing(tmp_path: Path, where: str, message: str) -> None:
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), AnswerHandler)
     httpd.daemon_threads = True
@@ -243,12 +284,15 @@ def test_bad_http_answers_fail_cleanly_and_leave_nothing(tmp_path: Path, where: 
     assert not [p for p in (tmp_path / "data").rglob("*") if p.is_file()]
 
 
-@pytest.mark.parametrize("members, links, why", [
-    ({"toy/../../x": b"x"}, None, "'..' component"),
-    ({"/abs/x": b"x"}, None, "absolute path"),
-    ({"toy/1.jpg": b"x"}, {"toy/l": ("../../etc", True)}, "leaves the target"),
-    ({"toy/1.jpg": b"x"}, {"toy/h": ("../outside", False)}, "leaves the target"),
-])
+@pytest.mark.parametrize(
+    "members, links, why",
+    [
+        ({"toy/../../x": b"x"}, None, "'..' component"),
+        ({"/abs/x": b"x"}, None, "absolute path"),
+        ({"toy/1.jpg": b"x"}, {"toy/l": ("../../etc", True)}, "leaves the target"),
+        ({"toy/1.jpg": b"x"}, {"toy/h": ("../outside", False)}, "leaves the target"),
+    ],
+)
 def test_unsafe_members_are_refused(tmp_path: Path, members, links, why) -> None:
     path = tmp_path / "a.tar.gz"
     path.write_bytes(tar_gz(members, links))
@@ -271,6 +315,7 @@ def test_truncated_or_corrupt_archives_are_refused(tmp_path: Path, damage: str) 
 
 def bomb_png(side: int = 40_000) -> bytes:
     """A tiny PNG whose header claims side x side pixels (more than twice Pillow's bomb limit)."""
+
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 

@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import make_aligned, tiny_overrides
+
 from ganrepro.cli import main
 from ganrepro.training import checkpoint
 
@@ -24,16 +24,29 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT / "src")}
 
 
 def train_args(root: Path, out: Path, *overrides: str) -> list[str]:
-    args = ["train", "--config", str(ROOT / "params" / "pix2pix.yaml"), "--out", str(out), "--device", "cpu",
-            "--no-progress"]
+    args = [
+        "train",
+        "--config",
+        str(ROOT / "params" / "pix2pix.yaml"),
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        "--no-progress",
+    ]
     for override in [*tiny_overrides(root), *overrides]:
         args += ["--set", override]
     return args
 
 
 def spawn(args: list[str]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "ganrepro.cli", *args], env=ENV, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "ganrepro.cli", *args],
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def wait_for(condition, timeout: float = 120.0) -> None:
@@ -58,8 +71,9 @@ def test_second_process_is_refused_at_once_and_kill_9_then_resumes(tmp_path: Pat
     try:
         wait_for(lambda: (run / "checkpoints" / "latest.pt").exists())
         started = time.time()
-        second = subprocess.run([sys.executable, "-m", "ganrepro.cli", *args], env=ENV, capture_output=True,
-                                text=True, timeout=120)
+        second = subprocess.run(
+            [sys.executable, "-m", "ganrepro.cli", *args], env=ENV, capture_output=True, text=True, timeout=120
+        )
         assert second.returncode == 2
         assert f"pid {first.pid}" in second.stderr and len(second.stderr.strip().splitlines()) == 1
         assert time.time() - started < 60
@@ -69,15 +83,24 @@ def test_second_process_is_refused_at_once_and_kill_9_then_resumes(tmp_path: Pat
         first.wait()
     # The kernel released the dead holder's lock: the same command resumes from its checkpoint.
     saved = checkpoint.load(run / "checkpoints" / "latest.pt")["step"]
-    assert main([*train_args(root, run, "train.n_epochs=500", "train.latest_every_steps=2"),
-                 "--stop-after-epoch", str(saved // 8 + 1)]) == 0
+    assert (
+        main(
+            [
+                *train_args(root, run, "train.n_epochs=500", "train.latest_every_steps=2"),
+                "--stop-after-epoch",
+                str(saved // 8 + 1),
+            ]
+        )
+        == 0
+    )
     invocations = json.loads((run / "provenance.json").read_text())["invocations"]
     assert invocations[-1]["resumed_from_step"] == saved
     assert steps(run) == list(range(1, len(steps(run)) + 1))
 
 
-def test_damaged_losses_csv_is_rebuilt_and_never_blocks_a_resume(aligned_root: Path, tmp_path: Path,
-                                                                  capsys: pytest.CaptureFixture) -> None:
+def test_damaged_losses_csv_is_rebuilt_and_never_blocks_a_resume(
+    aligned_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     run = tmp_path / "run"
     assert main([*train_args(aligned_root, run), "--stop-after-epoch", "1"]) == 0
     log = run / "losses.csv"
@@ -85,8 +108,17 @@ def test_damaged_losses_csv_is_rebuilt_and_never_blocks_a_resume(aligned_root: P
     header, rows = lines[0], lines[1:]
     assert len(rows) == 4
     # What two writers and a kill leave behind: a half line, an interleaved duplicate, binary junk.
-    damaged = [header, rows[0], rows[1][: len(rows[1]) // 2], rows[1], rows[0], "\x00\x00garbage,,", rows[2],
-               rows[3], "5,2,1,0.0002"]
+    damaged = [
+        header,
+        rows[0],
+        rows[1][: len(rows[1]) // 2],
+        rows[1],
+        rows[0],
+        "\x00\x00garbage,,",
+        rows[2],
+        rows[3],
+        "5,2,1,0.0002",
+    ]
     log.write_text("\n".join(damaged) + "\n")
     capsys.readouterr()
     assert main(train_args(aligned_root, run)) == 0
@@ -99,7 +131,8 @@ def test_damaged_losses_csv_is_rebuilt_and_never_blocks_a_resume(aligned_root: P
 
 
 def test_final_pt_is_an_independent_read_only_copy_and_a_rerun_leaves_no_temporary(
-        aligned_root: Path, tmp_path: Path) -> None:
+    aligned_root: Path, tmp_path: Path
+) -> None:
     run = tmp_path / "run"
     assert main(train_args(aligned_root, run)) == 0
     final, latest = run / "checkpoints" / "final.pt", run / "checkpoints" / "latest.pt"
@@ -113,8 +146,9 @@ def test_final_pt_is_an_independent_read_only_copy_and_a_rerun_leaves_no_tempora
     assert checkpoint.load(final)["step"] == 8  # damaging latest.pt does not touch final.pt
 
 
-def test_damaged_run_config_is_a_one_line_error(aligned_root: Path, tmp_path: Path,
-                                                capsys: pytest.CaptureFixture) -> None:
+def test_damaged_run_config_is_a_one_line_error(
+    aligned_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     run = tmp_path / "run"
     run.mkdir()
     (run / "config.yaml").write_text("model: pix2pix\nseed: [0\n")
@@ -132,8 +166,9 @@ def test_out_that_is_a_file_is_refused(aligned_root: Path, tmp_path: Path, capsy
     assert out.read_text() == "not a folder"
 
 
-def test_corrupt_checkpoint_is_refused_without_a_silent_restart(aligned_root: Path, tmp_path: Path,
-                                                                capsys: pytest.CaptureFixture) -> None:
+def test_corrupt_checkpoint_is_refused_without_a_silent_restart(
+    aligned_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     run = tmp_path / "run"
     assert main([*train_args(aligned_root, run), "--stop-after-epoch", "1"]) == 0
     latest = run / "checkpoints" / "latest.pt"
@@ -144,8 +179,9 @@ def test_corrupt_checkpoint_is_refused_without_a_silent_restart(aligned_root: Pa
     assert (run / "losses.csv").read_bytes() == before  # nothing restarted from scratch
 
 
-def test_damaged_provenance_never_blocks_a_resume(aligned_root: Path, tmp_path: Path,
-                                                  capsys: pytest.CaptureFixture) -> None:
+def test_damaged_provenance_never_blocks_a_resume(
+    aligned_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     run = tmp_path / "run"
     assert main([*train_args(aligned_root, run), "--stop-after-epoch", "1"]) == 0
     (run / "provenance.json").write_text('{"invocations": [')

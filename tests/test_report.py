@@ -18,12 +18,12 @@ from ganrepro.config import dump_yaml
 from ganrepro.errors import UserError
 from ganrepro.metrics import per_image
 from ganrepro.metrics.confusion import scores_from_confusion
-from ganrepro.workflow.plan import Plan
 from ganrepro.reporting import build_report
 from ganrepro.reporting.aggregate import ordering, spearman, summarize
 from ganrepro.reporting.collect import Measure
-from ganrepro.runfiles import read_losses
 from ganrepro.reporting.figures import Column, sample_names
+from ganrepro.runfiles import read_losses
+from ganrepro.workflow.plan import Plan
 
 REPO_PARAMS = Path(__file__).resolve().parents[1] / "params"
 TABLE = "tiny"
@@ -100,9 +100,11 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     shutil.copy(REPO_PARAMS / "pix2pix.yaml", params / "pix2pix.yaml")
     (params / "tables" / f"{TABLE}.yaml").write_text(TABLE_YAML)
     (params / "profiles" / "small.yaml").write_text(
-        PROFILE_YAML.format(description="tiny test profile", replication="false", seeds="[0, 1]"))
+        PROFILE_YAML.format(description="tiny test profile", replication="false", seeds="[0, 1]")
+    )
     (params / "profiles" / "full.yaml").write_text(
-        PROFILE_YAML.format(description="a replication profile", replication="true", seeds="[0]"))
+        PROFILE_YAML.format(description="a replication profile", replication="true", seeds="[0]")
+    )
     monkeypatch.setenv("GANREPRO_PARAMS", str(params))
     monkeypatch.chdir(tmp_path)
     return tmp_path
@@ -114,18 +116,30 @@ def write_png(path: Path, seed: int) -> None:
     Image.fromarray(pixels).save(path)
 
 
-def make_run(plan: Plan, row: str, seed: int, data_hash: str = HASH, commit: str = "c0ffee" * 6 + "abcd",
-             time: str | None = "2024-05-01T10:00:00+00:00", stats: bool = True) -> Path:
+def make_run(
+    plan: Plan,
+    row: str,
+    seed: int,
+    data_hash: str = HASH,
+    commit: str = "c0ffee" * 6 + "abcd",
+    time: str | None = "2024-05-01T10:00:00+00:00",
+    stats: bool = True,
+) -> Path:
     """A finished, evaluated run as the pipeline leaves it: config, provenance, losses, eval images, metrics."""
     run_dir = Path(plan.run_dir(TABLE, row, seed))
     run_dir.mkdir(parents=True, exist_ok=True)
     config = plan.config(TABLE, row, seed)
     (run_dir / "config.yaml").write_text(dump_yaml(config))
-    (run_dir / "provenance.json").write_text(json.dumps({"invocations": [
-        {"time": "2024-04-01T08:00:00+00:00", "git_commit": commit, "data_hash": data_hash}]}))
+    (run_dir / "provenance.json").write_text(
+        json.dumps(
+            {"invocations": [{"time": "2024-04-01T08:00:00+00:00", "git_commit": commit, "data_hash": data_hash}]}
+        )
+    )
     losses = ["G_L1"] if row == "l1" else ["G_GAN", "G_L1", "D_real", "D_fake"]
     lines = [",".join(["step", "epoch", "iter", "lr", "seconds", *losses])]
-    lines += [",".join([str(s), "1", str(s), "0.0002", "0.1", *(f"{1 + 1 / s:.4f}" for _ in losses)]) for s in range(1, 121)]
+    lines += [
+        ",".join([str(s), "1", str(s), "0.0002", "0.1", *(f"{1 + 1 / s:.4f}" for _ in losses)]) for s in range(1, 121)
+    ]
     (run_dir / "losses.csv").write_text("\n".join(lines) + "\n")
     eval_dir = Path(plan.metrics_json(TABLE, row, seed)).parent
     for index, name in enumerate(NAMES):
@@ -134,15 +148,24 @@ def make_run(plan: Plan, row: str, seed: int, data_hash: str = HASH, commit: str
     matrices, truth = confusions(PIXEL[(row, seed)]), confusions(0.9)
     ssim = 0.5 + seed / 10 + np.array(OFFSET_SSIM)
     fcn = {**scores_from_confusion(matrices.sum(0)), "ground_truth": scores_from_confusion(truth.sum(0))}
-    doc = {"format": "ganrepro-metrics/1", "ganrepro": "0.1.0",
-           "run": {"config_digest": config.digest(), "checkpoint_sha256": f"{seed:02d}" * 32, "step": 120, "epoch": 3},
-           "data": {"data_hash": data_hash},
-           "metrics": {"fcn": fcn, "fid": {"available": False, "reason": FID_REASON},
-                       "kid": {"available": False, "reason": FID_REASON},
-                       "ssim": {"value": float(ssim.mean()), "value_y": 0.9}, "psnr": {"value": 20.0}}}
+    doc = {
+        "format": "ganrepro-metrics/1",
+        "ganrepro": "0.1.0",
+        "run": {"config_digest": config.digest(), "checkpoint_sha256": f"{seed:02d}" * 32, "step": 120, "epoch": 3},
+        "data": {"data_hash": data_hash},
+        "metrics": {
+            "fcn": fcn,
+            "fid": {"available": False, "reason": FID_REASON},
+            "kid": {"available": False, "reason": FID_REASON},
+            "ssim": {"value": float(ssim.mean()), "value_y": 0.9},
+            "psnr": {"value": 20.0},
+        },
+    }
     if stats:  # as `ganrepro evaluate` keeps them; older evaluations have none
-        doc["per_image"] = per_image.write(eval_dir, {
-            "names": NAMES, "fcn_confusion": matrices, "fcn_gt_names": NAMES, "fcn_gt_confusion": truth, "ssim": ssim})
+        doc["per_image"] = per_image.write(
+            eval_dir,
+            {"names": NAMES, "fcn_confusion": matrices, "fcn_gt_names": NAMES, "fcn_gt_confusion": truth, "ssim": ssim},
+        )
     if time:
         doc["time"] = time
     (eval_dir / "metrics.json").write_text(json.dumps(doc))
@@ -184,7 +207,9 @@ def test_mean_std_paper_numbers_and_orderings(project: Path) -> None:
     assert table_line(text, "Loss ablation", "L1+cGAN").endswith("| 0.66 | 0.23 | 0.17 |")
     assert "| 0.650 ± 0.071 [" in table_line(text, "Loss ablation", "L1+cGAN")
     truth = table_line(text, "Loss ablation", "Ground truth (real photos)")
-    assert truth.startswith("| Ground truth (real photos) | 0.900 [") and truth.endswith("| — | — | — | 0.80 | 0.26 | 0.21 |")
+    assert truth.startswith("| Ground truth (real photos) | 0.900 [") and truth.endswith(
+        "| — | — | — | 0.80 | 0.26 | 0.21 |"
+    )
     weight = table_line(text, "L1 weight", "λ = 100 (paper)")
     assert "0.650 ± 0.071 [" in weight and weight.endswith("| — | — | — |")
     assert "| 0.300 ± 0.000 [" in table_line(text, "L1 weight", "λ = 1")
@@ -232,8 +257,18 @@ def test_missing_metrics_names_the_row_and_writes_nothing(project: Path, capsys:
     with pytest.raises(UserError, match=r"row 'lam' \(λ = 1\), seed 1") as err:
         report(plan, "reports/tiny.md")
     assert str(missing) in str(err.value)
-    args = ["report", TABLE, "--dataset", "synthetic", "--profile", "small", "--out", "reports/tiny.md",
-            "--figures", "reports/figs"]
+    args = [
+        "report",
+        TABLE,
+        "--dataset",
+        "synthetic",
+        "--profile",
+        "small",
+        "--out",
+        "reports/tiny.md",
+        "--figures",
+        "reports/figs",
+    ]
     assert main(args) == 2
     assert "lam" in capsys.readouterr().err
     assert not Path("reports").exists()
@@ -244,8 +279,12 @@ def test_figures_named_by_plan_and_samples_in_natural_order(project: Path) -> No
     make_all(plan)
     files = report(plan, "reports/tiny.md", figures="reports/synthetic/small/tiny")
     expected = [Path(p) for p in plan.figures(TABLE)]
-    assert [p.name for p in expected] == ["losses_samples.png", "losses_losses.png", "weight_samples.png",
-                                         "weight_losses.png"]
+    assert [p.name for p in expected] == [
+        "losses_samples.png",
+        "losses_losses.png",
+        "weight_samples.png",
+        "weight_losses.png",
+    ]
     for path in expected:
         assert path in files
         with Image.open(path) as image:
@@ -258,8 +297,20 @@ def test_figures_named_by_plan_and_samples_in_natural_order(project: Path) -> No
 def test_second_run_touches_nothing(project: Path, capsys: pytest.CaptureFixture) -> None:
     plan = Plan("synthetic", "small")
     make_all(plan)
-    args = ["report", TABLE, "--dataset", "synthetic", "--profile", "small", "--out", "reports/tiny.md",
-            "--out", "reports/synthetic/small/tiny.md", "--figures", "reports/synthetic/small/tiny"]
+    args = [
+        "report",
+        TABLE,
+        "--dataset",
+        "synthetic",
+        "--profile",
+        "small",
+        "--out",
+        "reports/tiny.md",
+        "--out",
+        "reports/synthetic/small/tiny.md",
+        "--figures",
+        "reports/synthetic/small/tiny",
+    ]
     assert main(args) == 0
     files = sorted(p for p in Path("reports").rglob("*") if p.is_file())
     assert len(files) == 6
@@ -318,14 +369,21 @@ def test_claims_get_verdicts_and_the_header_counts_them(project: Path) -> None:
     make_all(plan)
     report(plan, "reports/tiny.md")
     text = Path("reports/tiny.md").read_text()
-    assert "- **Paper orderings:** 1 of 3 paper orderings reproduced, 1 reversed, 1 unresolved at 95% confidence" in text
+    assert (
+        "- **Paper orderings:** 1 of 3 paper orderings reproduced, 1 reversed, 1 unresolved at 95% confidence" in text
+    )
     # rows share the per-image offsets, so paired differences move with the seed draws only: L1+cGAN − L1 is
     # a difference of seed means (0.60/0.65/0.70 − 0.40/0.45/0.50), never below 0.1
-    assert ("- **reproduced**: L1+cGAN best on per-pixel acc.: vs L1 +0.200 [+0.100, +0.300]. "
-            "Source: Paper Table 1.") in text
-    assert "- **reversed**: λ = 1 > λ = 100 (paper) on per-pixel acc.: -0.350 [-0.400, -0.300]. Source: Paper §3." in text
+    assert (
+        "- **reproduced**: L1+cGAN best on per-pixel acc.: vs L1 +0.200 [+0.100, +0.300]. Source: Paper Table 1."
+    ) in text
+    assert (
+        "- **reversed**: λ = 1 > λ = 100 (paper) on per-pixel acc.: -0.350 [-0.400, -0.300]. Source: Paper §3." in text
+    )
     # SSIM is 0.5 / 0.6 by seed in every row: the difference is 0 and either row may come out ahead
-    assert "- **not resolved at 95%**: λ = 100 (paper) > λ = 1 on SSIM: +0.000 [-0.100, +0.100]. Source: Paper §4." in text
+    assert (
+        "- **not resolved at 95%**: λ = 100 (paper) > λ = 1 on SSIM: +0.000 [-0.100, +0.100]. Source: Paper §4." in text
+    )
     assert "## How sure these numbers are" in text and "1000 bootstrap replicates" in text
 
 
@@ -338,7 +396,9 @@ def test_a_contrast_gives_the_paired_difference_beside_the_seed_spread(project: 
     assert "the interval excludes 0 for 3 of 3 metrics" in line
     # seed means 0.30 vs 0.65; seed draws give 0.30 − {0.60, 0.65, 0.70}; L1+cGAN's seeds differ by 0.10
     assert "per-pixel acc. -0.350 [-0.400, -0.300]; seed std up to 0.071" in line
-    assert "## Loss ablation" in text and "Difference" not in text.split("## Loss ablation", 1)[1].split("## L1 weight")[0]
+    assert (
+        "## Loss ablation" in text and "Difference" not in text.split("## Loss ablation", 1)[1].split("## L1 weight")[0]
+    )
 
 
 def test_old_metrics_without_per_image_statistics_render_without_intervals(project: Path) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_report import NAMES, TABLE, confusions, intervals, make_run, project, report, table_line  # noqa: F401
 
 from ganrepro.config import ConfigError
 from ganrepro.metrics import per_image
@@ -16,7 +17,6 @@ from ganrepro.metrics.colorhist import CHANNELS, intersections, split_channels
 from ganrepro.metrics.confusion import scores_from_confusion
 from ganrepro.workflow.plan import Plan
 from ganrepro.workflow.spec import load_table
-from test_report import NAMES, TABLE, confusions, intervals, make_run, project, report, table_line  # noqa: F401
 
 SECTIONS_YAML = """
 table: tiny
@@ -75,7 +75,7 @@ def histograms(moved: bool) -> np.ndarray:
     for index in range(len(NAMES)):
         for start in (0, 101, 358):
             first = start + index + (30 if moved and index == 0 else 0)
-            out[index, first: first + 10] = 1
+            out[index, first : first + 10] = 1
     return out
 
 
@@ -86,12 +86,21 @@ def add_scores(plan: Plan, row: str, seed: int) -> None:
     arrays = per_image.read(folder, doc["per_image"])
     matrices = confusions(LABELMAP[(row, seed)])
     real, fake = histograms(False), histograms(row != "full")
-    pooled = {k: float(v) for k, v in zip("Lab", (intersections(a, b) for a, b in zip(
-        split_channels(real.sum(0)).values(), split_channels(fake.sum(0)).values())))}
+    pooled = {
+        k: float(v)
+        for k, v in zip(
+            "Lab",
+            (
+                intersections(a, b)
+                for a, b in zip(split_channels(real.sum(0)).values(), split_channels(fake.sum(0)).values())
+            ),
+        )
+    }
     doc["metrics"]["labelmap"] = scores_from_confusion(matrices.sum(0))
     doc["metrics"]["colorhist"] = pooled
-    doc["per_image"] = per_image.write(folder, {**arrays, "labelmap_confusion": matrices,
-                                                "colorhist_real": real, "colorhist_fake": fake})
+    doc["per_image"] = per_image.write(
+        folder, {**arrays, "labelmap_confusion": matrices, "colorhist_real": real, "colorhist_fake": fake}
+    )
     (folder / "metrics.json").write_text(json.dumps(doc))
 
 
@@ -118,9 +127,13 @@ def test_labelmap_colour_and_fid_sections_render_their_own_columns(sections: Pla
     assert "- **reproduced**: L1+cGAN > L1 on per-pixel acc." in labels  # 0.85 vs 0.55 on every resample
     assert "toy photo→labels" in labels and "decoded to classes by nearest palette colour" in labels
     colours = table_line(text, "Colour histograms", "L1+cGAN")
-    assert colours.startswith("| L1+cGAN | 1.000 ± 0.000 [1.000, 1.000] | 1.000 ± 0.000 [1.000, 1.000] | 1.000 ± 0.000 [1.000, 1.000] |")
+    assert colours.startswith(
+        "| L1+cGAN | 1.000 ± 0.000 [1.000, 1.000] | 1.000 ± 0.000 [1.000, 1.000] | 1.000 ± 0.000 [1.000, 1.000] |"
+    )
     shifted = table_line(text, "Colour histograms", "L1")
-    pooled = float(intersections(split_channels(histograms(False).sum(0))["L"], split_channels(histograms(True).sum(0))["L"]))
+    pooled = float(
+        intersections(split_channels(histograms(False).sum(0))["L"], split_channels(histograms(True).sum(0))["L"])
+    )
     assert shifted.startswith(f"| L1 | {pooled:.3f} ± 0.000 [") and pooled < 1
     low, high = intervals(shifted)[0]
     assert low - 1e-9 <= pooled <= high + 1e-9 and high - low > 0.01  # resamples overlap differently
@@ -131,15 +144,27 @@ def test_labelmap_colour_and_fid_sections_render_their_own_columns(sections: Pla
     assert "| λ = 1 | n/a[^" in text.split("## FID\n", 1)[1]  # the weights are absent: n/a with the reason
 
 
-@pytest.mark.parametrize(("edit", "message"), [
-    (("metric: fid\n", "metric: fidd\n"), "metric must be one of fcn, labelmap, colorhist, fid"),
-    (("note: \"measured by someone else; not evaluated here\"", "note: \" \""), "note must say"),
-    (("paper: [119.1]", "paper: null"), "a row not trained here is shown for the paper's numbers"),
-    (("paper: [0.81, 0.69, 0.70]", "paper: [0.81, 0.69]"), "must be null or a list of 3 numbers"),
-    (("    metric: labelmap\n", "    metric: labelmap\n    direction: reverse\n"), "a pix2pix run has one direction"),
-    (("metric: pixel_acc, source", "metric: L, source"), "must be one of pixel_acc, class_acc, class_iou in a labelmap"),
-    (("  lam:  {label: \"λ = 1\",   set:", "  lam:  {label: \"λ = 1\", model: pix3pix, set:"), "must be pix2pix or cyclegan"),
-])
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (("metric: fid\n", "metric: fidd\n"), "metric must be one of fcn, labelmap, colorhist, fid"),
+        (('note: "measured by someone else; not evaluated here"', 'note: " "'), "note must say"),
+        (("paper: [119.1]", "paper: null"), "a row not trained here is shown for the paper's numbers"),
+        (("paper: [0.81, 0.69, 0.70]", "paper: [0.81, 0.69]"), "must be null or a list of 3 numbers"),
+        (
+            ("    metric: labelmap\n", "    metric: labelmap\n    direction: reverse\n"),
+            "a pix2pix run has one direction",
+        ),
+        (
+            ("metric: pixel_acc, source", "metric: L, source"),
+            "must be one of pixel_acc, class_acc, class_iou in a labelmap",
+        ),
+        (
+            ('  lam:  {label: "λ = 1",   set:', '  lam:  {label: "λ = 1", model: pix3pix, set:'),
+            "must be pix2pix or cyclegan",
+        ),
+    ],
+)
 def test_bad_section_constructs_name_the_key(project: Path, edit: tuple[str, str], message: str) -> None:  # noqa: F811
     assert edit[0] in SECTIONS_YAML
     (project / "params" / "tables" / f"{TABLE}.yaml").write_text(SECTIONS_YAML.replace(*edit))

@@ -28,8 +28,10 @@ def test_loss_log_written_by_training_is_read_alike_by_report_and_tracker(tmp_pa
     path = tmp_path / "losses.csv"
     log = LossLog(path, ("G_L1", "D_real"), None)
     for step in (1, 2):
-        log.add({"step": step, "epoch": 0, "iter": step, "lr": 0.0002, "seconds": 0.5},
-                {"G_L1": torch.tensor(1.0 / step), "D_real": torch.tensor(0.25)})
+        log.add(
+            {"step": step, "epoch": 0, "iter": step, "lr": 0.0002, "seconds": 0.5},
+            {"G_L1": torch.tensor(1.0 / step), "D_real": torch.tensor(0.25)},
+        )
     log.flush()
     log.close()
     assert path.read_text().splitlines()[0] == ",".join([*LOSS_LOG_COLUMNS, "G_L1", "D_real"])

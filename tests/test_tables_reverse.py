@@ -8,15 +8,26 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from metrics_helpers import prepare_dataset
 
 from ganrepro.cli import main
 from ganrepro.metrics import per_image
-from metrics_helpers import prepare_dataset
 
 PARAMS = Path(__file__).resolve().parents[1] / "params"
-TINY = ["data.load_size=36", "data.crop_size=32", "network.ngf=4", "network.ndf=4", "train.n_epochs=1",
-        "train.n_epochs_decay=0", "train.sample_count=1", "train.sample_every_steps=0", "train.latest_every_steps=0",
-        "train.checkpoint_every_epochs=0", "cyclegan.lambda_identity=0", "network.generator=resnet_6blocks"]
+TINY = [
+    "data.load_size=36",
+    "data.crop_size=32",
+    "network.ngf=4",
+    "network.ndf=4",
+    "train.n_epochs=1",
+    "train.n_epochs_decay=0",
+    "train.sample_count=1",
+    "train.sample_every_steps=0",
+    "train.latest_every_steps=0",
+    "train.checkpoint_every_epochs=0",
+    "cyclegan.lambda_identity=0",
+    "network.generator=resnet_6blocks",
+]
 
 
 def test_reverse_evaluation_scores_cyclegan_g_b_as_photo_to_labels(tmp_path: Path) -> None:
@@ -40,14 +51,17 @@ def test_reverse_evaluation_scores_cyclegan_g_b_as_photo_to_labels(tmp_path: Pat
     assert stats["labelmap_confusion"].shape[0] == 2
     assert np.array_equal(stats["labelmap_confusion"].sum(0), np.array(labelmap["confusion_matrix"]))
     # the reverse generator's outputs are label maps of the input photos' size, not the forward ones
-    assert sorted(p.name for p in (folder / "reverse" / "images").glob("*.png")) == \
-        sorted(p.name for p in (folder / "images").glob("*.png"))
+    assert sorted(p.name for p in (folder / "reverse" / "images").glob("*.png")) == sorted(
+        p.name for p in (folder / "images").glob("*.png")
+    )
 
 
 def test_reverse_evaluation_is_refused_for_pix2pix(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     prepared = prepare_dataset(tmp_path / "data", n_train=2, n_test=2)
-    tiny = [o for o in TINY if not o.startswith(("cyclegan.", "network.generator"))] + ["network.generator=unet_32",
-                                                                                        "network.discriminator=patch16"]
+    tiny = [o for o in TINY if not o.startswith(("cyclegan.", "network.generator"))] + [
+        "network.generator=unet_32",
+        "network.discriminator=patch16",
+    ]
     sets = [x for o in [f"data.root={prepared}", *tiny] for x in ("--set", o)]
     run = tmp_path / "run"
     assert main(["train", "--config", str(PARAMS / "pix2pix.yaml"), "--out", str(run), "--no-progress", *sets]) == 0
@@ -62,10 +76,10 @@ def test_labelmap_decodes_each_registry_palette(tmp_path: Path, dataset: str, cl
     class painted in another class's colour counts against both."""
     from PIL import Image
 
-    from ganrepro.preparation.labels import palette_array, render_colour_map
-    from ganrepro.preparation.registry import get_spec
     from ganrepro.metrics.imagesets import NamedImage
     from ganrepro.metrics.labelmaps import labelmap_score
+    from ganrepro.preparation.labels import palette_array, render_colour_map
+    from ganrepro.preparation.registry import get_spec
 
     spec = get_spec(dataset)
     palette = palette_array(spec.labels)
@@ -75,8 +89,13 @@ def test_labelmap_decodes_each_registry_palette(tmp_path: Path, dataset: str, cl
     wrong = truth.copy()
     wrong[0] = 1  # class 0 painted as class 1
     stats: dict = {}
-    score = labelmap_score([NamedImage("1", render_colour_map(wrong, palette))], {"1": tmp_path / "1.png"},
-                           palette.tolist(), list(spec.labels.classes), per_image=stats)
+    score = labelmap_score(
+        [NamedImage("1", render_colour_map(wrong, palette))],
+        {"1": tmp_path / "1.png"},
+        palette.tolist(),
+        list(spec.labels.classes),
+        per_image=stats,
+    )
     assert score["pixel_acc"] == pytest.approx((classes - 1) / classes)
     assert score["per_class"][spec.labels.classes[0]]["acc"] == 0.0
     assert score["per_class"][spec.labels.classes[1]]["iou"] == pytest.approx(0.5)  # its 4 + the 4 wrong ones

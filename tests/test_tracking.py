@@ -40,10 +40,16 @@ def metrics_document(step: int) -> dict:
         "run": {"model": "pix2pix", "config_digest": "38a941b51430b9f7", "step": step, "epoch": 1},
         "data": {"dataset": "synthetic", "data_hash": DATA_HASH, "split": "test", "crop_size": 32},
         "metrics": {
-            "fcn": {"pixel_acc": 0.5, "class_acc": 0.25, "class_iou": 0.125, "class_acc_present_only": 0.3,
-                    "class_iou_present_only": 0.15, "per_class": {"facade": {"acc": 1.0}},
-                    "confusion_matrix": [[1, 0], [0, 1]],
-                    "ground_truth": {"pixel_acc": 0.9, "class_acc": 0.8, "class_iou": 0.7, "n_images": 2}},
+            "fcn": {
+                "pixel_acc": 0.5,
+                "class_acc": 0.25,
+                "class_iou": 0.125,
+                "class_acc_present_only": 0.3,
+                "class_iou_present_only": 0.15,
+                "per_class": {"facade": {"acc": 1.0}},
+                "confusion_matrix": [[1, 0], [0, 1]],
+                "ground_truth": {"pixel_acc": 0.9, "class_acc": 0.8, "class_iou": 0.7, "n_images": 2},
+            },
             "fid": unavailable,
             "kid": {"value": 0.02, "mean": 0.02, "std": 0.001, "n_subsets": 100},
             "ssim": {"value": 0.4, "value_y": 0.45, "n_images": 2},
@@ -57,11 +63,18 @@ def make_run_dir(root: Path, row: str, seed: int = 0) -> Path:
     run = root / "results" / "synthetic" / "smoke" / TABLE / row / f"seed{seed}"
     (run / "samples").mkdir(parents=True)
     (run / "eval" / "test-trainmode").mkdir(parents=True)
-    config = load_config(None, ["model=pix2pix", f"seed={seed}", "data.load_size=36", "data.crop_size=32",
-                                  "network.generator=unet"])
+    config = load_config(
+        None, ["model=pix2pix", f"seed={seed}", "data.load_size=36", "data.crop_size=32", "network.generator=unet"]
+    )
     (run / "config.yaml").write_text(dump_yaml(config))
-    invocation = {"time": "2026-01-01T00:00:00+00:00", "command": ["ganrepro", "train"], "ganrepro_version": "0.1.0",
-                  "git_commit": f"{COMMIT}-dirty", "data_hash": DATA_HASH, "resumed_from_step": None}
+    invocation = {
+        "time": "2026-01-01T00:00:00+00:00",
+        "command": ["ganrepro", "train"],
+        "ganrepro_version": "0.1.0",
+        "git_commit": f"{COMMIT}-dirty",
+        "data_hash": DATA_HASH,
+        "resumed_from_step": None,
+    }
     (run / "provenance.json").write_text(json.dumps({"invocations": [invocation]}))
     lines = [",".join(("step", "epoch", "iter", "lr", "seconds", *LOSSES))]
     lines += [f"{s},1,{s},0.0002,{s * 0.01:.3f},{0.5 + s},{40.0 - s},{0.6},{0.7}" for s in range(1, STEPS + 1)]
@@ -138,8 +151,16 @@ def test_parent_child_replacement_and_report(workdir: Path) -> None:
     assert record.tracking_uri == f"sqlite:///{workdir.absolute()}/mlflow.db"
     saved = json.loads(parent_json.read_text())
     assert saved["parent_run_id"] == record.parent_run_id and saved["experiment_name"] == f"ganrepro/{TABLE}"
-    assert set(saved) == {"tracking_uri", "experiment_id", "experiment_name", "parent_run_id", "table", "dataset",
-                          "profile", "created"}
+    assert set(saved) == {
+        "tracking_uri",
+        "experiment_id",
+        "experiment_name",
+        "parent_run_id",
+        "table",
+        "dataset",
+        "profile",
+        "created",
+    }
 
     client = MlflowClient(record.tracking_uri)
     parent = client.get_run(record.parent_run_id)
@@ -187,32 +208,63 @@ def test_parent_child_replacement_and_report(workdir: Path) -> None:
     (reports / f"{TABLE}.md").write_text("# table\n")
     (reports / "synthetic/smoke" / f"{TABLE}.md").write_text("# table\n")
     Image.new("RGB", (4, 4)).save(figures / "a_losses.png")
-    logged = log_report(parent_json, [reports / f"{TABLE}.md", reports / "synthetic/smoke" / f"{TABLE}.md",
-                                      figures / "a_losses.png"])
-    assert logged == [f"report/{TABLE}.md", f"report/synthetic/smoke/{TABLE}.md",
-                      f"report/synthetic/smoke/{TABLE}/a_losses.png"]
+    logged = log_report(
+        parent_json, [reports / f"{TABLE}.md", reports / "synthetic/smoke" / f"{TABLE}.md", figures / "a_losses.png"]
+    )
+    assert logged == [
+        f"report/{TABLE}.md",
+        f"report/synthetic/smoke/{TABLE}.md",
+        f"report/synthetic/smoke/{TABLE}/a_losses.png",
+    ]
     assert {a.path for a in client.list_artifacts(record.parent_run_id, "report")} == {
-        f"report/{TABLE}.md", "report/synthetic"}
+        f"report/{TABLE}.md",
+        "report/synthetic",
+    }
     assert [a.path for a in client.list_artifacts(record.parent_run_id, f"report/synthetic/smoke/{TABLE}")] == [
-        f"report/synthetic/smoke/{TABLE}/a_losses.png"]
+        f"report/synthetic/smoke/{TABLE}/a_losses.png"
+    ]
 
 
 def test_concurrent_loggers_lose_no_run(workdir: Path) -> None:
     from mlflow import MlflowClient
 
     parent_json = workdir / "mlflow_parent.json"
-    assert main(["track", "start", TABLE, "--dataset", "synthetic", "--profile", "smoke", "--out",
-                 str(parent_json)]) == 0
+    assert (
+        main(["track", "start", TABLE, "--dataset", "synthetic", "--profile", "smoke", "--out", str(parent_json)]) == 0
+    )
     record = read_parent(parent_json)
     rows = ("l1", "gan", "cgan", "l1_gan")
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     procs = []
     for row in rows:
         run = make_run_dir(workdir, row)
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "ganrepro.cli", "track", "log", str(run), "--parent", str(parent_json),
-             "--table", TABLE, "--row", row, "--seed", "0", "--out", str(run / "mlflow.json")],
-            cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+        procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "ganrepro.cli",
+                    "track",
+                    "log",
+                    str(run),
+                    "--parent",
+                    str(parent_json),
+                    "--table",
+                    TABLE,
+                    "--row",
+                    row,
+                    "--seed",
+                    "0",
+                    "--out",
+                    str(run / "mlflow.json"),
+                ],
+                cwd=workdir,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        )
     outputs = [p.communicate(timeout=120)[0] for p in procs]
     assert all(p.returncode == 0 for p in procs), outputs
     assert all("child run" in out for out in outputs)

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import Poisoned, make_aligned, tiny_overrides
 from PIL import Image
 
-from conftest import Poisoned, make_aligned, tiny_overrides
 from ganrepro.cli import main
 from ganrepro.config import load_config
 from ganrepro.errors import DataError, TrainingDiverged, UserError
@@ -67,8 +67,16 @@ def test_same_seed_same_weights_and_declared_outputs(aligned_root: Path, tmp_pat
     assert any(not torch.equal(w_a[k], w_c[k]) for k in w_a if w_a[k].is_floating_point())
 
     run = tmp_path / "a"
-    for name in ["config.yaml", "provenance.json", "losses.csv", "loss_curves.png", "checkpoints/latest.pt",
-                 "checkpoints/final.pt", "checkpoints/epoch_0001.pt", "checkpoints/epoch_0002.pt"]:
+    for name in [
+        "config.yaml",
+        "provenance.json",
+        "losses.csv",
+        "loss_curves.png",
+        "checkpoints/latest.pt",
+        "checkpoints/final.pt",
+        "checkpoints/epoch_0001.pt",
+        "checkpoints/epoch_0002.pt",
+    ]:
         assert (run / name).is_file(), name
     assert loss_steps(run) == list(range(1, 9))
     invocation = json.loads((run / "provenance.json").read_text())["invocations"][0]
@@ -80,8 +88,9 @@ def test_same_seed_same_weights_and_declared_outputs(aligned_root: Path, tmp_pat
 
 
 @pytest.mark.parametrize("model", ["pix2pix", "cyclegan"])
-def test_stop_after_one_epoch_then_same_command_equals_straight_run(aligned_root: Path, tmp_path: Path,
-                                                                     model: str) -> None:
+def test_stop_after_one_epoch_then_same_command_equals_straight_run(
+    aligned_root: Path, tmp_path: Path, model: str
+) -> None:
     args = ["train", "--config", str(ROOT / "params" / f"{model}.yaml"), "--device", "cpu", "--no-progress"]
     args += [x for o in tiny_overrides(aligned_root, model) for x in ("--set", o)]
     assert main([*args, "--out", str(tmp_path / "straight")]) == 0
@@ -107,8 +116,12 @@ def test_killed_mid_epoch_resumes_without_losing_or_repeating_data(tmp_path: Pat
 
     killed = tmp_path / "killed"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT / "src")}
-    proc = subprocess.Popen([sys.executable, "-m", "ganrepro.cli", *args, "--out", str(killed)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ganrepro.cli", *args, "--out", str(killed)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 120
     while time.time() < deadline:  # kill somewhere inside the first epoch, after a mid-epoch checkpoint
         if (killed / "losses.csv").exists() and len(loss_steps(killed)) >= 5:
@@ -170,11 +183,24 @@ def test_sigterm_saves_at_the_next_step_and_exits(tmp_path: Path) -> None:
     root = tmp_path / "data"
     make_aligned(root, "train", 200, seed=5)  # an epoch long enough that the signal lands inside it
     run = tmp_path / "run"
-    args = ["train", "--config", str(ROOT / "params" / "pix2pix.yaml"), "--device", "cpu", "--no-progress",
-            "--out", str(run)] + [x for o in tiny_overrides(root, "pix2pix") for x in ("--set", o)]
+    args = [
+        "train",
+        "--config",
+        str(ROOT / "params" / "pix2pix.yaml"),
+        "--device",
+        "cpu",
+        "--no-progress",
+        "--out",
+        str(run),
+    ] + [x for o in tiny_overrides(root, "pix2pix") for x in ("--set", o)]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT / "src")}
-    proc = subprocess.Popen([sys.executable, "-m", "ganrepro.cli", *args], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ganrepro.cli", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     deadline = time.time() + 120
     while time.time() < deadline and not ((run / "losses.csv").exists() and len(loss_steps(run)) >= 3):
         time.sleep(0.02)

@@ -13,8 +13,8 @@ import importlib
 import os
 import pkgutil
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from ganrepro import __version__, commands
 from ganrepro.errors import UserError
@@ -26,8 +26,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Regenerate the pix2pix and CycleGAN ablation tables: download, prepare, train, evaluate, report.",
     )
     parser.add_argument("--version", action="version", version=f"ganrepro {__version__}")
-    parser.add_argument("--log", default=None, metavar="FILE",
-                        help="append everything the command prints (stdout and stderr) to FILE instead of the terminal")
+    parser.add_argument(
+        "--log",
+        default=None,
+        metavar="FILE",
+        help="append everything the command prints (stdout and stderr) to FILE instead of the terminal",
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         module = importlib.import_module(f"{commands.__name__}.{info.name}")

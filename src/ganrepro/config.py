@@ -28,9 +28,10 @@ import hashlib
 import json
 import types
 import typing
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Mapping, Sequence
+from typing import Any, Literal
 
 import yaml
 
@@ -300,39 +301,49 @@ def validate(config: Config) -> None:
     if data.crop_size > data.load_size:
         raise ConfigError(
             f"data.crop_size ({data.crop_size}) is larger than data.load_size ({data.load_size}); "
-            "the random crop is taken from the resized image, so crop_size must be <= load_size")
+            "the random crop is taken from the resized image, so crop_size must be <= load_size"
+        )
 
     depth = generator_depth(net.generator, data.crop_size)  # raises ConfigError for unknown names
     if depth is not None and data.crop_size % (2**depth) != 0:
         raise ConfigError(
             f"network.generator {net.generator!r} downsamples {depth} times (by {2**depth}), deeper than a "
             f"data.crop_size of {data.crop_size} allows; use a crop that is a multiple of {2**depth} or a "
-            f"shallower generator (e.g. unet_{data.crop_size} or 'unet', which derives its depth from the crop)")
+            f"shallower generator (e.g. unet_{data.crop_size} or 'unet', which derives its depth from the crop)"
+        )
 
     objective = config.objective
     uses_d = (config.model == "pix2pix" and config.pix2pix.gan != "none") or (
-        config.model == "cyclegan" and config.cyclegan.use_gan)
+        config.model == "cyclegan" and config.cyclegan.use_gan
+    )
     if uses_d:
         if net.discriminator not in DISCRIMINATOR_NAMES:
-            raise ConfigError(f"network.discriminator = {net.discriminator!r} is not allowed; choose one of: "
-                              f"{', '.join(DISCRIMINATOR_NAMES)}")
+            raise ConfigError(
+                f"network.discriminator = {net.discriminator!r} is not allowed; choose one of: "
+                f"{', '.join(DISCRIMINATOR_NAMES)}"
+            )
         if objective.gan_mode == "wgangp" and objective.gp_weight <= 0:
             raise ConfigError(f"{config.model}.gp_weight must be > 0 when {config.model}.gan_mode is wgangp")
 
     if config.model == "pix2pix":
         if config.pix2pix.gan == "none" and config.pix2pix.lambda_l1 == 0:
-            raise ConfigError("pix2pix.gan = none with pix2pix.lambda_l1 = 0 leaves nothing to train; "
-                              "set pix2pix.lambda_l1 > 0 or pix2pix.gan to conditional/unconditional")
+            raise ConfigError(
+                "pix2pix.gan = none with pix2pix.lambda_l1 = 0 leaves nothing to train; "
+                "set pix2pix.lambda_l1 > 0 or pix2pix.gan to conditional/unconditional"
+            )
     else:
         cg = config.cyclegan
         if not (cg.use_gan or cg.forward_cycle or cg.backward_cycle or cg.lambda_identity > 0):
-            raise ConfigError("cyclegan.use_gan, forward_cycle and backward_cycle are all off and "
-                              "lambda_identity is 0: nothing to train")
+            raise ConfigError(
+                "cyclegan.use_gan, forward_cycle and backward_cycle are all off and "
+                "lambda_identity is 0: nothing to train"
+            )
         if cg.lambda_identity > 0 and data.input_nc != data.output_nc:
             raise ConfigError(
                 f"cyclegan.lambda_identity = {cg.lambda_identity} needs data.input_nc == data.output_nc "
                 f"(got {data.input_nc} and {data.output_nc}): the identity loss feeds domain-B images to G_A; "
-                "set cyclegan.lambda_identity=0")
+                "set cyclegan.lambda_identity=0"
+            )
 
 
 def dump_yaml(config: Config) -> str:

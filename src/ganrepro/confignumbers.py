@@ -88,8 +88,9 @@ def check_numbers(config: Any) -> None:
     """Refuse a non-finite float or an out-of-range number anywhere in ``config`` (a dataclass tree)."""
     for key, value in numeric_leaves(config):
         if isinstance(value, float) and not math.isfinite(value):
-            raise ConfigError(f"{key} = {value} is not a finite number; give a value in "
-                              f"{RANGES.get(key, DEFAULT).describe()}")
+            raise ConfigError(
+                f"{key} = {value} is not a finite number; give a value in {RANGES.get(key, DEFAULT).describe()}"
+            )
         allowed = RANGES.get(key, DEFAULT)
         if not allowed.contains(value):
             raise ConfigError(f"{key} = {value} is out of range; it must be in {allowed.describe()}")

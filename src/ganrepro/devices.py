@@ -26,8 +26,10 @@ def resolve_device(name: str | None = "auto") -> str:
             raise UserError(f"--device {name} was requested but no CUDA device is available (use --device cpu)")
         index = int(name.split(":")[1]) if ":" in name else 0
         if index >= torch.cuda.device_count():
-            raise UserError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) visible "
-                            f"(cuda:0 .. cuda:{torch.cuda.device_count() - 1})")
+            raise UserError(
+                f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) visible "
+                f"(cuda:0 .. cuda:{torch.cuda.device_count() - 1})"
+            )
     if name == "mps" and not torch.backends.mps.is_available():
         raise UserError("--device mps was requested but MPS is not available (use --device cpu)")
     return name

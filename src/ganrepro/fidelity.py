@@ -47,16 +47,16 @@ class Fidelity:
 
     reference: str
     resize: Literal["lua_bilinear", "pil_bicubic"]
-    crop_min: int                    # smallest crop offset: 1 (Lua) or 0 (port)
-    zero_conv_biases: bool           # before each D and each G update
-    reuse_d_output: bool             # pix2pix G step through D's output from the D step
-    d_loss_halved_gradient: bool     # D's gradient is of ½(real + fake) (port) or of the sum (Lua)
-    alternating_updates: bool        # CycleGAN: G_A, D_A, G_B, D_B with one Adam each
-    affine_instance_norm: bool       # CycleGAN networks' instance norm has a learned scale and shift
+    crop_min: int  # smallest crop offset: 1 (Lua) or 0 (port)
+    zero_conv_biases: bool  # before each D and each G update
+    reuse_d_output: bool  # pix2pix G step through D's output from the D step
+    d_loss_halved_gradient: bool  # D's gradient is of ½(real + fake) (port) or of the sum (Lua)
+    alternating_updates: bool  # CycleGAN: G_A, D_A, G_B, D_B with one Adam each
+    affine_instance_norm: bool  # CycleGAN networks' instance norm has a learned scale and shift
     quantise: Literal["truncate"] = "truncate"
 
     @classmethod
-    def of(cls, config: "Config") -> "Fidelity":
+    def of(cls, config: Config) -> Fidelity:
         lua = config.reference == "lua"
         return cls(
             reference=config.reference,
@@ -83,7 +83,7 @@ def default_schedule(model: str, reference: str) -> tuple[int, int, str]:
     return 100, 100, "epoch_end"
 
 
-def resolve_schedule(config: "Config") -> None:
+def resolve_schedule(config: Config) -> None:
     """Fill the schedule keys left null with the reference's values (recorded in the resolved config)."""
     t = config.train
     n_epochs, n_decay, lr_step = default_schedule(config.model, config.reference)

@@ -69,7 +69,7 @@ def to_uint8(tensor, rounding: str = "nearest") -> np.ndarray:
     return np.transpose(array, (1, 2, 0)) if array.ndim == 3 else array
 
 
-def save_png(image: "Image.Image | np.ndarray", target: str | os.PathLike[str]) -> None:
+def save_png(image: Image.Image | np.ndarray, target: str | os.PathLike[str]) -> None:
     """Write a PNG atomically."""
     if isinstance(image, np.ndarray):
         image = Image.fromarray(image.squeeze(-1) if image.ndim == 3 and image.shape[-1] == 1 else image)

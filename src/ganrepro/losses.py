@@ -32,8 +32,7 @@ class GANLoss(nn.Module):
         return F.mse_loss(prediction, target)
 
 
-def gradient_penalty(discriminator: nn.Module, real: torch.Tensor, fake: torch.Tensor,
-                     weight: float) -> torch.Tensor:
+def gradient_penalty(discriminator: nn.Module, real: torch.Tensor, fake: torch.Tensor, weight: float) -> torch.Tensor:
     """WGAN-GP: weight · E[(‖∇D(x̂)‖₂ − 1)²] on random interpolates x̂ of real and (detached) fake inputs."""
     alpha = torch.rand(real.size(0), 1, 1, 1, device=real.device)
     mixed = (alpha * real + (1 - alpha) * fake.detach()).requires_grad_(True)

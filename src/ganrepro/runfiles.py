@@ -146,10 +146,16 @@ def git_commit() -> str | None:
     changes; :func:`split_commit` reads it back), if in a checkout."""
     here = Path(__file__).resolve().parent
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True,
-                                timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
     return commit + ("-dirty" if dirty else "")
@@ -200,8 +206,11 @@ def check_metrics_format(document: Mapping[str, Any], where: str) -> None:
 
 def newest_sample(run_dir: Path) -> Path | None:
     """The sample grid of the highest step, ``samples/stepNNNNNNNN.png``."""
-    found = [(int(m.group(1)), p) for p in (Path(run_dir) / SAMPLES_DIR).glob("step*.png")
-             if (m := SAMPLE_PATTERN.match(p.name))]
+    found = [
+        (int(m.group(1)), p)
+        for p in (Path(run_dir) / SAMPLES_DIR).glob("step*.png")
+        if (m := SAMPLE_PATTERN.match(p.name))
+    ]
     return max(found)[1] if found else None
 
 
@@ -213,8 +222,10 @@ def check_run_dir(run_dir: str | Path) -> Path:
     if not (path / CONFIG_FILE).is_file():
         raise UserError(f"{path} holds no {CONFIG_FILE}: not a ganrepro run directory")
     if not (path / METRICS_FILE).is_file():
-        raise UserError(f"{path} holds no {METRICS_FILE}; evaluate the run first "
-                        f"(ganrepro evaluate {path} --checkpoint {FINAL_CHECKPOINT} ...)")
+        raise UserError(
+            f"{path} holds no {METRICS_FILE}; evaluate the run first "
+            f"(ganrepro evaluate {path} --checkpoint {FINAL_CHECKPOINT} ...)"
+        )
     return path
 
 
@@ -222,8 +233,9 @@ def artifact_files(run_dir: Path) -> list[tuple[Path, str | None]]:
     """(file, folder inside the run's artifacts) for the files worth keeping that exist; metrics.json always
     does."""
     files: list[tuple[Path, str | None]] = [(run_dir / METRICS_FILE, None)]
-    files += [(run_dir / name, None) for name in (CONFIG_FILE, PROVENANCE_FILE, CURVES_FILE)
-              if (run_dir / name).is_file()]
+    files += [
+        (run_dir / name, None) for name in (CONFIG_FILE, PROVENANCE_FILE, CURVES_FILE) if (run_dir / name).is_file()
+    ]
     sample = newest_sample(run_dir)
     if sample is not None:
         files.append((sample, SAMPLES_DIR))

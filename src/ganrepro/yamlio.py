@@ -35,8 +35,12 @@ class UniqueKeyLoader(yaml.SafeLoader):
                 break
             if first is not None:
                 raise DuplicateKeyError(
-                    None, None, f"duplicate key {key!r} (first on line {first.start_mark.line + 1}, again on line "
-                    f"{key_node.start_mark.line + 1})", key_node.start_mark)
+                    None,
+                    None,
+                    f"duplicate key {key!r} (first on line {first.start_mark.line + 1}, again on line "
+                    f"{key_node.start_mark.line + 1})",
+                    key_node.start_mark,
+                )
             seen[key] = key_node
         return super().construct_mapping(node, deep=deep)
 

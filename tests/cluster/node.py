@@ -39,8 +39,10 @@ def unusable_reason() -> str | None:
     """Why a test cluster cannot start on this machine, or None."""
     missing = missing_programs()
     if missing:
-        return (f"{', '.join(missing)} not installed "
-                "(apt-get install slurmctld slurmd slurm-client slurmdbd munge mariadb-server)")
+        return (
+            f"{', '.join(missing)} not installed "
+            "(apt-get install slurmctld slurmd slurm-client slurmdbd munge mariadb-server)"
+        )
     if os.geteuid() != 0:
         return "slurmd must run as root to start jobs"
     for path in (SYSTEM_CONFIG, CONFIG_LINK):
@@ -81,8 +83,7 @@ class Cluster:
         """A SLURM client command (sacct, sacctmgr, scontrol, ...) against this cluster."""
         result = subprocess.run(args, env=self.env, capture_output=True, text=True, timeout=timeout, check=False)
         if check and result.returncode != 0:
-            raise RuntimeError(f"{' '.join(args)} failed ({result.returncode}): {result.stderr.strip()}"
-                               f"\n{self.logs()}")
+            raise RuntimeError(f"{' '.join(args)} failed ({result.returncode}): {result.stderr.strip()}\n{self.logs()}")
         return result
 
     def logs(self) -> str:
@@ -92,14 +93,22 @@ class Cluster:
             parts.append(f"--- {log.name}\n" + "\n".join(log.read_text(errors="replace").splitlines()[-15:]))
         return "\n".join(parts)
 
-    def start(self) -> "Cluster":
+    def start(self) -> Cluster:
         for sub in ("munge", "db", "state", "spool", "run", "log", "etc"):
             self.path(sub).mkdir(parents=True, exist_ok=True)
         values = {
-            "DIR": str(self.root), "HOST": socket.gethostname(), "NODE": "node1", "USER": getpass.getuser(),
-            "CPUS": str(os.cpu_count() or 1), "MEM_MB": str(memory_mb()), "PARTITION": self.partition,
-            "CTLD_PORT": str(free_port()), "SLURMD_PORT": str(free_port()), "DBD_PORT": str(free_port()),
-            "DB_PORT": str(free_port()), "DB_PASS": secrets.token_hex(8),
+            "DIR": str(self.root),
+            "HOST": socket.gethostname(),
+            "NODE": "node1",
+            "USER": getpass.getuser(),
+            "CPUS": str(os.cpu_count() or 1),
+            "MEM_MB": str(memory_mb()),
+            "PARTITION": self.partition,
+            "CTLD_PORT": str(free_port()),
+            "SLURMD_PORT": str(free_port()),
+            "DBD_PORT": str(free_port()),
+            "DB_PORT": str(free_port()),
+            "DB_PASS": secrets.token_hex(8),
         }
         for name in ("slurm.conf", "slurmdbd.conf", "mariadb.cnf"):
             text = (HERE / name).read_text()
@@ -116,8 +125,9 @@ class Cluster:
         self._wait(lambda: self.run("sacctmgr", "-n", "list", "cluster", check=False).returncode == 0, "slurmdbd")
         self.run("sacctmgr", "-i", "add", "cluster", "ganrepro")
         self.run("sacctmgr", "-i", "add", "account", self.account, "Description=tests", "Organization=ganrepro")
-        self.run("sacctmgr", "-i", "add", "user", values["USER"], f"Account={self.account}",
-                 f"DefaultAccount={self.account}")
+        self.run(
+            "sacctmgr", "-i", "add", "user", values["USER"], f"Account={self.account}", f"DefaultAccount={self.account}"
+        )
         self._spawn("slurmctld", ["slurmctld", "-D", "-i"])
         self._wait(lambda: self.run("scontrol", "ping", check=False).stdout.count("UP") > 0, "slurmctld")
         CONFIG_LINK.parent.mkdir(parents=True, exist_ok=True)
@@ -134,23 +144,51 @@ class Cluster:
         key.write_bytes(secrets.token_bytes(1024))
         key.chmod(0o400)
         self.path("munge").chmod(0o700)
-        self._spawn("munged", ["munged", "-F", "--force", f"--key-file={key}",
-                               f"--socket={self.path('munge', 'munge.socket')}",
-                               f"--pid-file={self.path('run', 'munged.pid')}",
-                               f"--log-file={self.path('log', 'munged.log')}",
-                               f"--seed-file={self.path('munge', 'munge.seed')}"])
+        self._spawn(
+            "munged",
+            [
+                "munged",
+                "-F",
+                "--force",
+                f"--key-file={key}",
+                f"--socket={self.path('munge', 'munge.socket')}",
+                f"--pid-file={self.path('run', 'munged.pid')}",
+                f"--log-file={self.path('log', 'munged.log')}",
+                f"--seed-file={self.path('munge', 'munge.seed')}",
+            ],
+        )
         self._wait(lambda: self.path("munge", "munge.socket").exists(), "munged")
 
     def _start_database(self, password: str) -> None:
         cnf = str(self.path("etc", "mariadb.cnf"))
-        subprocess.run(["mariadb-install-db", f"--defaults-file={cnf}", "--auth-root-authentication-method=socket",
-                        "--skip-test-db"], env=self.env, capture_output=True, text=True, check=True, timeout=120)
+        subprocess.run(
+            [
+                "mariadb-install-db",
+                f"--defaults-file={cnf}",
+                "--auth-root-authentication-method=socket",
+                "--skip-test-db",
+            ],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        )
         self._spawn("mariadbd", ["mariadbd", f"--defaults-file={cnf}"])
         sock = str(self.path("run", "mariadb.sock"))
-        sql = (f"CREATE USER 'slurm'@'127.0.0.1' IDENTIFIED BY '{password}';"
-               "GRANT ALL ON slurm_acct_db.* TO 'slurm'@'127.0.0.1';")
-        self._wait(lambda: subprocess.run(["mariadb", f"--socket={sock}", "-u", "root", "-e", "SELECT 1"],
-                                          capture_output=True).returncode == 0, "mariadbd")
+        sql = (
+            f"CREATE USER 'slurm'@'127.0.0.1' IDENTIFIED BY '{password}';"
+            "GRANT ALL ON slurm_acct_db.* TO 'slurm'@'127.0.0.1';"
+        )
+        self._wait(
+            lambda: (
+                subprocess.run(
+                    ["mariadb", f"--socket={sock}", "-u", "root", "-e", "SELECT 1"], capture_output=True
+                ).returncode
+                == 0
+            ),
+            "mariadbd",
+        )
         subprocess.run(["mariadb", f"--socket={sock}", "-u", "root", "-e", sql], check=True, capture_output=True)
 
     def _node_idle(self) -> bool:
@@ -158,9 +196,10 @@ class Cluster:
         return state in ("idle", "mixed")
 
     def _spawn(self, name: str, args: list[str]) -> None:
-        out = open(self.path("log", f"{name}.out"), "wb")
-        self.processes[name] = subprocess.Popen(args, env=self.env, stdout=out, stderr=subprocess.STDOUT,
-                                                start_new_session=True)
+        out = open(self.path("log", f"{name}.out"), "wb")  # noqa: SIM115 (the daemon writes it for its life)
+        self.processes[name] = subprocess.Popen(
+            args, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
     def _wait(self, ready, what: str, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout

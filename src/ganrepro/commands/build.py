@@ -13,20 +13,31 @@ from ganrepro.workflow.plan import DEFAULT_DATASET, DEFAULT_PROFILE
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "build", help="build a table's report without Snakemake: every stage of the plan, in order, like make",
+        "build",
+        help="build a table's report without Snakemake: every stage of the plan, in order, like make",
         description="Run the stages TABLE's report needs (download, prepare, segmenter, train, evaluate, track, "
-                    "report: the command lines Snakemake and dvc.yaml run) in dependency order, skipping those "
-                    "whose outputs exist and are newer than their inputs, and print the wall time per stage kind. "
-                    "Run it from the repository root. MLflow records are made only when mlflow is installed.")
+        "report: the command lines Snakemake and dvc.yaml run) in dependency order, skipping those "
+        "whose outputs exist and are newer than their inputs, and print the wall time per stage kind. "
+        "Run it from the repository root. MLflow records are made only when mlflow is installed.",
+    )
     parser.add_argument("table", help="a table name from params/tables/ (e.g. pix2pix_ablation)")
     parser.add_argument("--dataset", default=DEFAULT_DATASET, help=f"dataset name (default {DEFAULT_DATASET})")
-    parser.add_argument("--profile", default=DEFAULT_PROFILE, help=f"profile in params/profiles/ (default {DEFAULT_PROFILE})")
+    parser.add_argument(
+        "--profile", default=DEFAULT_PROFILE, help=f"profile in params/profiles/ (default {DEFAULT_PROFILE})"
+    )
     parser.add_argument("--data-dir", default="data", help="data folder (default data)")
     parser.add_argument("--mirror", default=None, help="base URL holding the dataset's archives (e.g. file:///dir)")
-    parser.add_argument("--jobs", type=int, default=1, metavar="N",
-                        help="stages run at once when their inputs are ready (default 1); on one GPU, a few "
-                             "packs or evaluations side by side fill it better than one")
-    parser.add_argument("--no-track", action="store_true", help="leave out the MLflow records even if mlflow is installed")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="stages run at once when their inputs are ready (default 1); on one GPU, a few "
+        "packs or evaluations side by side fill it better than one",
+    )
+    parser.add_argument(
+        "--no-track", action="store_true", help="leave out the MLflow records even if mlflow is installed"
+    )
     parser.add_argument("--dry-run", action="store_true", help="print the commands that would run, in order, and stop")
     parser.set_defaults(func=run)
 
@@ -42,13 +53,18 @@ def run(args: argparse.Namespace) -> int:
     plan.validate()
     tracking = not args.no_track and importlib.util.find_spec("mlflow") is not None
     if not tracking:
-        print("tracking skipped: " + ("--no-track" if args.no_track else "mlflow is not installed")
-              + "; the report is written without MLflow records")
+        print(
+            "tracking skipped: "
+            + ("--no-track" if args.no_track else "mlflow is not installed")
+            + "; the report is written without MLflow records"
+        )
     stages = plan_stages(plan, args.table, tracking=tracking)
     root = Path.cwd()
     todo = stale_stages(stages, root)
-    print(f"build {args.table} ({args.dataset}/{args.profile}): {len(todo)} of {len(stages)} stage(s) to run, "
-          f"{len(stages) - len(todo)} up to date")
+    print(
+        f"build {args.table} ({args.dataset}/{args.profile}): {len(todo)} of {len(stages)} stage(s) to run, "
+        f"{len(stages) - len(todo)} up to date"
+    )
     if args.dry_run:
         for stage in todo:
             print(stage.command)

@@ -11,23 +11,35 @@ def _add_build_options(parser: argparse.ArgumentParser) -> None:
     from ganrepro.workflow.plan import DEFAULT_DATASET, DEFAULT_PROFILE
 
     parser.add_argument("--dataset", default=DEFAULT_DATASET, help=f"dataset name (default {DEFAULT_DATASET})")
-    parser.add_argument("--profile", default=DEFAULT_PROFILE, help=f"profile in params/profiles/ (default {DEFAULT_PROFILE})")
+    parser.add_argument(
+        "--profile", default=DEFAULT_PROFILE, help=f"profile in params/profiles/ (default {DEFAULT_PROFILE})"
+    )
     parser.add_argument("--data-dir", default="data", help="data folder (default data)")
     parser.add_argument("--mirror", default=None, help="base URL holding the dataset's archives")
-    parser.add_argument("--pack", default=None, metavar="MODE[:N]",
-                        help="pack runs as none, seeds or compatible (max N a pack) instead of the profile's pack:")
+    parser.add_argument(
+        "--pack",
+        default=None,
+        metavar="MODE[:N]",
+        help="pack runs as none, seeds or compatible (max N a pack) instead of the profile's pack:",
+    )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    dvc = subparsers.add_parser("dvc-yaml", help="write dvc.yaml: the Snakefile's jobs as DVC stages",
-                                description="Generates dvc.yaml from params/ (the same commands as the Snakefile).")
+    dvc = subparsers.add_parser(
+        "dvc-yaml",
+        help="write dvc.yaml: the Snakefile's jobs as DVC stages",
+        description="Generates dvc.yaml from params/ (the same commands as the Snakefile).",
+    )
     _add_build_options(dvc)
     dvc.add_argument("--out", default="dvc.yaml", help="file to write (default dvc.yaml; - for stdout)")
     dvc.add_argument("--check", action="store_true", help="exit 1 if --out differs from what would be generated")
     dvc.set_defaults(func=run_dvc_yaml)
 
-    plan = subparsers.add_parser("plan", help="list a table build's runs, its packs and each training job's command",
-                                 description="What `snakemake` would run for one dataset and profile, from params/.")
+    plan = subparsers.add_parser(
+        "plan",
+        help="list a table build's runs, its packs and each training job's command",
+        description="What `snakemake` would run for one dataset and profile, from params/.",
+    )
     _add_build_options(plan)
     plan.add_argument("--table", default=None, help="only this table")
     plan.set_defaults(func=run_plan)
@@ -38,7 +50,7 @@ def _plan(args: argparse.Namespace):
 
     plan = Plan(args.dataset, args.profile, args.data_dir, args.mirror, args.pack)
     plan.validate()
-    plan.pack_policy  # a bad --pack fails here, before anything is written
+    _ = plan.pack_policy  # a bad --pack fails here, before anything is written
     return plan
 
 
@@ -57,8 +69,11 @@ def run_dvc_yaml(args: argparse.Namespace) -> int:
     if args.check:
         current = out.read_text() if out.is_file() else None
         if current != text:
-            print(f"{out} is out of date with params/; regenerate with "
-                  f"`{shlex.join(['ganrepro', 'dvc-yaml', *build_flags(plan)])}`", file=sys.stderr)
+            print(
+                f"{out} is out of date with params/; regenerate with "
+                f"`{shlex.join(['ganrepro', 'dvc-yaml', *build_flags(plan)])}`",
+                file=sys.stderr,
+            )
             return 1
         print(f"{out} matches params/")
         return 0
@@ -75,8 +90,10 @@ def run_plan(args: argparse.Namespace) -> int:
     print(f"dataset {plan.dataset}, profile {plan.profile_name}: {plan.profile.description}\n{packing}")
     for table in tables:
         runs, packs = list(plan.runs(table)), plan.packs(table)
-        print(f"\n{table}: {len(plan.table(table).rows)} rows x {len(plan.profile.seeds)} seeds = {len(runs)} runs "
-              f"in {len(packs)} training jobs")
+        print(
+            f"\n{table}: {len(plan.table(table).rows)} rows x {len(plan.profile.seeds)} seeds = {len(runs)} runs "
+            f"in {len(packs)} training jobs"
+        )
         for pack in packs:
             members = ", ".join(f"{row}/seed{seed}" for row, seed in pack.members)
             kind = f"pack {pack.name} ({len(pack.members)} runs)" if len(pack.members) > 1 else "alone"

@@ -7,12 +7,14 @@ import argparse
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "publish", help="copy a complete build's report and figures to reports/published/DATASET/PROFILE/",
+        "publish",
+        help="copy a complete build's report and figures to reports/published/DATASET/PROFILE/",
         description="Render TABLE's report again from the build's runs for --dataset/--profile; if it equals "
-                    "the build's report and figures (reports/DATASET/PROFILE/) byte for byte, replace the "
-                    "published copy in reports/published/DATASET/PROFILE/ with it. A missing run, a run "
-                    "trained with other settings, or a partial or out-of-date build is refused and the "
-                    "published files stay as they were. The workflow never reads or writes reports/published/.")
+        "the build's report and figures (reports/DATASET/PROFILE/) byte for byte, replace the "
+        "published copy in reports/published/DATASET/PROFILE/ with it. A missing run, a run "
+        "trained with other settings, or a partial or out-of-date build is refused and the "
+        "published files stay as they were. The workflow never reads or writes reports/published/.",
+    )
     parser.add_argument("tables", nargs="+", metavar="TABLE", help="table name(s) from params/tables/")
     parser.add_argument("--dataset", required=True, help="dataset the table was built on (e.g. facades)")
     parser.add_argument("--profile", required=True, help="profile of the build (e.g. paper)")

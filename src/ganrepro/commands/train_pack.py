@@ -11,21 +11,44 @@ from ganrepro.errors import UserError
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "train-pack", help="train N runs that differ only in seed / loss weights together on one device",
+        "train-pack",
+        help="train N runs that differ only in seed / loss weights together on one device",
         description="Train a pack: every --member is one run (its run directory and its own overrides on top of "
-                    "the shared --config/--set). The members must differ only in seed, pix2pix.lambda_l1, "
-                    "cyclegan.lambda_A/lambda_B/lambda_identity (and the CycleGAN cycle switches without batch "
-                    "norm). Each run directory is an ordinary one; re-running the same command resumes the pack.")
-    parser.add_argument("--config", required=True, action="append", metavar="FILE",
-                        help="YAML config shared by every member; repeat to layer files, later ones win")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config key for every member (dotted, repeatable)")
-    parser.add_argument("--member", action="append", required=True, metavar="'RUN_DIR [KEY=VALUE ...]'",
-                        help="one member: its run directory, then its own overrides, in one quoted argument, "
-                             "e.g. --member 'runs/l10-seed1 seed=1 pix2pix.lambda_l1=10'; repeat per member")
+        "the shared --config/--set). The members must differ only in seed, pix2pix.lambda_l1, "
+        "cyclegan.lambda_A/lambda_B/lambda_identity (and the CycleGAN cycle switches without batch "
+        "norm). Each run directory is an ordinary one; re-running the same command resumes the pack.",
+    )
+    parser.add_argument(
+        "--config",
+        required=True,
+        action="append",
+        metavar="FILE",
+        help="YAML config shared by every member; repeat to layer files, later ones win",
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key for every member (dotted, repeatable)",
+    )
+    parser.add_argument(
+        "--member",
+        action="append",
+        required=True,
+        metavar="'RUN_DIR [KEY=VALUE ...]'",
+        help="one member: its run directory, then its own overrides, in one quoted argument, "
+        "e.g. --member 'runs/l10-seed1 seed=1 pix2pix.lambda_l1=10'; repeat per member",
+    )
     parser.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda or cuda:N")
-    parser.add_argument("--stop-after-epoch", type=int, default=None, metavar="N",
-                        help="stop cleanly once N epochs are done (the same command without it continues)")
+    parser.add_argument(
+        "--stop-after-epoch",
+        type=int,
+        default=None,
+        metavar="N",
+        help="stop cleanly once N epochs are done (the same command without it continues)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
@@ -47,9 +70,13 @@ def run(args: argparse.Namespace) -> int:
 
     members = [parse_member(text) for text in args.member]
     configs = [load_config(args.config, [*args.overrides, *extra]) for _, extra in members]
-    result = train_pack(configs, [run_dir for run_dir, _ in members], args.device,
-                        stop_after_epoch=args.stop_after_epoch,
-                        progress_bar=not args.no_progress and sys.stderr.isatty())
+    result = train_pack(
+        configs,
+        [run_dir for run_dir, _ in members],
+        args.device,
+        stop_after_epoch=args.stop_after_epoch,
+        progress_bar=not args.no_progress and sys.stderr.isatty(),
+    )
     p = result.progress
     state = "finished" if result.completed else "stopped (run the same command to continue)"
     print(f"{state}: {p.epoch} epochs, {p.step} steps -> {', '.join(map(str, result.run_dirs))}")

@@ -10,10 +10,10 @@ from pathlib import Path
 from torch.utils.data import Dataset
 
 from ganrepro.config import Config
+from ganrepro.errors import DataError
 from ganrepro.loading.aligned import AlignedDataset
 from ganrepro.loading.jitter import ImageTransform
 from ganrepro.loading.unaligned import UnalignedDataset
-from ganrepro.errors import DataError
 
 __all__ = ["AlignedDataset", "UnalignedDataset", "build_dataset"]
 
@@ -35,7 +35,9 @@ def build_dataset(config: Config, split: str = "train", augment: bool = True) ->
     if use_aligned:
         if not aligned_folder.is_dir():
             raise DataError(f"aligned split folder not found: {aligned_folder}")
-        return AlignedDataset(aligned_folder, config.data, seed=config.seed, augment=augment, max_items=max_items,
-                              transform=transform)
-    return UnalignedDataset(root, split, config.data, seed=config.seed, augment=augment, max_items=max_items,
-                            transform=transform)
+        return AlignedDataset(
+            aligned_folder, config.data, seed=config.seed, augment=augment, max_items=max_items, transform=transform
+        )
+    return UnalignedDataset(
+        root, split, config.data, seed=config.seed, augment=augment, max_items=max_items, transform=transform
+    )

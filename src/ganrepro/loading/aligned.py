@@ -8,9 +8,9 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from ganrepro.config import DataConfig
-from ganrepro.loading.jitter import ImageTransform, item_rng
 from ganrepro.errors import DataError
 from ganrepro.images import list_images, load_image
+from ganrepro.loading.jitter import ImageTransform, item_rng
 
 
 def split_pair(path: Path, image: Image.Image) -> tuple[Image.Image, Image.Image]:
@@ -31,8 +31,16 @@ class AlignedDataset(Dataset):
 
     paired = True
 
-    def __init__(self, folder: str | Path, data: DataConfig, *, seed: int = 0, augment: bool = True,
-                 max_items: int | None = None, transform: ImageTransform | None = None) -> None:
+    def __init__(
+        self,
+        folder: str | Path,
+        data: DataConfig,
+        *,
+        seed: int = 0,
+        augment: bool = True,
+        max_items: int | None = None,
+        transform: ImageTransform | None = None,
+    ) -> None:
         self.folder = Path(folder)
         self.files = list_images(self.folder)
         if not self.files:

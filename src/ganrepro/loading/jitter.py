@@ -18,8 +18,8 @@ import torch
 from PIL import Image
 
 from ganrepro.config import Config
-from ganrepro.loading.resize import lua_scale, pil_bicubic
 from ganrepro.fidelity import Fidelity
+from ganrepro.loading.resize import lua_scale, pil_bicubic
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class ImageTransform:
     crop_min: int = 0
 
     @classmethod
-    def of(cls, config: Config) -> "ImageTransform":
+    def of(cls, config: Config) -> ImageTransform:
         fidelity = Fidelity.of(config)
         d = config.data
         return cls(d.load_size, d.crop_size, d.flip, fidelity.resize, fidelity.crop_min)
@@ -66,7 +66,7 @@ class ImageTransform:
             return to_tensor(apply_jitter(image, jitter, self.load_size, self.crop_size))
         array = np.asarray(image, dtype=np.float32) / np.float32(255)
         array = lua_scale(array if array.ndim == 3 else array[:, :, None], self.load_size)
-        array = array[jitter.crop_y:jitter.crop_y + self.crop_size, jitter.crop_x:jitter.crop_x + self.crop_size]
+        array = array[jitter.crop_y : jitter.crop_y + self.crop_size, jitter.crop_x : jitter.crop_x + self.crop_size]
         if jitter.flip:
             array = array[:, ::-1]
         tensor = torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))

@@ -16,7 +16,7 @@ DataLoader path's:
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 import torch
@@ -34,9 +34,12 @@ def resident_bytes(dataset: ResidentSource, channels: tuple[int, int]) -> int:
     """What the split will take on the device, known before decoding anything (for the memory budget)."""
     transform = dataset.transform
     per_pixel = 1 if transform.resize == "pil_bicubic" else 4
-    count_a, count_b = (len(dataset), len(dataset)) if isinstance(dataset, AlignedDataset) else \
-        (len(dataset.files_a), len(dataset.files_b))
-    area = transform.load_size ** 2 * per_pixel
+    count_a, count_b = (
+        (len(dataset), len(dataset))
+        if isinstance(dataset, AlignedDataset)
+        else (len(dataset.files_a), len(dataset.files_b))
+    )
+    area = transform.load_size**2 * per_pixel
     return area * (count_a * channels[0] + count_b * channels[1])
 
 
@@ -84,7 +87,7 @@ class ResidentSplit:
 
     def _crop(self, image: torch.Tensor, jitter: Jitter) -> torch.Tensor:
         size = self.transform.crop_size
-        out = image[:, jitter.crop_y:jitter.crop_y + size, jitter.crop_x:jitter.crop_x + size]
+        out = image[:, jitter.crop_y : jitter.crop_y + size, jitter.crop_x : jitter.crop_x + size]
         out = out.flip(-1) if jitter.flip else out
         return self.table[out.long()] if out.dtype == torch.uint8 else out
 

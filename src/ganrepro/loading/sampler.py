@@ -5,7 +5,7 @@ This is what makes a run killed mid-epoch resume onto exactly the items it had n
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch
 from torch.utils.data import Sampler
@@ -31,7 +31,7 @@ class EpochSampler(Sampler[int]):
         return torch.randperm(self.length, generator=generator).tolist()
 
     def __iter__(self) -> Iterator[int]:
-        return iter(self.order()[self.skip:])
+        return iter(self.order()[self.skip :])
 
     def __len__(self) -> int:
         return self.length - self.skip

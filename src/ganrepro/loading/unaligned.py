@@ -15,10 +15,10 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from ganrepro.config import DataConfig
-from ganrepro.loading.aligned import split_pair
-from ganrepro.loading.jitter import ImageTransform, item_rng
 from ganrepro.errors import DataError
 from ganrepro.images import list_images, load_image
+from ganrepro.loading.aligned import split_pair
+from ganrepro.loading.jitter import ImageTransform, item_rng
 
 
 class UnalignedDataset(Dataset):
@@ -26,8 +26,17 @@ class UnalignedDataset(Dataset):
 
     paired = False
 
-    def __init__(self, root: str | Path, split: str, data: DataConfig, *, seed: int = 0, augment: bool = True,
-                 max_items: int | None = None, transform: ImageTransform | None = None) -> None:
+    def __init__(
+        self,
+        root: str | Path,
+        split: str,
+        data: DataConfig,
+        *,
+        seed: int = 0,
+        augment: bool = True,
+        max_items: int | None = None,
+        transform: ImageTransform | None = None,
+    ) -> None:
         root = Path(root)
         self.data = data
         self.transform = transform or ImageTransform(data.load_size, data.crop_size, data.flip)
@@ -71,8 +80,11 @@ class UnalignedDataset(Dataset):
     def __getitem__(self, index: int) -> dict:
         rng = item_rng(self.seed, self.epoch, index)
         path_a = self.files_a[index % len(self.files_a)]
-        path_b = self.files_b[int(rng.integers(len(self.files_b)))] if self.augment else \
-            self.files_b[index % len(self.files_b)]
+        path_b = (
+            self.files_b[int(rng.integers(len(self.files_b)))]
+            if self.augment
+            else self.files_b[index % len(self.files_b)]
+        )
         out = {"name": path_a.stem, "A_path": str(path_a), "B_path": str(path_b)}
         for domain, path in (("A", path_a), ("B", path_b)):
             jitter = self.transform.draw(rng) if self.augment else None

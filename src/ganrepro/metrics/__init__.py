@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Iterable, Iterator, TypeVar
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
 
 #: Every metric, in the order results are listed.  ``labelmap`` scores generators that output label maps
 #: (photo→labels); ``colorhist`` is pix2pix's Lab colour-histogram intersection.
@@ -31,5 +32,5 @@ def progress(iterable: Iterable[T], desc: str, total: int | None = None) -> Iter
     from tqdm import tqdm
 
     setting = os.environ.get("GANREPRO_PROGRESS")
-    disable = {"1": False, "0": True}.get(setting or "", None)
+    disable = {"1": False, "0": True}.get(setting or "")
     return iter(tqdm(iterable, desc=desc, total=total, file=sys.stderr, disable=disable, dynamic_ncols=True))

@@ -10,7 +10,8 @@ bins), each histogram is normalised to sum 1, and the intersection is Σ min(p, 
 from __future__ import annotations
 
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -23,9 +24,7 @@ CHANNELS: tuple[tuple[str, np.ndarray], ...] = (
     ("b", np.arange(-128.5, 129.0, 1.0)),
 )
 #: sRGB (linear) -> XYZ, the ITU-R BT.709 primaries with a D65 white, as scikit-image uses them.
-_XYZ = np.array([[0.412453, 0.357580, 0.180423],
-                 [0.212671, 0.715160, 0.072169],
-                 [0.019334, 0.119193, 0.950227]])
+_XYZ = np.array([[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169], [0.019334, 0.119193, 0.950227]])
 _WHITE = np.array([0.95047, 1.0, 1.08883])
 
 
@@ -44,8 +43,14 @@ def image_histograms(images: Sequence[NamedImage]) -> np.ndarray:
     rows = []
     for image in images:
         lab = rgb_to_lab(image.rgb()).reshape(-1, 3)
-        rows.append(np.concatenate([np.histogram(np.clip(lab[:, index], edges[0], edges[-1]), bins=edges)[0]
-                                    for index, (_, edges) in enumerate(CHANNELS)]))
+        rows.append(
+            np.concatenate(
+                [
+                    np.histogram(np.clip(lab[:, index], edges[0], edges[-1]), bins=edges)[0]
+                    for index, (_, edges) in enumerate(CHANNELS)
+                ]
+            )
+        )
     return np.asarray(rows, dtype=np.int64).reshape(len(rows), sum(len(e) - 1 for _, e in CHANNELS))
 
 
@@ -53,7 +58,7 @@ def split_channels(counts: np.ndarray) -> dict[str, np.ndarray]:
     """The L, a and b parts of histograms laid out as :func:`image_histograms` lays them out (last axis)."""
     out, start = {}, 0
     for name, edges in CHANNELS:
-        out[name] = counts[..., start:start + len(edges) - 1]
+        out[name] = counts[..., start : start + len(edges) - 1]
         start += len(edges) - 1
     return out
 
@@ -69,8 +74,9 @@ def intersection(p: np.ndarray, q: np.ndarray) -> float:
     return float(intersections(p, q))
 
 
-def color_histogram_intersection(real: Sequence[NamedImage], fake: Sequence[NamedImage],
-                                 per_image: dict[str, Any] | None = None) -> dict[str, Any]:
+def color_histogram_intersection(
+    real: Sequence[NamedImage], fake: Sequence[NamedImage], per_image: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The intersections of the pooled histograms; ``per_image``, when given, receives each image's histograms
     (``colorhist_real``, ``colorhist_fake``, see :mod:`.per_image`) so that a report can bootstrap them."""
     start = time.perf_counter()
@@ -79,7 +85,11 @@ def color_histogram_intersection(real: Sequence[NamedImage], fake: Sequence[Name
     values = {name: intersection(pooled_real[name], pooled_fake[name]) for name, _ in CHANNELS}
     if per_image is not None and len(real) == len(fake):
         per_image.update(colorhist_real=real_counts, colorhist_fake=fake_counts)
-    return {**values, "n_real": len(real), "n_fake": len(fake),
-            "protocol": "histogram intersection of pooled per-pixel L, a, b values (sRGB -> Lab, D65), unit bins: "
-                        "L [0, 100], a and b [-128, 128]",
-            "seconds": round(time.perf_counter() - start, 3)}
+    return {
+        **values,
+        "n_real": len(real),
+        "n_fake": len(fake),
+        "protocol": "histogram intersection of pooled per-pixel L, a, b values (sRGB -> Lab, D65), unit bins: "
+        "L [0, 100], a and b [-128, 128]",
+        "seconds": round(time.perf_counter() - start, 3),
+    }

@@ -25,7 +25,8 @@ Two departures from the reference script are deliberate and explicit:
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from ganrepro import __version__
 from ganrepro.atomic import write_json
 from ganrepro.errors import UserError
+from ganrepro.hashing import sha256_file
 from ganrepro.images import save_png, to_uint8
 from ganrepro.metrics import DEFAULT_METRICS, progress
 from ganrepro.metrics.confusion import ABSENT_CLASS_NOTE, TABLE_CONVENTION
@@ -29,7 +31,6 @@ from ganrepro.metrics.imagesets import NamedImage
 from ganrepro.metrics.per_image import write as write_per_image
 from ganrepro.metrics.score import PAIRED_METRICS, MetricOptions, ScoreInputs, load_extractor, run_metrics
 from ganrepro.metrics.score import unavailable as unavailable_record
-from ganrepro.hashing import sha256_file
 from ganrepro.runfiles import (
     CONFIG_FILE,
     LATEST_CHECKPOINT,
@@ -70,29 +71,44 @@ def generate(bundle: Any, dataset: Any, out: Path, train_mode: bool, batch_size:
                 stale.unlink()
     return {
         "mode": "train" if train_mode else "eval",
-        "mode_note": "train mode: dropout on, batch statistics (the papers' test protocol)" if train_mode
+        "mode_note": "train mode: dropout on, batch statistics (the papers' test protocol)"
+        if train_mode
         else "eval mode: running statistics, no dropout",
-        "batch_size": batch, "seed": seed, "n_images": len(names), "names": names,
+        "batch_size": batch,
+        "seed": seed,
+        "n_images": len(names),
+        "names": names,
         "output_format": f"PNG; generated images uint8 by {quantise} from [-1, 1] (as the {bundle.config.reference} "
-                         "reference code saves them), targets and inputs exact",
-        "images_dir": str(out / "images"), "real_dir": str(out / "real"), "inputs_dir": str(out / "inputs"),
+        "reference code saves them), targets and inputs exact",
+        "images_dir": str(out / "images"),
+        "real_dir": str(out / "real"),
+        "inputs_dir": str(out / "inputs"),
         "seconds": round(time.perf_counter() - start, 3),
     }
 
 
-def _fcn_checkpoint(manifest: dict[str, Any] | None, prepared: Path, config: Any, segmenter: str | None) -> tuple[Path | None, str | None]:
+def _fcn_checkpoint(
+    manifest: dict[str, Any] | None, prepared: Path, config: Any, segmenter: str | None
+) -> tuple[Path | None, str | None]:
     """(segmenter checkpoint, None) for the FCN-score of this run's outputs, or (None, why it cannot run)."""
-    from ganrepro.metrics.segmenter_train import DEFAULT_ARCH, default_out as segmenter_default
+    from ganrepro.metrics.segmenter_train import DEFAULT_ARCH
+    from ganrepro.metrics.segmenter_train import default_out as segmenter_default
 
     if manifest is None:
         return None, f"no manifest.json in {prepared}: label maps unknown"
     output_side = "B" if config.data.direction == "AtoB" else "A"
     if output_side != manifest["photo_side"]:
         return None, f"the generator outputs the label side (direction {config.data.direction}), not photos"
-    ckpt = Path(segmenter) if segmenter else segmenter_default(prepared, DEFAULT_ARCH, config.data.crop_size) / "segmenter.pt"
+    ckpt = (
+        Path(segmenter)
+        if segmenter
+        else segmenter_default(prepared, DEFAULT_ARCH, config.data.crop_size) / "segmenter.pt"
+    )
     if not ckpt.is_file():
-        return None, (f"segmenter checkpoint {ckpt} not found; train one with `ganrepro segmenter train "
-                      f"{prepared} --size {config.data.crop_size}` or pass --segmenter")
+        return None, (
+            f"segmenter checkpoint {ckpt} not found; train one with `ganrepro segmenter train "
+            f"{prepared} --size {config.data.crop_size}` or pass --segmenter"
+        )
     return ckpt, None
 
 
@@ -114,8 +130,10 @@ def _check_scorer(segmenter: Any, protocol: str | None, crop_size: int) -> None:
 
     require_protocol(segmenter.protocol, protocol, segmenter.path)
     if segmenter.size != crop_size:
-        raise UserError(f"segmenter {segmenter.path} was trained for {segmenter.size}px generated images, this run "
-                        f"generates {crop_size}px: train one with `ganrepro segmenter train --size {crop_size}`")
+        raise UserError(
+            f"segmenter {segmenter.path} was trained for {segmenter.size}px generated images, this run "
+            f"generates {crop_size}px: train one with `ganrepro segmenter train --size {crop_size}`"
+        )
 
 
 @dataclass
@@ -139,8 +157,12 @@ class ReverseGenerator:
 
 def reversed_config(config: Any) -> Any:
     """The run's config read in the other direction (input and output sides swapped)."""
-    data = replace(config.data, direction="BtoA" if config.data.direction == "AtoB" else "AtoB",
-                   input_nc=config.data.output_nc, output_nc=config.data.input_nc)
+    data = replace(
+        config.data,
+        direction="BtoA" if config.data.direction == "AtoB" else "AtoB",
+        input_nc=config.data.output_nc,
+        output_nc=config.data.input_nc,
+    )
     return replace(config, data=data)
 
 
@@ -168,30 +190,58 @@ def evaluate_run(
     extractor, unavailable_fid = load_extractor(metrics, options)  # fail before generating
     bundle = load_run(run_dir, device=options.device, checkpoint_name=checkpoint_name)
     if reverse and bundle.config.model != "cyclegan":
-        raise UserError(f"{run_dir}: --reverse scores CycleGAN's second generator; a {bundle.config.model} run has "
-                        "one direction (train it with data.direction reversed instead)")
+        raise UserError(
+            f"{run_dir}: --reverse scores CycleGAN's second generator; a {bundle.config.model} run has "
+            "one direction (train it with data.direction reversed instead)"
+        )
     out = Path(out) if out else eval_dir(run_dir, split, train_mode)
-    context = {"run_dir": run_dir, "split": split, "train_mode": train_mode, "metrics": metrics, "segmenter": segmenter,
-               "options": options, "extractor": extractor, "unavailable": unavailable_fid}
+    context = {
+        "run_dir": run_dir,
+        "split": split,
+        "train_mode": train_mode,
+        "metrics": metrics,
+        "segmenter": segmenter,
+        "options": options,
+        "extractor": extractor,
+        "unavailable": unavailable_fid,
+    }
     report = _evaluate_direction(bundle, bundle.config, out, **context)
     if reverse:
-        back = _evaluate_direction(ReverseGenerator(bundle, reversed_config(bundle.config)),
-                                   reversed_config(bundle.config), out / REVERSE_DIR, **context)
-        report["reverse"] = {"file": f"{REVERSE_DIR}/{METRICS_FILE_NAME}", "generator": "G_B",
-                             "direction": back["data"]["direction"],
-                             "sha256": sha256_file(out / REVERSE_DIR / METRICS_FILE_NAME)}
+        back = _evaluate_direction(
+            ReverseGenerator(bundle, reversed_config(bundle.config)),
+            reversed_config(bundle.config),
+            out / REVERSE_DIR,
+            **context,
+        )
+        report["reverse"] = {
+            "file": f"{REVERSE_DIR}/{METRICS_FILE_NAME}",
+            "generator": "G_B",
+            "direction": back["data"]["direction"],
+            "sha256": sha256_file(out / REVERSE_DIR / METRICS_FILE_NAME),
+        }
     write_json(out / METRICS_FILE_NAME, report)
     return report
 
 
-def _evaluate_direction(bundle: Any, config: Any, out: Path, *, run_dir: Path, split: str, train_mode: bool,
-                        metrics: Sequence[str], segmenter: str | None, options: MetricOptions, extractor: Any,
-                        unavailable: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def _evaluate_direction(
+    bundle: Any,
+    config: Any,
+    out: Path,
+    *,
+    run_dir: Path,
+    split: str,
+    train_mode: bool,
+    metrics: Sequence[str],
+    segmenter: str | None,
+    options: MetricOptions,
+    extractor: Any,
+    unavailable: dict[str, dict[str, Any]],
+) -> dict[str, Any]:
     """Generate with ``bundle`` on ``config``'s split and direction into ``out`` and score; the reverse
     direction's ``metrics.json`` is written here, the forward one by the caller (after ``reverse`` is added)."""
     from ganrepro.loading import build_dataset
-    from ganrepro.preparation.reader import label_paths, load_manifest
     from ganrepro.metrics.segmenter import ground_truth_scores, load_segmenter
+    from ganrepro.preparation.reader import label_paths, load_manifest
     from ganrepro.training.networks import forward_net
 
     results: dict[str, dict[str, Any]] = dict(unavailable)
@@ -201,8 +251,9 @@ def _evaluate_direction(bundle: Any, config: Any, out: Path, *, run_dir: Path, s
     data_hash = manifest["data_hash"] if manifest else None
     dataset = build_dataset(config, split=split, augment=False)
     paired = bool(getattr(dataset, "paired", False))
-    results.update({m: unavailable_record(f"the {split} split is unpaired") for m in metrics
-                    if m in PAIRED_METRICS and not paired})
+    results.update(
+        {m: unavailable_record(f"the {split} split is unpaired") for m in metrics if m in PAIRED_METRICS and not paired}
+    )
     if "fcn" in metrics and "fcn" not in results:
         ckpt, reason = _fcn_checkpoint(manifest, prepared, config, segmenter)
         if reason:
@@ -232,19 +283,39 @@ def _evaluate_direction(bundle: Any, config: Any, out: Path, *, run_dir: Path, s
         segmenter=scorer,
         palette=manifest["palette"] if labelmaps else None,
         classes=[str(c) for c in manifest["classes"]] if labelmaps else None,
-        identity=None if data_hash is None else {
-            "data_hash": data_hash, "split": split, "side": "target", "direction": config.data.direction,
-            "size": config.data.crop_size, "real": "dataset targets via build_dataset(augment=False), PNG"},
+        identity=None
+        if data_hash is None
+        else {
+            "data_hash": data_hash,
+            "split": split,
+            "side": "target",
+            "direction": config.data.direction,
+            "size": config.data.crop_size,
+            "real": "dataset targets via build_dataset(augment=False), PNG",
+        },
         cache_dir=None if data_hash is None else prepared.parent / ".cache" / "fid",
-        seed=config.seed)
+        seed=config.seed,
+    )
     per_image: dict[str, Any] = {"names": names}
     results.update(run_metrics(real, fake, todo, options, inputs, extractor, per_image))
     if "fcn" in todo:
-        gt = ground_truth_scores(prepared, scorer, split, options.device, options.batch_size,
-                                 size=config.data.crop_size, per_image=per_image)
-        results["fcn"]["ground_truth"] = {k: gt[k] for k in ("pixel_acc", "class_acc", "class_iou", "class_acc_present_only",
-                                                               "class_iou_present_only", "n_images", "protocol",
-                                                               "real_images", "cache_file")}
+        gt = ground_truth_scores(
+            prepared, scorer, split, options.device, options.batch_size, size=config.data.crop_size, per_image=per_image
+        )
+        results["fcn"]["ground_truth"] = {
+            k: gt[k]
+            for k in (
+                "pixel_acc",
+                "class_acc",
+                "class_iou",
+                "class_acc_present_only",
+                "class_iou_present_only",
+                "n_images",
+                "protocol",
+                "real_images",
+                "cache_file",
+            )
+        }
     for name in todo:
         results[name]["generator_mode"] = generation["mode"]
     source = bundle.bundle if isinstance(bundle, ReverseGenerator) else bundle  # the run itself
@@ -252,16 +323,32 @@ def _evaluate_direction(bundle: Any, config: Any, out: Path, *, run_dir: Path, s
     report = {
         "format": METRICS_FORMAT,
         "ganrepro": __version__,
-        "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "run": {"run_dir": str(run_dir), "model": run_config.model, "config_digest": run_config.digest(),
-                "config_sha256": sha256_file(run_dir / CONFIG_FILE), "checkpoint": str(checkpoint_path),
-                "checkpoint_outside_run_dir": not checkpoint_path.resolve().is_relative_to(run_dir),
-                "checkpoint_sha256": sha256_file(checkpoint_path), "step": source.step, "epoch": source.epoch},
-        "data": {"prepared_dir": str(prepared), "dataset": manifest["name"] if manifest else None, "data_hash": data_hash,
-                 "split": split, "direction": config.data.direction, "crop_size": config.data.crop_size,
-                 "n_images": len(names)},
-        "generation": {**generation, "device": options.device,
-                       "generator": "G_B" if isinstance(bundle, ReverseGenerator) else forward_net(source.config)},
+        "time": datetime.now(UTC).isoformat(timespec="seconds"),
+        "run": {
+            "run_dir": str(run_dir),
+            "model": run_config.model,
+            "config_digest": run_config.digest(),
+            "config_sha256": sha256_file(run_dir / CONFIG_FILE),
+            "checkpoint": str(checkpoint_path),
+            "checkpoint_outside_run_dir": not checkpoint_path.resolve().is_relative_to(run_dir),
+            "checkpoint_sha256": sha256_file(checkpoint_path),
+            "step": source.step,
+            "epoch": source.epoch,
+        },
+        "data": {
+            "prepared_dir": str(prepared),
+            "dataset": manifest["name"] if manifest else None,
+            "data_hash": data_hash,
+            "split": split,
+            "direction": config.data.direction,
+            "crop_size": config.data.crop_size,
+            "n_images": len(names),
+        },
+        "generation": {
+            **generation,
+            "device": options.device,
+            "generator": "G_B" if isinstance(bundle, ReverseGenerator) else forward_net(source.config),
+        },
         "absent_class_convention": {"tables_use": TABLE_CONVENTION, "note": ABSENT_CLASS_NOTE},
         "metrics": {m: results[m] for m in metrics},
         "per_image": write_per_image(out, per_image),

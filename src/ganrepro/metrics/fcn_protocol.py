@@ -55,9 +55,11 @@ def check_protocol(protocol: str, where: str = "fcn.protocol") -> str:
 def require_protocol(trained_for: str, requested: str | None, checkpoint: Path | str | None) -> None:
     """Refuse to score with a segmenter trained for another protocol (its inputs would be off-distribution)."""
     if requested is not None and requested != trained_for:
-        raise UserError(f"segmenter {checkpoint} was trained for FCN protocol {trained_for!r}, not {requested!r}: "
-                        f"pass --fcn-protocol {trained_for} or train one with "
-                        f"`ganrepro segmenter train --fcn-protocol {requested}`")
+        raise UserError(
+            f"segmenter {checkpoint} was trained for FCN protocol {trained_for!r}, not {requested!r}: "
+            f"pass --fcn-protocol {trained_for} or train one with "
+            f"`ganrepro segmenter train --fcn-protocol {requested}`"
+        )
 
 
 def label_shape(path: Path) -> tuple[int, int]:

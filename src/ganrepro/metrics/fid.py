@@ -19,8 +19,9 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -33,7 +34,9 @@ from ganrepro.metrics.inception import FeatureExtractor
 KID_KERNEL = "polynomial (x.y/d + 1)^3"
 
 
-def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray, eps: float = 1e-6) -> float:
+def frechet_distance(
+    mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray, eps: float = 1e-6
+) -> float:
     """d² = |mu1 - mu2|² + Tr(S1 + S2 - 2 (S1 S2)^½), pytorch-fid's algorithm without its deprecated scipy call."""
     from scipy import linalg
 
@@ -204,9 +207,20 @@ def fid_and_kid(
     if "fid" in want:
         t0 = time.perf_counter()
         value, method = frechet_distance_of_features(real_feats, fake_feats)
-        out["fid"] = {"value": value, "trace_sqrt_method": method, "covariance": "unbiased (n-1)", **common, "seconds": round(extract_s + time.perf_counter() - t0, 3)}
+        out["fid"] = {
+            "value": value,
+            "trace_sqrt_method": method,
+            "covariance": "unbiased (n-1)",
+            **common,
+            "seconds": round(extract_s + time.perf_counter() - t0, 3),
+        }
     if "kid" in want:
         t0 = time.perf_counter()
         result = kid(real_feats, fake_feats, kid_subsets, kid_subset_size, seed)
-        out["kid"] = {"value": result["mean"], **result, **common, "seconds": round(extract_s + time.perf_counter() - t0, 3)}
+        out["kid"] = {
+            "value": result["mean"],
+            **result,
+            **common,
+            "seconds": round(extract_s + time.perf_counter() - t0, 3),
+        }
     return out

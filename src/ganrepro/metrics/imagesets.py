@@ -8,9 +8,9 @@ and a mismatch between the sets is refused instead of silently scoring a subset.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Sequence, Union
 
 import numpy as np
 
@@ -18,7 +18,7 @@ from ganrepro.errors import DataError
 from ganrepro.images import list_images, load_image
 
 #: A file, an array already in memory, or a loader called when the image is needed.
-ImageSource = Union[Path, np.ndarray, Callable[[], np.ndarray]]
+ImageSource = Path | np.ndarray | Callable[[], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ def batches(items: Sequence[NamedImage], batch_size: int) -> Iterator[tuple[list
         yield names, np.stack(arrays)
 
 
-def to_float_batch(array: np.ndarray, device: str = "cpu") -> "object":
+def to_float_batch(array: np.ndarray, device: str = "cpu") -> object:
     """uint8 (N, H, W, 3) -> float32 tensor (N, 3, H, W) in [0, 1] (torchvision ToTensor's scaling)."""
     import torch
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from unittest import mock
 
 from ganrepro.errors import UserError
@@ -72,7 +73,9 @@ def missing_weights_message(path: Path, source: str) -> str:
     )
 
 
-def find_fid_weights(explicit: str | os.PathLike[str] | None = None, fetch: bool = False, verify: bool = True) -> WeightsFile:
+def find_fid_weights(
+    explicit: str | os.PathLike[str] | None = None, fetch: bool = False, verify: bool = True
+) -> WeightsFile:
     """Locate (and with ``fetch`` download) the pytorch-fid weights; raise :class:`WeightsUnavailable` if absent."""
     path, source = locate_weights(FID_WEIGHTS_FILENAME, explicit, FID_WEIGHTS_ENV)
     if not path.is_file():

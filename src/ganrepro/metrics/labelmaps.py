@@ -11,16 +11,17 @@ with the FCN-score's formulas (:mod:`.confusion`).
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from ganrepro.preparation.labels import decode_colour_map
 from ganrepro.errors import DataError
 from ganrepro.metrics.confusion import ABSENT_CLASS_NOTE, ConfusionAccumulator
 from ganrepro.metrics.imagesets import NamedImage, read_label
+from ganrepro.preparation.labels import decode_colour_map
 
 
 def decode_generated(rgb: np.ndarray, palette: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -31,9 +32,14 @@ def decode_generated(rgb: np.ndarray, palette: np.ndarray, shape: tuple[int, int
     return classes
 
 
-def labelmap_score(fake: Sequence[NamedImage], labels: dict[str, Path], palette: Sequence[Sequence[int]],
-                   classes: Sequence[str], ignore_index: int = 255,
-                   per_image: dict[str, Any] | None = None) -> dict[str, Any]:
+def labelmap_score(
+    fake: Sequence[NamedImage],
+    labels: dict[str, Path],
+    palette: Sequence[Sequence[int]],
+    classes: Sequence[str],
+    ignore_index: int = 255,
+    per_image: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Scores of the set; ``per_image``, when given, receives each image's confusion matrix in image order
     (``labelmap_confusion``, see :mod:`.per_image`) so that a report can bootstrap them over test images."""
     start = time.perf_counter()
@@ -48,8 +54,13 @@ def labelmap_score(fake: Sequence[NamedImage], labels: dict[str, Path], palette:
     if per_image is not None and matrices:
         per_image["labelmap_confusion"] = np.stack(matrices)
     result = acc.scores(list(classes))
-    result.update(confusion_matrix=acc.matrix.tolist(), ignore_index=ignore_index, absent_class_note=ABSENT_CLASS_NOTE,
-                  protocol="generated colour maps decoded by nearest palette colour (as `ganrepro prepare` decodes "
-                           "the dataset's maps), nearest-neighbour resize to the label resolution, one confusion "
-                           "matrix over the set", seconds=round(time.perf_counter() - start, 3))
+    result.update(
+        confusion_matrix=acc.matrix.tolist(),
+        ignore_index=ignore_index,
+        absent_class_note=ABSENT_CLASS_NOTE,
+        protocol="generated colour maps decoded by nearest palette colour (as `ganrepro prepare` decodes "
+        "the dataset's maps), nearest-neighbour resize to the label resolution, one confusion "
+        "matrix over the set",
+        seconds=round(time.perf_counter() - start, 3),
+    )
     return result

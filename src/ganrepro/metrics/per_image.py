@@ -4,7 +4,8 @@ A table cell is one number over a test set of 100-500 images; how sure it is dep
 moves when the test images are resampled.  Recomputing a metric on a resample needs, per image, exactly what
 the set-level metric is built from, and nothing the metric does not use:
 
-* FCN-score and photo→labels scores: the image's confusion matrix (summed over a resample, never averaged as per-image scores),
+* FCN-score and photo→labels scores: the image's confusion matrix (summed over a resample, never averaged as
+  per-image scores),
   for the generated images and for the real photos (the ground-truth row);
 * SSIM (RGB and Y) and PSNR: the image pair's value (the set value is their mean);
 * colour histograms: each real and generated image's L, a, b pixel counts (the set's are their sums);
@@ -47,9 +48,18 @@ FORMAT = "ganrepro-per-image/1"
 FILE_NAME = "per_image.npz"
 #: array name -> (number of dimensions, numpy kind) that a reader may rely on.
 ARRAYS: dict[str, tuple[int, str]] = {
-    "names": (1, "U"), "fcn_confusion": (3, "i"), "labelmap_confusion": (3, "i"), "fcn_gt_names": (1, "U"), "fcn_gt_confusion": (3, "i"),
-    "ssim": (1, "f"), "ssim_y": (1, "f"), "psnr": (1, "f"), "colorhist_real": (2, "i"), "colorhist_fake": (2, "i"),
-    "fid_real_features": (2, "f"), "fid_fake_features": (2, "f"),
+    "names": (1, "U"),
+    "fcn_confusion": (3, "i"),
+    "labelmap_confusion": (3, "i"),
+    "fcn_gt_names": (1, "U"),
+    "fcn_gt_confusion": (3, "i"),
+    "ssim": (1, "f"),
+    "ssim_y": (1, "f"),
+    "psnr": (1, "f"),
+    "colorhist_real": (2, "i"),
+    "colorhist_fake": (2, "i"),
+    "fid_real_features": (2, "f"),
+    "fid_fake_features": (2, "f"),
 }
 FEATURE_KEYS = ("fid_real_features", "fid_fake_features")
 
@@ -69,8 +79,13 @@ def write(folder: Path, arrays: dict[str, Any]) -> dict[str, Any]:
     path = folder / FILE_NAME
     with atomic_path(path) as tmp, open(tmp, "wb") as handle:
         np.savez_compressed(handle, **stored)
-    return {"file": FILE_NAME, "format": FORMAT, "sha256": sha256_file(path), "arrays": sorted(stored),
-            "n_images": int(len(stored["names"]))}
+    return {
+        "file": FILE_NAME,
+        "format": FORMAT,
+        "sha256": sha256_file(path),
+        "arrays": sorted(stored),
+        "n_images": int(len(stored["names"])),
+    }
 
 
 def read(folder: Path, record: dict[str, Any]) -> dict[str, np.ndarray]:
@@ -95,10 +110,23 @@ def _check(arrays: dict[str, np.ndarray], path: Path) -> None:
         if array.ndim != ndim or array.dtype.kind not in kind + ("u" if kind == "i" else ""):
             raise DataError(f"{path}: {key} has shape {array.shape} and dtype {array.dtype}, expected {ndim}-D {kind}")
     n = len(arrays["names"])
-    for key in ("fcn_confusion", "labelmap_confusion", "colorhist_real", "colorhist_fake", "ssim", "ssim_y", "psnr", *FEATURE_KEYS):
+    for key in (
+        "fcn_confusion",
+        "labelmap_confusion",
+        "colorhist_real",
+        "colorhist_fake",
+        "ssim",
+        "ssim_y",
+        "psnr",
+        *FEATURE_KEYS,
+    ):
         if key in arrays and len(arrays[key]) != n:
             raise DataError(f"{path}: {key} has {len(arrays[key])} entries for {n} images")
-    for key, names in (("fcn_confusion", "names"), ("labelmap_confusion", "names"), ("fcn_gt_confusion", "fcn_gt_names")):
+    for key, names in (
+        ("fcn_confusion", "names"),
+        ("labelmap_confusion", "names"),
+        ("fcn_gt_confusion", "fcn_gt_names"),
+    ):
         if key in arrays:
             shape = arrays[key].shape
             if shape[1] != shape[2] or (names in arrays and len(arrays[names]) != shape[0]):

@@ -10,9 +10,10 @@ are missing is, with ``skip_unavailable``, recorded as ``{"available": false, "r
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from ganrepro import __version__
 from ganrepro.errors import UserError
@@ -70,10 +71,15 @@ def unavailable(reason: str) -> dict[str, Any]:
     return {"available": False, "reason": reason}
 
 
-def run_metrics(real: Sequence[NamedImage], fake: Sequence[NamedImage], metrics: Sequence[str],
-                options: MetricOptions, inputs: ScoreInputs = ScoreInputs(),
-                extractor: FeatureExtractor | None = None,
-                per_image: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+def run_metrics(
+    real: Sequence[NamedImage],
+    fake: Sequence[NamedImage],
+    metrics: Sequence[str],
+    options: MetricOptions,
+    inputs: ScoreInputs = ScoreInputs(),
+    extractor: FeatureExtractor | None = None,
+    per_image: dict[str, Any] | None = None,
+) -> dict[str, dict[str, Any]]:
     """Compute ``metrics`` for ``fake`` against ``real`` (paired by position for fcn/ssim/psnr); ``extractor``
     is the FID network when the caller loaded it already; ``per_image`` receives per-image statistics (see
     :mod:`ganrepro.metrics.per_image`)."""
@@ -97,10 +103,21 @@ def run_metrics(real: Sequence[NamedImage], fake: Sequence[NamedImage], metrics:
     if wanted and not skipped:
         from ganrepro.metrics.fid import fid_and_kid
 
-        results.update(fid_and_kid(
-            real, fake, extractor, wanted, options.cache_dir or inputs.cache_dir, inputs.identity,
-            batch_size=max(options.batch_size, 1), kid_subsets=options.kid_subsets,
-            kid_subset_size=options.kid_subset_size, seed=inputs.seed, per_image=per_image))
+        results.update(
+            fid_and_kid(
+                real,
+                fake,
+                extractor,
+                wanted,
+                options.cache_dir or inputs.cache_dir,
+                inputs.identity,
+                batch_size=max(options.batch_size, 1),
+                kid_subsets=options.kid_subsets,
+                kid_subset_size=options.kid_subset_size,
+                seed=inputs.seed,
+                per_image=per_image,
+            )
+        )
     if "labelmap" in metrics:
         from ganrepro.metrics.labelmaps import labelmap_score
 
@@ -118,8 +135,9 @@ def run_metrics(real: Sequence[NamedImage], fake: Sequence[NamedImage], metrics:
     return {m: results[m] for m in metrics}
 
 
-def load_extractor(metrics: Sequence[str], options: MetricOptions
-                   ) -> tuple[FeatureExtractor | None, dict[str, dict[str, Any]]]:
+def load_extractor(
+    metrics: Sequence[str], options: MetricOptions
+) -> tuple[FeatureExtractor | None, dict[str, dict[str, Any]]]:
     """(the FID network, {}) or (None, 'unavailable' records for fid/kid): called once, before any long work.
 
     The network is ``options.extractor`` when one is injected, else pytorch-fid's Inception; None when neither
@@ -168,8 +186,14 @@ def score_folders(
             inputs = ScoreInputs(labels=dict(stem_map(Path(labels_dir), "")))
     results = run_metrics(real, fake, metrics, options, inputs)
     return {
-        "real": str(real_dir), "fake": str(fake_dir), "labels": str(labels_dir) if labels_dir else None,
-        "paired": not unpaired, "n_real": len(real), "n_fake": len(fake), "ganrepro": __version__, "metrics": results,
+        "real": str(real_dir),
+        "fake": str(fake_dir),
+        "labels": str(labels_dir) if labels_dir else None,
+        "paired": not unpaired,
+        "n_real": len(real),
+        "n_fake": len(fake),
+        "ganrepro": __version__,
+        "metrics": results,
     }
 
 
@@ -184,18 +208,27 @@ def format_table(metrics: dict[str, dict[str, Any]]) -> str:
         if r.get("available") is False:
             text = f"unavailable: {r['reason']}"
         elif name in ("fcn", "labelmap"):
-            text = (f"per-pixel acc {_fmt(r['pixel_acc'])}  per-class acc {_fmt(r['class_acc'])}  class IoU {_fmt(r['class_iou'])}"
-                    f"  ({r['n_images']} images; absent classes as 0: {', '.join(r['absent_classes']) or 'none absent'})")
+            text = (
+                f"per-pixel acc {_fmt(r['pixel_acc'])}  per-class acc {_fmt(r['class_acc'])}  "
+                f"class IoU {_fmt(r['class_iou'])}"
+                f"  ({r['n_images']} images; absent classes as 0: {', '.join(r['absent_classes']) or 'none absent'})"
+            )
         elif name == "fid":
             text = f"{_fmt(r['value'], 3)}  ({r['n_real']} real / {r['n_fake']} generated)"
         elif name == "kid":
             text = f"{_fmt(r['mean'], 5)} ± {_fmt(r['std'], 5)}  ({r['n_subsets']} subsets of {r['subset_size']})"
         elif name == "colorhist":
-            text = f"L {_fmt(r['L'])}  a {_fmt(r['a'])}  b {_fmt(r['b'])}  ({r['n_real']} real / {r['n_fake']} generated)"
+            text = (
+                f"L {_fmt(r['L'])}  a {_fmt(r['a'])}  b {_fmt(r['b'])}  ({r['n_real']} real / {r['n_fake']} generated)"
+            )
         elif name == "ssim":
             text = f"{_fmt(r['value'])} RGB  {_fmt(r['value_y'])} Y  ({r['n_images']} pairs)"
         else:
-            text = ("n/a" if r["value"] is None else f"{r['value']:.3f} dB") + f"  ({r['n_images']} pairs)" + (f"; {r['note']}" if r.get("note") else "")
+            text = (
+                ("n/a" if r["value"] is None else f"{r['value']:.3f} dB")
+                + f"  ({r['n_images']} pairs)"
+                + (f"; {r['note']}" if r.get("note") else "")
+            )
         seconds = f"  [{r['seconds']:.1f} s]" if "seconds" in r else ""
         lines.append(f"{name:<7} {text}{seconds}")
     return "\n".join(lines)

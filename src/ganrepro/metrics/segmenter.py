@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from ganrepro.atomic import atomic_path, write_json
 from ganrepro.errors import ConfigError, DataError, UserError
+from ganrepro.hashing import sha256_file
 from ganrepro.metrics import progress
 from ganrepro.metrics.confusion import ABSENT_CLASS_NOTE, ConfusionAccumulator
 from ganrepro.metrics.fcn_protocol import (
@@ -36,7 +38,6 @@ from ganrepro.metrics.fcn_protocol import (
     scoring_input,
 )
 from ganrepro.metrics.imagesets import NamedImage, batches, read_label, to_float_batch
-from ganrepro.hashing import sha256_file
 from ganrepro.metrics.weights import locate_weights, verify_weights
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -77,7 +78,9 @@ def _load_backbone(model: Any, state: dict[str, Any], path: Path) -> None:
         else:
             mapped[key] = state[source]
     if missing:
-        raise ConfigError(f"backbone weights {path} do not fit the backbone ({len(missing)} tensors missing, e.g. {missing[0]})")
+        raise ConfigError(
+            f"backbone weights {path} do not fit the backbone ({len(missing)} tensors missing, e.g. {missing[0]})"
+        )
     model.backbone.load_state_dict(mapped)
 
 
@@ -100,12 +103,22 @@ def build_segmenter(arch: str, num_classes: int, backbone_weights: str | None = 
     if not path.is_file():
         if backbone_weights != "auto":
             raise UserError(f"backbone weights {path} not found")
-        return model, {"imagenet_backbone": False, "reason": f"{filename} not found at {path} ({source}); trained from scratch",
-                       "official_file": filename, "url": url}
+        return model, {
+            "imagenet_backbone": False,
+            "reason": f"{filename} not found at {path} ({source}); trained from scratch",
+            "official_file": filename,
+            "url": url,
+        }
     found = verify_weights(path, filename, source, verify=False)
     _load_backbone(model, torch.load(path, map_location="cpu", weights_only=True), path)
-    return model, {"imagenet_backbone": True, "official_file": filename, "path": str(path), "source": source,
-                   "sha256": found.sha256, "official_hash_matches": found.verified}
+    return model, {
+        "imagenet_backbone": True,
+        "official_file": filename,
+        "path": str(path),
+        "source": source,
+        "sha256": found.sha256,
+        "official_hash_matches": found.verified,
+    }
 
 
 @dataclass
@@ -147,9 +160,14 @@ class Segmenter:
         return out
 
     def record(self) -> dict[str, Any]:
-        return {"segmenter": str(self.path) if self.path else None, "segmenter_sha256": self.sha256, "arch": self.arch,
-                "segmenter_size": self.size, "imagenet_backbone": self.info.get("backbone", {}).get("imagenet_backbone"),
-                "protocol": self.protocol}
+        return {
+            "segmenter": str(self.path) if self.path else None,
+            "segmenter_sha256": self.sha256,
+            "arch": self.arch,
+            "segmenter_size": self.size,
+            "imagenet_backbone": self.info.get("backbone", {}).get("imagenet_backbone"),
+            "protocol": self.protocol,
+        }
 
 
 def prepare_input(images: np.ndarray, size: int | None, device: str = "cpu") -> Any:
@@ -183,8 +201,18 @@ def load_segmenter(path: str | os.PathLike[str], device: str = "cpu") -> Segment
     model.load_state_dict(payload["state_dict"])
     model.to(device).eval()
     protocol = check_protocol(str(payload.get("protocol", UNRECORDED_PROTOCOL)), f"{path}: protocol")
-    return Segmenter(model, payload["arch"], list(payload["classes"]), int(payload["size"]), int(payload["ignore_index"]),
-                     device, path, sha256_file(path), dict(payload.get("info", {})), protocol)
+    return Segmenter(
+        model,
+        payload["arch"],
+        list(payload["classes"]),
+        int(payload["size"]),
+        int(payload["ignore_index"]),
+        device,
+        path,
+        sha256_file(path),
+        dict(payload.get("info", {})),
+        protocol,
+    )
 
 
 def fcn_score(
@@ -211,13 +239,15 @@ def fcn_score(
         shapes = {i.name: label_shape(labels[i.name]) for i in images}
         images = [NamedImage(i.name, lambda i=i: scoring_input(i.rgb(), shapes[i.name], "pix2pix")) for i in images]
         # segmenting at the labels' resolution: hold as many pixels per batch as at the segmenter's size
-        batch_size = max(1, batch_size * segmenter.size ** 2 // max([h * w for h, w in shapes.values()] or [1]))
+        batch_size = max(1, batch_size * segmenter.size**2 // max([h * w for h, w in shapes.values()] or [1]))
     for names, array in progress(batches(images, batch_size), desc=desc, total=-(-len(images) // batch_size)):
         logits = segmenter.logits(array)
         for name, item_logits in zip(names, logits):
             label = read_label(labels[name])
             if tuple(item_logits.shape[-2:]) != label.shape:
-                item_logits = F.interpolate(item_logits[None], size=label.shape, mode="bilinear", align_corners=False)[0]
+                item_logits = F.interpolate(item_logits[None], size=label.shape, mode="bilinear", align_corners=False)[
+                    0
+                ]
             pred = torch.argmax(item_logits, dim=0).cpu().numpy()
             matrices.append(acc.update(label, pred, name))
     if acc.images != len(images):
@@ -280,9 +310,17 @@ def ground_truth_scores(
     if not real:
         raise DataError(f"no images in {prepared / split}")
     found: dict[str, Any] = {}
-    result = fcn_score(seg, real, label_paths(prepared, split, [r.name for r in real]), batch_size, "ground truth", found)
-    result.update(split=split, data_hash=manifest["data_hash"], prepared_dir=str(prepared), real_size=size,
-                  real_images=REAL_IMAGES, cache_file=str(cache))
+    result = fcn_score(
+        seg, real, label_paths(prepared, split, [r.name for r in real]), batch_size, "ground truth", found
+    )
+    result.update(
+        split=split,
+        data_hash=manifest["data_hash"],
+        prepared_dir=str(prepared),
+        real_size=size,
+        real_images=REAL_IMAGES,
+        cache_file=str(cache),
+    )
     names = np.array([r.name for r in real])
     with atomic_path(matrices) as tmp, open(tmp, "wb") as handle:
         np.savez_compressed(handle, names=names, confusion=found["fcn_confusion"])

@@ -27,6 +27,7 @@ import numpy as np
 from ganrepro import __version__
 from ganrepro.atomic import torch_save, write_json
 from ganrepro.errors import ConfigError, DataError
+from ganrepro.hashing import sha256_file
 from ganrepro.metrics import progress
 from ganrepro.metrics.confusion import check_range
 from ganrepro.metrics.fcn_protocol import (
@@ -38,7 +39,6 @@ from ganrepro.metrics.fcn_protocol import (
     upsample_to,
 )
 from ganrepro.metrics.imagesets import read_label
-from ganrepro.preparation.reader import image_size, label_paths, load_manifest, photos
 from ganrepro.metrics.segmenter import (
     CHECKPOINT_FORMAT,
     DEFAULT_ARCH,
@@ -47,15 +47,23 @@ from ganrepro.metrics.segmenter import (
     ground_truth_scores,
     prepare_input,
 )
-from ganrepro.hashing import sha256_file
+from ganrepro.preparation.reader import image_size, label_paths, load_manifest, photos
 
 #: How training photos reach the network under each protocol (recorded in segmenter.json).
 TRAINING_INPUT = {
     "pix2pix": "resized to {size} as real/ is written (PIL bicubic), uint8, then " + INPUT_RESIZE["pix2pix"],
     "logits": INPUT_RESIZE["logits"],
 }
-SUMMARY_KEYS = ("pixel_acc", "class_acc", "class_iou", "class_acc_present_only", "class_iou_present_only",
-                "absent_classes", "n_images", "per_class")
+SUMMARY_KEYS = (
+    "pixel_acc",
+    "class_acc",
+    "class_iou",
+    "class_acc_present_only",
+    "class_iou_present_only",
+    "absent_classes",
+    "n_images",
+    "per_class",
+)
 
 
 def default_out(prepared: Path, arch: str, size: int) -> Path:
@@ -68,8 +76,16 @@ class SegmentationData:
     range-checked on load: label maps at full resolution under ``pix2pix`` (randomly cropped to ``train_crop``
     when given, seeded by ``seed``), resized to ``size`` under ``logits``."""
 
-    def __init__(self, prepared: Path, split: str, manifest: dict[str, Any], size: int,
-                 protocol: str = DEFAULT_PROTOCOL, train_crop: int | None = None, seed: int = 0) -> None:
+    def __init__(
+        self,
+        prepared: Path,
+        split: str,
+        manifest: dict[str, Any],
+        size: int,
+        protocol: str = DEFAULT_PROTOCOL,
+        train_crop: int | None = None,
+        seed: int = 0,
+    ) -> None:
         import torch
 
         self.items = photos(prepared, split, manifest)
@@ -94,8 +110,10 @@ class SegmentationData:
         if train_crop is not None and train_crop < max(max(shape) for shape in shapes):
             return min(train_crop, min(min(shape) for shape in shapes))
         if len(shapes) > 1:
-            raise DataError(f"label maps in {next(iter(self.labels.values())).parent} have different sizes "
-                            f"{sorted(shapes)[:3]}: set a training crop (fcn.train_crop / --train-crop)")
+            raise DataError(
+                f"label maps in {next(iter(self.labels.values())).parent} have different sizes "
+                f"{sorted(shapes)[:3]}: set a training crop (fcn.train_crop / --train-crop)"
+            )
         return None
 
     def __len__(self) -> int:
@@ -112,12 +130,13 @@ class SegmentationData:
             photo = upsample_to(as_generated(item.rgb(), self.size), label.shape)
             if self.crop is not None:
                 y, x = (int(torch.randint(0, n - self.crop + 1, (1,), generator=self.generator)) for n in label.shape)
-                photo, label = photo[y:y + self.crop, x:x + self.crop], label[y:y + self.crop, x:x + self.crop]
+                photo, label = photo[y : y + self.crop, x : x + self.crop], label[y : y + self.crop, x : x + self.crop]
         else:
             photo = item.rgb()
             if label.shape != (self.size, self.size):
-                label = np.asarray(Image.fromarray(label.astype(np.uint8)).resize((self.size, self.size),
-                                                                                  Image.Resampling.NEAREST))
+                label = np.asarray(
+                    Image.fromarray(label.astype(np.uint8)).resize((self.size, self.size), Image.Resampling.NEAREST)
+                )
         return torch.from_numpy(np.array(photo)), torch.from_numpy(label.astype(np.int64))
 
 
@@ -155,8 +174,9 @@ def train_segmenter(
     data = SegmentationData(prepared, "train", manifest, size, protocol, train_crop, seed)
     batch_size = max(1, min(batch_size, len(data)))
     shuffle = torch.Generator().manual_seed(seed)
-    loader = torch.utils.data.DataLoader(data, batch_size=batch_size, shuffle=True, generator=shuffle,
-                                         drop_last=len(data) > batch_size, num_workers=0)
+    loader = torch.utils.data.DataLoader(
+        data, batch_size=batch_size, shuffle=True, generator=shuffle, drop_last=len(data) > batch_size, num_workers=0
+    )
     total = epochs * len(loader) if max_steps is None else min(max_steps, epochs * len(loader))
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: max(0.0, 1 - s / max(1, total)) ** 0.9)
@@ -184,27 +204,65 @@ def train_segmenter(
     train_seconds = time.perf_counter() - start
 
     info = {
-        "dataset": manifest["name"], "prepared_dir": str(prepared), "data_hash": manifest["data_hash"],
-        "arch": arch, "classes": classes, "num_classes": len(classes), "size": size, "backbone": backbone,
-        "epochs": len(history), "epochs_requested": epochs, "steps": step, "batch_size": batch_size, "lr": lr,
-        "optimizer": "AdamW (weight decay 1e-4), poly 0.9 decay", "augmentation": "horizontal flip",
-        "protocol": protocol, "input_resize": TRAINING_INPUT[protocol].format(size=size),
-        "label_resize": "nearest" if protocol == "logits" else "none (full resolution)", "train_crop": data.crop,
-        "seed": seed, "device": str(device),
-        "torch": str(torch.__version__), "torchvision": str(torchvision.__version__), "python": platform.python_version(),
+        "dataset": manifest["name"],
+        "prepared_dir": str(prepared),
+        "data_hash": manifest["data_hash"],
+        "arch": arch,
+        "classes": classes,
+        "num_classes": len(classes),
+        "size": size,
+        "backbone": backbone,
+        "epochs": len(history),
+        "epochs_requested": epochs,
+        "steps": step,
+        "batch_size": batch_size,
+        "lr": lr,
+        "optimizer": "AdamW (weight decay 1e-4), poly 0.9 decay",
+        "augmentation": "horizontal flip",
+        "protocol": protocol,
+        "input_resize": TRAINING_INPUT[protocol].format(size=size),
+        "label_resize": "nearest" if protocol == "logits" else "none (full resolution)",
+        "train_crop": data.crop,
+        "seed": seed,
+        "device": str(device),
+        "torch": str(torch.__version__),
+        "torchvision": str(torchvision.__version__),
+        "python": platform.python_version(),
         "ganrepro": __version__,
     }
     ckpt = out / "segmenter.pt"
     model.eval()
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    torch_save({"format": CHECKPOINT_FORMAT, "arch": arch, "classes": classes, "size": size, "protocol": protocol,
-                "ignore_index": data.ignore_index, "state_dict": state, "info": info}, ckpt)
-    segmenter = Segmenter(model, arch, classes, size, data.ignore_index, device, ckpt, sha256_file(ckpt),
-                          {"backbone": backbone}, protocol)
+    torch_save(
+        {
+            "format": CHECKPOINT_FORMAT,
+            "arch": arch,
+            "classes": classes,
+            "size": size,
+            "protocol": protocol,
+            "ignore_index": data.ignore_index,
+            "state_dict": state,
+            "info": info,
+        },
+        ckpt,
+    )
+    segmenter = Segmenter(
+        model, arch, classes, size, data.ignore_index, device, ckpt, sha256_file(ckpt), {"backbone": backbone}, protocol
+    )
     val = ground_truth_scores(prepared, segmenter, split=val_split, device=device, refresh=True)
-    record = {**info, "checkpoint": str(ckpt), "checkpoint_sha256": segmenter.sha256,
-              "train_seconds": round(train_seconds, 3), "loss_history": history,
-              "val": {"split": val_split, **{k: val[k] for k in SUMMARY_KEYS}, "seconds": val["seconds"],
-                      "protocol": val["protocol"], "ground_truth_cache": val["cache_file"]}}
+    record = {
+        **info,
+        "checkpoint": str(ckpt),
+        "checkpoint_sha256": segmenter.sha256,
+        "train_seconds": round(train_seconds, 3),
+        "loss_history": history,
+        "val": {
+            "split": val_split,
+            **{k: val[k] for k in SUMMARY_KEYS},
+            "seconds": val["seconds"],
+            "protocol": val["protocol"],
+            "ground_truth_cache": val["cache_file"],
+        },
+    }
     write_json(out / "segmenter.json", record)
     return record

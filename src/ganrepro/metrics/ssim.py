@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -39,7 +40,11 @@ SSIM_PROTOCOL = {
     "y": "ITU-R BT.601 studio-swing luma (MATLAB rgb2ycbcr: 16 + 65.481R + 128.553G + 24.966B, R,G,B in [0,1]), float",
     "aggregate": "mean over image pairs",
 }
-PSNR_PROTOCOL = {"formula": "10 log10(255^2 / MSE) over all pixels and channels", "data_range": DATA_RANGE, "aggregate": "mean over image pairs"}
+PSNR_PROTOCOL = {
+    "formula": "10 log10(255^2 / MSE) over all pixels and channels",
+    "data_range": DATA_RANGE,
+    "aggregate": "mean over image pairs",
+}
 
 
 def _gaussian_kernel() -> np.ndarray:
@@ -93,8 +98,12 @@ def psnr(a: np.ndarray, b: np.ndarray, data_range: float = DATA_RANGE) -> float:
     return math.inf if mse == 0 else 10.0 * math.log10(data_range**2 / mse)
 
 
-def ssim_psnr(real: Sequence[NamedImage], fake: Sequence[NamedImage], want: Sequence[str] = ("ssim", "psnr"),
-              per_image: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+def ssim_psnr(
+    real: Sequence[NamedImage],
+    fake: Sequence[NamedImage],
+    want: Sequence[str] = ("ssim", "psnr"),
+    per_image: dict[str, Any] | None = None,
+) -> dict[str, dict[str, Any]]:
     """Mean SSIM (RGB and Y) and PSNR over paired images; sizes must match (nothing is resized silently).
 
     ``per_image``, when given, receives each pair's values (``ssim``, ``ssim_y``, ``psnr``) in pair order.
@@ -104,8 +113,10 @@ def ssim_psnr(real: Sequence[NamedImage], fake: Sequence[NamedImage], want: Sequ
     for r, f in progress(zip(real, fake), desc="ssim/psnr", total=len(real)):
         a, b = r.rgb(), f.rgb()
         if a.shape != b.shape:
-            raise DataError(f"{f.name}: generated image is {b.shape[1]}x{b.shape[0]}, real is {a.shape[1]}x{a.shape[0]}; "
-                            "SSIM/PSNR need equal sizes (resize one set first)")
+            raise DataError(
+                f"{f.name}: generated image is {b.shape[1]}x{b.shape[0]}, real is {a.shape[1]}x{a.shape[0]}; "
+                "SSIM/PSNR need equal sizes (resize one set first)"
+            )
         if "ssim" in want:
             pair_values["ssim"].append(ssim_rgb(a, b))
             pair_values["ssim_y"].append(ssim_y(a, b))
@@ -116,13 +127,23 @@ def ssim_psnr(real: Sequence[NamedImage], fake: Sequence[NamedImage], want: Sequ
         per_image.update({key: np.array(values, dtype=np.float64) for key, values in pair_values.items() if values})
     out: dict[str, dict[str, Any]] = {}
     if "ssim" in want:
-        out["ssim"] = {"value": float(np.mean(pair_values["ssim"])), "value_y": float(np.mean(pair_values["ssim_y"])),
-                       "n_images": len(real), **SSIM_PROTOCOL, "seconds": seconds}
+        out["ssim"] = {
+            "value": float(np.mean(pair_values["ssim"])),
+            "value_y": float(np.mean(pair_values["ssim_y"])),
+            "n_images": len(real),
+            **SSIM_PROTOCOL,
+            "seconds": seconds,
+        }
     if "psnr" in want:
         values = np.array(pair_values["psnr"])
         identical = int(np.isinf(values).sum())
-        out["psnr"] = {"value": None if identical else float(values.mean()), "n_images": len(real),
-                       "identical_pairs": identical, **PSNR_PROTOCOL, "seconds": seconds}
+        out["psnr"] = {
+            "value": None if identical else float(values.mean()),
+            "n_images": len(real),
+            "identical_pairs": identical,
+            **PSNR_PROTOCOL,
+            "seconds": seconds,
+        }
         if identical:
             out["psnr"]["note"] = f"{identical} pairs are identical (MSE 0, PSNR infinite); the mean is undefined"
     return out

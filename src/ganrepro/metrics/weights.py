@@ -46,7 +46,9 @@ class WeightsUnavailable(UserError):
     """Required weights are not on this machine; the message says which file, from where, and where to put it."""
 
 
-def locate_weights(filename: str, explicit: str | os.PathLike[str] | None = None, env_var: str | None = None) -> tuple[Path, str]:
+def locate_weights(
+    filename: str, explicit: str | os.PathLike[str] | None = None, env_var: str | None = None
+) -> tuple[Path, str]:
     """The path where the weights must be, and why: ``explicit``, else ``$env_var``, else hub cache / ``filename``.
 
     The caller checks ``path.is_file()``.  A configured path that names a missing file is reported as missing

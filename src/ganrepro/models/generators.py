@@ -124,12 +124,8 @@ class UnetGenerator(nn.Module):
         widths = [(ngf * 8, ngf * 8)] * (num_downs - 4) + [(ngf * 4, ngf * 8), (ngf * 2, ngf * 4), (ngf, ngf * 2)]
         block: UnetBlock | None = None
         for layer, (outer_nc, inner_nc) in enumerate(widths, start=1):
-            block = UnetBlock(
-                outer_nc, inner_nc, submodule=block, norm=norm, dropout=layer in with_dropout, skip=skip
-            )
-        self.model = UnetBlock(
-            output_nc, ngf, input_nc=input_nc, submodule=block, outermost=True, norm=norm, skip=skip
-        )
+            block = UnetBlock(outer_nc, inner_nc, submodule=block, norm=norm, dropout=layer in with_dropout, skip=skip)
+        self.model = UnetBlock(output_nc, ngf, input_nc=input_nc, submodule=block, outermost=True, norm=norm, skip=skip)
 
     def blocks_innermost_first(self) -> list[UnetBlock]:
         """The levels in decoder order (index 0 holds decoder layer 1), for inspection and tests."""

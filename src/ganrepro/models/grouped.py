@@ -70,9 +70,15 @@ def _grouped_conv(solos: list[nn.Module]) -> nn.Module:
     first, n = solos[0], len(solos)
     if first.groups != 1:
         raise TypeError("grouping an already grouped convolution is not supported")
-    kwargs: dict[str, Any] = dict(kernel_size=first.kernel_size, stride=first.stride, padding=first.padding,
-                                  dilation=first.dilation, groups=n, bias=first.bias is not None,
-                                  padding_mode=first.padding_mode)
+    kwargs: dict[str, Any] = dict(
+        kernel_size=first.kernel_size,
+        stride=first.stride,
+        padding=first.padding,
+        dilation=first.dilation,
+        groups=n,
+        bias=first.bias is not None,
+        padding_mode=first.padding_mode,
+    )
     if isinstance(first, nn.ConvTranspose2d):
         kwargs["output_padding"] = first.output_padding
     layer = type(first)(first.in_channels * n, first.out_channels * n, **kwargs)
@@ -81,14 +87,23 @@ def _grouped_conv(solos: list[nn.Module]) -> nn.Module:
 
 def _grouped_norm(solos: list[nn.Module]) -> nn.Module:
     first, n = solos[0], len(solos)
-    layer = type(first)(first.num_features * n, eps=first.eps, momentum=first.momentum, affine=first.affine,
-                        track_running_stats=first.track_running_stats)
+    layer = type(first)(
+        first.num_features * n,
+        eps=first.eps,
+        momentum=first.momentum,
+        affine=first.affine,
+        track_running_stats=first.track_running_stats,
+    )
     device = next(iter([*first.parameters(), *first.buffers()]), torch.empty(0)).device
     return layer.to(device)
 
 
-_GROUPED_LEAVES = {nn.Conv2d: _grouped_conv, nn.ConvTranspose2d: _grouped_conv,
-                   nn.BatchNorm2d: _grouped_norm, nn.InstanceNorm2d: _grouped_norm}
+_GROUPED_LEAVES = {
+    nn.Conv2d: _grouped_conv,
+    nn.ConvTranspose2d: _grouped_conv,
+    nn.BatchNorm2d: _grouped_norm,
+    nn.InstanceNorm2d: _grouped_norm,
+}
 _ELEMENTWISE = (nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.ReflectionPad2d, nn.ZeroPad2d, nn.Dropout, nn.Identity)
 
 
@@ -114,8 +129,11 @@ def group_networks(solos: list[nn.Module]) -> nn.Module:
             builder = _GROUPED_LEAVES.get(type(child))
             if builder is not None:
                 setattr(module, child_name, builder([m[full] for m in members]))
-            elif not isinstance(child, _ELEMENTWISE) and not list(child.children()) and \
-                    list(child.parameters(recurse=False)):
+            elif (
+                not isinstance(child, _ELEMENTWISE)
+                and not list(child.children())
+                and list(child.parameters(recurse=False))
+            ):
                 raise TypeError(f"no grouped version of layer {full} ({type(child).__name__})")
     grouped.load_state_dict(merge_state([net.state_dict() for net in solos]))
     return grouped

@@ -82,8 +82,13 @@ def make_instance_norm_affine(module: nn.Module, gain: float = 0.02) -> nn.Modul
     for parent in list(module.modules()):
         for name, child in list(parent.named_children()):
             if isinstance(child, nn.InstanceNorm2d) and not child.affine:
-                affine = nn.InstanceNorm2d(child.num_features, eps=child.eps, momentum=child.momentum, affine=True,
-                                           track_running_stats=child.track_running_stats)
+                affine = nn.InstanceNorm2d(
+                    child.num_features,
+                    eps=child.eps,
+                    momentum=child.momentum,
+                    affine=True,
+                    track_running_stats=child.track_running_stats,
+                )
                 nn.init.normal_(affine.weight, 1.0, gain)
                 nn.init.zeros_(affine.bias)
                 setattr(parent, name, affine.to(next(module.parameters()).device))

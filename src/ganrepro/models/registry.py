@@ -46,8 +46,10 @@ RESNET_DEPTH = ResnetGenerator.n_downsampling
 #: fields of n_layers 1..5, computed from the layer lists themselves.
 DISCRIMINATOR_LAYERS: dict[str, Callable[[int, int], list[ConvSpec]]] = {
     "pixel": pixel_specs,
-    **{f"patch{specs_receptive_field(nlayer_specs(1, 1, n))}": functools.partial(nlayer_specs, n_layers=n)
-       for n in range(1, 6)},
+    **{
+        f"patch{specs_receptive_field(nlayer_specs(1, 1, n))}": functools.partial(nlayer_specs, n_layers=n)
+        for n in range(1, 6)
+    },
 }
 DISCRIMINATOR_NAMES: list[str] = list(DISCRIMINATOR_LAYERS)
 
@@ -178,9 +180,7 @@ def _name_size(name: str) -> int | None:
     return int(match.group(2)) if match and match.group(2) else None
 
 
-def describe_architectures(
-    norm: str = "batch", disc_input_nc: int = 6, map_size: int = 256
-) -> list[ArchitectureInfo]:
+def describe_architectures(norm: str = "batch", disc_input_nc: int = 6, map_size: int = 256) -> list[ArchitectureInfo]:
     """Every named generator (3→3 channels) and discriminator (``disc_input_nc`` channels) with its size.
 
     Networks are built on the meta device: parameter shapes are all a count needs, so listing the 54M

@@ -13,8 +13,9 @@ import contextlib
 import fcntl
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ganrepro.atomic import write_json
 from ganrepro.errors import DataError

@@ -14,17 +14,17 @@ map stays unambiguous.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from PIL import Image
 
+from ganrepro.errors import DataError
 from ganrepro.preparation.imagecheck import read_checked, read_label_ids
 from ganrepro.preparation.labels import map_label_ids, train_id_table
 from ganrepro.preparation.registry import DatasetSpec
 from ganrepro.preparation.staging import PreparedBuilder
-from ganrepro.errors import DataError
 
 #: (source split, prepared split): the reference trains on train and tests on val.
 SPLITS = (("train", "train"), ("val", "test"))
@@ -39,8 +39,10 @@ def _find(folders: list[Path], name: str) -> Path:
         for candidate in (folder / name, *(p / name for p in sorted(folder.iterdir()) if p.is_dir())):
             if candidate.is_dir():
                 return candidate
-    raise DataError(f"cityscapes: no {name}/ folder in {', '.join(map(str, folders))} "
-                    f"(expected the official gtFine_trainvaltest.zip and leftImg8bit_trainvaltest.zip)")
+    raise DataError(
+        f"cityscapes: no {name}/ folder in {', '.join(map(str, folders))} "
+        f"(expected the official gtFine_trainvaltest.zip and leftImg8bit_trainvaltest.zip)"
+    )
 
 
 def frames(root: Path, split: str, suffix: str) -> dict[str, Path]:
@@ -59,13 +61,20 @@ def matched_frames(gt_root: Path, photo_root: Path, split: str) -> list[tuple[st
     for name, other in (("gtFine colour", colours), ("gtFine labelIds", ids)):
         if list(other) != list(photos):
             missing = sorted(set(photos) ^ set(other))
-            raise DataError(f"cityscapes {split}: {name} files do not match the photos one to one "
-                            f"({len(other)} vs {len(photos)}; e.g. {missing[0] if missing else 'order differs'})")
+            raise DataError(
+                f"cityscapes {split}: {name} files do not match the photos one to one "
+                f"({len(other)} vs {len(photos)}; e.g. {missing[0] if missing else 'order differs'})"
+            )
     return [(frame, photos[frame], colours[frame], ids[frame]) for frame in photos]
 
 
-def build_cityscapes(spec: DatasetSpec, builder: PreparedBuilder, folders: list[Path], *,
-                     log: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> None:
+def build_cityscapes(
+    spec: DatasetSpec,
+    builder: PreparedBuilder,
+    folders: list[Path],
+    *,
+    log: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
+) -> None:
     """Write ``{train,test}/{n}.jpg`` pairs, full-resolution trainId ``labels/``, and ``index_map.json``."""
     if spec.labels is None:
         raise DataError("cityscapes recipe needs the cityscapes_19 label set")
@@ -81,21 +90,26 @@ def build_cityscapes(spec: DatasetSpec, builder: PreparedBuilder, folders: list[
             photo, colour = read_checked(photo_path), read_checked(colour_path)
             ids = read_label_ids(ids_path)
             if photo.size != colour.size or photo.size != (ids.shape[1], ids.shape[0]):
-                raise DataError(f"{ids_path}: size {ids.shape[1]}x{ids.shape[0]} / colour {colour.size} do not "
-                                f"match the photo {photo_path} {photo.size}")
+                raise DataError(
+                    f"{ids_path}: size {ids.shape[1]}x{ids.shape[0]} / colour {colour.size} do not "
+                    f"match the photo {photo_path} {photo.size}"
+                )
             pair = np.concatenate([_resize(photo.rgb, size), _resize(colour.rgb, size)], axis=1)
-            Image.fromarray(pair).save(builder.path(f"{split}/{stem}.jpg"), format="JPEG", quality=100,
-                                       subsampling=0)
+            Image.fromarray(pair).save(builder.path(f"{split}/{stem}.jpg"), format="JPEG", quality=100, subsampling=0)
             builder.save_png(map_label_ids(ids, table), f"labels/{split}/{stem}.png")
             builder.count(split, (size, size))
             index[stem] = frame
     builder.save_json(index, "index_map.json")
     builder.extra["label_resolution"] = "full (as gtFine)"
-    builder.note(f"reference recipe: photo | gtFine colour labels, both resized to {size}x{size} (bicubic), "
-                 "JPEG quality 100 without chroma subsampling; val became test")
-    builder.note("labels/{split}/{stem}.png: gtFine labelIds mapped to the 19 trainIds (255 = ignore) at full "
-                 "resolution; index_map.json maps each stem to its {city}_{seq}_{frame}; stems are numbered "
-                 "across splits (train first, then test) so that they are unique")
+    builder.note(
+        f"reference recipe: photo | gtFine colour labels, both resized to {size}x{size} (bicubic), "
+        "JPEG quality 100 without chroma subsampling; val became test"
+    )
+    builder.note(
+        "labels/{split}/{stem}.png: gtFine labelIds mapped to the 19 trainIds (255 = ignore) at full "
+        "resolution; index_map.json maps each stem to its {city}_{seq}_{frame}; stems are numbered "
+        "across splits (train first, then test) so that they are unique"
+    )
 
 
 def _resize(rgb: np.ndarray, size: int) -> np.ndarray:

@@ -19,18 +19,18 @@ import json
 import os
 import sys
 import urllib.parse
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 from ganrepro.atomic import write_json
-from ganrepro.preparation.checksums import ChecksumLock
+from ganrepro.errors import DataError
 from ganrepro.hashing import sha256_file
+from ganrepro.paths import data_dir as resolve_data_dir
+from ganrepro.preparation.checksums import ChecksumLock
 from ganrepro.preparation.extract import safe_extract, scan_archive
 from ganrepro.preparation.registry import ArchiveSpec, DatasetSpec, extracted_dir, raw_dir
 from ganrepro.preparation.transfer import OfflineError, RetryPolicy, fetch
-from ganrepro.errors import DataError
-from ganrepro.paths import data_dir as resolve_data_dir
 
 MIRROR_ENV = "GANREPRO_MIRROR"
 
@@ -68,8 +68,10 @@ def resolve_mirror(explicit: str | None) -> str | None:
     parsed = urllib.parse.urlsplit(value)
     if parsed.scheme.lower() not in ("http", "https", "file") or not (parsed.netloc or parsed.path):
         where = "--mirror" if explicit is not None else f"${MIRROR_ENV}"
-        raise DataError(f"{where} {value!r} is not an http(s):// or file:// URL; give e.g. "
-                        "https://host/dir or file:///folder/holding/the/archives")
+        raise DataError(
+            f"{where} {value!r} is not an http(s):// or file:// URL; give e.g. "
+            "https://host/dir or file:///folder/holding/the/archives"
+        )
     return value
 
 
@@ -78,9 +80,15 @@ def marker_path(spec: DatasetSpec, archive: ArchiveSpec, data_dir: Path) -> Path
     return extracted_dir(spec.name, data_dir) / f"{archive.stem}.json"
 
 
-def download_dataset(spec: DatasetSpec, data_dir: str | os.PathLike[str] | None = None, *,
-                     mirror: str | None = None, policy: RetryPolicy = RetryPolicy(), force: bool = False,
-                     log: Log = _stderr) -> list[ArchiveResult]:
+def download_dataset(
+    spec: DatasetSpec,
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    mirror: str | None = None,
+    policy: RetryPolicy = RetryPolicy(),  # noqa: B008 (a frozen dataclass: one shared default is safe)
+    force: bool = False,
+    log: Log = _stderr,
+) -> list[ArchiveResult]:
     """Fetch, verify and extract every archive of ``spec``; already verified ones are skipped."""
     if not spec.archives:
         raise DataError(f"{spec.name} has nothing to download; run `ganrepro prepare {spec.name}`")
@@ -104,10 +112,12 @@ def archive_lock(spec: DatasetSpec, archive: ArchiveSpec, root: Path) -> Iterato
     while True:
         try:
             root.mkdir(parents=True, exist_ok=True)
-            handle = open(path, "a")
+            handle = open(path, "a")  # noqa: SIM115 (held for the whole download, closed by the caller)
         except OSError as err:
-            raise DataError(f"cannot use the data folder {root}: {err.strerror or err}; "
-                            "pass --data-dir (or set $GANREPRO_DATA_DIR) to a writable folder") from None
+            raise DataError(
+                f"cannot use the data folder {root}: {err.strerror or err}; "
+                "pass --data-dir (or set $GANREPRO_DATA_DIR) to a writable folder"
+            ) from None
         with handle:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
             try:
@@ -123,8 +133,9 @@ def archive_lock(spec: DatasetSpec, archive: ArchiveSpec, root: Path) -> Iterato
             return
 
 
-def ensure_extracted(spec: DatasetSpec, data_dir: str | os.PathLike[str] | None = None, *,
-                     log: Log = _stderr) -> dict[str, tuple[Path, str]]:
+def ensure_extracted(
+    spec: DatasetSpec, data_dir: str | os.PathLike[str] | None = None, *, log: Log = _stderr
+) -> dict[str, tuple[Path, str]]:
     """``{file: (extracted folder, sha256)}`` for every archive, verifying/extracting raw files as needed.
 
     Used by ``prepare``: a raw archive copied in by hand (Cityscapes) is verified and extracted here.
@@ -134,23 +145,30 @@ def ensure_extracted(spec: DatasetSpec, data_dir: str | os.PathLike[str] | None 
     for archive in spec.archives:
         raw = raw_dir(spec.name, root) / archive.file
         if not raw.is_file():
-            raise DataError(f"{spec.name}: {raw} not found; run `ganrepro download {spec.name}` first"
-                            + (" (with --mirror file:///folder/holding/the/zips)" if spec.manual else ""))
+            raise DataError(
+                f"{spec.name}: {raw} not found; run `ganrepro download {spec.name}` first"
+                + (" (with --mirror file:///folder/holding/the/zips)" if spec.manual else "")
+            )
         with archive_lock(spec, archive, root):
             result = _acquire(spec, archive, root, None, RetryPolicy(), False, log)
         out[archive.file] = (extracted_dir(spec.name, root) / archive.stem, result.sha256)
     return out
 
 
-def _acquire(spec: DatasetSpec, archive: ArchiveSpec, root: Path, mirror: str | None, policy: RetryPolicy,
-             force: bool, log: Log) -> ArchiveResult:
+def _acquire(
+    spec: DatasetSpec, archive: ArchiveSpec, root: Path, mirror: str | None, policy: RetryPolicy, force: bool, log: Log
+) -> ArchiveResult:
     raw = raw_dir(spec.name, root) / archive.file
     marker = marker_path(spec, archive, root)
     target = extracted_dir(spec.name, root) / archive.stem
     if raw.is_file() and not force:
         done = _read_marker(marker)
-        if (done is not None and done.get("size") == raw.stat().st_size and target.is_dir()
-                and archive.sha256 in (None, done["sha256"])):
+        if (
+            done is not None
+            and done.get("size") == raw.stat().st_size
+            and target.is_dir()
+            and archive.sha256 in (None, done["sha256"])
+        ):
             log(f"{spec.name}: {archive.file} already downloaded and extracted (sha256 {done['sha256']})")
             return ArchiveResult(archive.file, done["sha256"], done["size"], str(raw), "cached", False)
         result = _verify(spec, archive, raw, root, source=str(raw), log=log, fetched=False)
@@ -166,21 +184,25 @@ def _acquire(spec: DatasetSpec, archive: ArchiveSpec, root: Path, mirror: str | 
     if result.check == "recorded":
         lock = ChecksumLock(root)
         lock.record(spec.name, archive.file, result.sha256, result.size, result.source)
-        log(f"{spec.name}: no published sha256 for {archive.file}; recorded {result.sha256} from this first "
-            f"download in {lock.path} -- later downloads are verified against it")
+        log(
+            f"{spec.name}: no published sha256 for {archive.file}; recorded {result.sha256} from this first "
+            f"download in {lock.path} -- later downloads are verified against it"
+        )
     write_json(marker, {"file": archive.file, "sha256": result.sha256, "size": result.size, "members": count})
     log(f"{spec.name}: {archive.file}: {count} members extracted to {target}")
     return result
 
 
-def _download(spec: DatasetSpec, archive: ArchiveSpec, raw: Path, root: Path, mirror: str | None,
-              policy: RetryPolicy, log: Log) -> ArchiveResult:
+def _download(
+    spec: DatasetSpec, archive: ArchiveSpec, raw: Path, root: Path, mirror: str | None, policy: RetryPolicy, log: Log
+) -> ArchiveResult:
     url = mirror_url(mirror, archive.file) if mirror else archive.url
     if spec.manual and not mirror:
         raise DataError(
             f"{spec.name} cannot be downloaded automatically (licence): log in at the official site, fetch "
             f"{archive.file} ({archive.url}), then copy it into {raw.parent}/ or pass --mirror "
-            f"file:///folder/holding/it (or set ${MIRROR_ENV})")
+            f"file:///folder/holding/it (or set ${MIRROR_ENV})"
+        )
     part = raw.with_name(f".{archive.file}.part")
     raw.parent.mkdir(parents=True, exist_ok=True)
     marker_path(spec, archive, root).unlink(missing_ok=True)
@@ -189,8 +211,10 @@ def _download(spec: DatasetSpec, archive: ArchiveSpec, raw: Path, root: Path, mi
         fetch(url, part, policy, label=archive.file, log=log)
     except OfflineError as err:
         _discard(part)
-        raise DataError(f"{err}: wanted {archive.file} for {spec.name}; no network? pass --mirror BASE_URL "
-                        f"(or set ${MIRROR_ENV}) to a server or file:// folder holding {archive.file}") from None
+        raise DataError(
+            f"{err}: wanted {archive.file} for {spec.name}; no network? pass --mirror BASE_URL "
+            f"(or set ${MIRROR_ENV}) to a server or file:// folder holding {archive.file}"
+        ) from None
     except DataError:
         _discard(part)
         raise
@@ -206,8 +230,9 @@ def _download(spec: DatasetSpec, archive: ArchiveSpec, raw: Path, root: Path, mi
     return result
 
 
-def _verify(spec: DatasetSpec, archive: ArchiveSpec, path: Path, root: Path, *, source: str, log: Log,
-            fetched: bool) -> ArchiveResult:
+def _verify(
+    spec: DatasetSpec, archive: ArchiveSpec, path: Path, root: Path, *, source: str, log: Log, fetched: bool
+) -> ArchiveResult:
     """Check ``path`` against the registry hash or the locked one and read it through (check ``recorded``:
     no hash to check against yet)."""
     size = path.stat().st_size
@@ -222,9 +247,11 @@ def _verify(spec: DatasetSpec, archive: ArchiveSpec, path: Path, root: Path, *, 
         expected, check = None, "recorded"
     if expected is not None and digest != expected:
         where = "the registry (params/datasets.yaml)" if check == "registry" else f"the lock file {lock.path}"
-        raise DataError(f"checksum mismatch for {archive.file} from {source}: expected sha256 {expected} "
-                        f"({where}), got {digest} ({size} bytes); nothing was extracted"
-                        + ("; the download was deleted" if fetched else f"; delete {path} to fetch it again"))
+        raise DataError(
+            f"checksum mismatch for {archive.file} from {source}: expected sha256 {expected} "
+            f"({where}), got {digest} ({size} bytes); nothing was extracted"
+            + ("; the download was deleted" if fetched else f"; delete {path} to fetch it again")
+        )
     members = scan_archive(path)
     if check != "recorded":  # a first-seen hash is recorded by the caller, after a clean extraction
         log(f"{spec.name}: {archive.file} sha256 {digest} verified against the {check}")

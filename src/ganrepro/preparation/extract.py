@@ -86,7 +86,9 @@ class LinkTree:
             return self.resolve(target) is not None
         if self.resolve(posixpath.join(where, target)) is None:
             return False
-        self.symlinks[posixpath.join(where, posixpath.basename(member)) if where else posixpath.basename(member)] = target
+        self.symlinks[posixpath.join(where, posixpath.basename(member)) if where else posixpath.basename(member)] = (
+            target
+        )
         return True
 
 
@@ -142,12 +144,13 @@ def _scan_zip(path: Path) -> int:
             infos = archive.infolist()
             for info in infos:
                 why = _unsafe_name(info.filename)
-                if why is None and stat.S_ISLNK(info.external_attr >> 16):
-                    if _link_escapes(info.filename, archive.read(info).decode("utf-8", "replace"), hard=False):
-                        why = "symbolic link that leaves the target folder"
+                link = why is None and stat.S_ISLNK(info.external_attr >> 16)
+                if link and _link_escapes(info.filename, archive.read(info).decode("utf-8", "replace"), hard=False):
+                    why = "symbolic link that leaves the target folder"
                 if why is not None:
-                    raise DataError(f"{path}: refusing unsafe archive member {info.filename!r}: {why}; "
-                                    "nothing was extracted")
+                    raise DataError(
+                        f"{path}: refusing unsafe archive member {info.filename!r}: {why}; nothing was extracted"
+                    )
             bad = archive.testzip()
             if bad is not None:
                 raise DataError(f"{path}: corrupt archive (CRC error in {bad!r})")
@@ -158,8 +161,7 @@ def _scan_zip(path: Path) -> int:
         raise DataError(f"{path}: corrupt or truncated archive ({err or type(err).__name__})") from None
 
 
-def safe_extract(archive: str | os.PathLike[str], target: str | os.PathLike[str], *,
-                 scanned: int | None = None) -> int:
+def safe_extract(archive: str | os.PathLike[str], target: str | os.PathLike[str], *, scanned: int | None = None) -> int:
     """Extract ``archive`` into ``target`` (replacing it) all-or-nothing; return the member count.
 
     ``scanned``: the member count from an earlier :func:`scan_archive` of the same (verified) file, to skip

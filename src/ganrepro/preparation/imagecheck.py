@@ -11,9 +11,9 @@ from __future__ import annotations
 import contextlib
 import os
 import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
@@ -56,16 +56,23 @@ def _decode(path: Path, convert: Callable[[Image.Image], tuple[str, str | None, 
             return convert(img)
     except FileNotFoundError:
         raise DataError(f"image not found: {path}") from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombWarning,
-            Image.DecompressionBombError) as err:
+    except (
+        UnidentifiedImageError,
+        OSError,
+        ValueError,
+        SyntaxError,
+        Image.DecompressionBombWarning,
+        Image.DecompressionBombError,
+    ) as err:
         raise DataError(f"{path}: cannot decode image ({err})") from None
 
 
 def read_checked(path: str | os.PathLike[str]) -> CheckedImage:
     """Decode ``path`` completely as RGB (remembering its original mode); DataError names the file."""
     path = Path(path)
-    mode, fmt, rgb = _decode(path, lambda img: (img.mode, img.format,
-                                                np.asarray(img.convert("RGB") if img.mode != "RGB" else img)))
+    mode, fmt, rgb = _decode(
+        path, lambda img: (img.mode, img.format, np.asarray(img.convert("RGB") if img.mode != "RGB" else img))
+    )
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.shape[0] == 0 or rgb.shape[1] == 0:
         raise DataError(f"{path}: unexpected image shape {rgb.shape}")
     return CheckedImage(path, mode, fmt, rgb)
@@ -84,8 +91,7 @@ def check_pair(image: CheckedImage) -> None:
     """An aligned A|B pair must be exactly twice as wide as high (and of even width)."""
     width, height = image.size
     if width != 2 * height:
-        raise DataError(f"{image.path}: aligned pair must be exactly 2:1 (A|B side by side), "
-                        f"got {width}x{height}")
+        raise DataError(f"{image.path}: aligned pair must be exactly 2:1 (A|B side by side), got {width}x{height}")
 
 
 def halves(image: CheckedImage) -> tuple[np.ndarray, np.ndarray]:

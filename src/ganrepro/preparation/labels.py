@@ -44,8 +44,12 @@ class DecodeStats:
 
     def as_dict(self) -> dict[str, float | int]:
         n = max(self.pixels, 1)
-        return {"pixels": self.pixels, "within_10": round(self.within_10 / n, 4),
-                "within_30": round(self.within_30 / n, 4), "boundary_redecided": round(self.redecided / n, 4)}
+        return {
+            "pixels": self.pixels,
+            "within_10": round(self.within_10 / n, 4),
+            "within_30": round(self.within_30 / n, 4),
+            "boundary_redecided": round(self.redecided / n, 4),
+        }
 
 
 def palette_array(label_set: LabelSet) -> np.ndarray:
@@ -67,12 +71,12 @@ def colour_distances(rgb: np.ndarray, palette: np.ndarray) -> np.ndarray:
     return out
 
 
-_YCBCR = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]],
-                  dtype=np.float32)
+_YCBCR = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]], dtype=np.float32)
 
 
-def decode_colour_map(rgb: np.ndarray, palette: np.ndarray, *, ambiguous: float = AMBIGUOUS_DISTANCE,
-                      chroma_weight: float = CHROMA_WEIGHT) -> tuple[np.ndarray, np.ndarray, int]:
+def decode_colour_map(
+    rgb: np.ndarray, palette: np.ndarray, *, ambiguous: float = AMBIGUOUS_DISTANCE, chroma_weight: float = CHROMA_WEIGHT
+) -> tuple[np.ndarray, np.ndarray, int]:
     """(labels uint8 (H, W), RGB distance to the chosen colour float32 (H, W), number of re-decided pixels).
 
     ``ambiguous=inf`` gives the plain nearest colour.
@@ -94,8 +98,9 @@ def decode_colour_map(rgb: np.ndarray, palette: np.ndarray, *, ambiguous: float 
     return labels, np.sqrt(nearest), changed
 
 
-def render_colour_map(labels: np.ndarray, palette: np.ndarray, ignore_colour: tuple[int, int, int] = (0, 0, 0)
-                      ) -> np.ndarray:
+def render_colour_map(
+    labels: np.ndarray, palette: np.ndarray, ignore_colour: tuple[int, int, int] = (0, 0, 0)
+) -> np.ndarray:
     """Class indices -> (H, W, 3) uint8 colours; indices outside the palette (ignore) get ``ignore_colour``."""
     table = np.zeros((256, 3), dtype=np.uint8)
     table[:] = ignore_colour

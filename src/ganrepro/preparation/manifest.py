@@ -13,12 +13,24 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ganrepro.hashing import sha256_file, sha256_json
 from ganrepro.errors import DataError
+from ganrepro.hashing import sha256_file, sha256_json
 
 MANIFEST_NAME = "manifest.json"
-REQUIRED = ("name", "kind", "source_sha256", "splits", "image_size", "files", "classes", "ignore_index",
-            "photo_side", "labels_to_photo", "notes", "data_hash")
+REQUIRED = (
+    "name",
+    "kind",
+    "source_sha256",
+    "splits",
+    "image_size",
+    "files",
+    "classes",
+    "ignore_index",
+    "photo_side",
+    "labels_to_photo",
+    "notes",
+    "data_hash",
+)
 
 
 def hash_tree(root: str | os.PathLike[str]) -> dict[str, str]:

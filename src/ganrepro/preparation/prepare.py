@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from ganrepro.errors import DataError
+from ganrepro.hashing import sha256_json
 from ganrepro.preparation.recipes import (
     ALIGNED_ORDER,
     UNALIGNED_FOLDERS,
@@ -24,12 +26,16 @@ from ganrepro.preparation.recipes import (
 from ganrepro.preparation.registry import DatasetSpec, prepared_dir
 from ganrepro.preparation.staging import PreparedBuilder
 from ganrepro.preparation.synthetic import prepare_synthetic
-from ganrepro.errors import DataError
-from ganrepro.hashing import sha256_json
 
 
-def prepare_dataset(spec: DatasetSpec, data_dir: str | os.PathLike[str] | None = None, *, force: bool = False,
-                    options: dict[str, int] | None = None, log: Log = stderr_log) -> dict[str, Any]:
+def prepare_dataset(
+    spec: DatasetSpec,
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    force: bool = False,
+    options: dict[str, int] | None = None,
+    log: Log = stderr_log,
+) -> dict[str, Any]:
     """Prepare ``spec`` (skipped when an identical preparation exists, unless ``force``); return the manifest.
 
     ``options`` only applies to ``synthetic`` (size, train, test, seed).

@@ -14,12 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from ganrepro.loading.aligned import split_pair
-from ganrepro.preparation.manifest import load_manifest as data_layer_load
-from ganrepro.preparation.registry import prepared_dir
 from ganrepro.errors import DataError
 from ganrepro.images import list_images, load_image
+from ganrepro.loading.aligned import split_pair
 from ganrepro.metrics.imagesets import NamedImage
+from ganrepro.preparation.manifest import load_manifest as data_layer_load
+from ganrepro.preparation.registry import prepared_dir
 
 REQUIRED_KEYS = ("name", "classes", "ignore_index", "photo_side", "data_hash")
 
@@ -31,7 +31,9 @@ def resolve_prepared(dataset: str | os.PathLike[str], data_dir: str | os.PathLik
         return candidate
     path = Path(prepared_dir(str(dataset), data_dir))
     if not (path / "manifest.json").is_file():
-        raise DataError(f"no prepared dataset at {path} (manifest.json missing); run `ganrepro prepare {dataset}` first")
+        raise DataError(
+            f"no prepared dataset at {path} (manifest.json missing); run `ganrepro prepare {dataset}` first"
+        )
     return path
 
 

@@ -12,18 +12,19 @@ recipes depend on this module and the dispatcher (:mod:`.prepare`) on them, neve
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
+from ganrepro.errors import DataError
+from ganrepro.images import list_images
 from ganrepro.preparation.imagecheck import CheckedImage, check_pair, halves, read_checked
 from ganrepro.preparation.labels import DecodeStats, decode_colour_map, palette_array
 from ganrepro.preparation.manifest import load_manifest
 from ganrepro.preparation.registry import DatasetSpec
 from ganrepro.preparation.staging import PreparedBuilder
-from ganrepro.errors import DataError
-from ganrepro.images import list_images
 
 #: Bump when a recipe's output changes, so that `prepare` redoes up-to-date looking folders.
 RECIPE_VERSION = 1
@@ -37,15 +38,19 @@ def stderr_log(message: str) -> None:
     print(message, file=sys.stderr)
 
 
-def up_to_date(target: Path, source_sha256: str | None, generator: dict[str, int] | None = None
-               ) -> dict[str, Any] | None:
+def up_to_date(
+    target: Path, source_sha256: str | None, generator: dict[str, int] | None = None
+) -> dict[str, Any] | None:
     """The existing manifest when it was made by this recipe version from the same source, else None."""
     try:
         manifest = load_manifest(target)
     except DataError:
         return None
-    same = (manifest.get("source_sha256") == source_sha256 and manifest.get("recipe_version") == RECIPE_VERSION
-            and manifest.get("generator") == generator)
+    same = (
+        manifest.get("source_sha256") == source_sha256
+        and manifest.get("recipe_version") == RECIPE_VERSION
+        and manifest.get("generator") == generator
+    )
     return manifest if same else None
 
 
@@ -173,8 +178,10 @@ class LabelWriter:
             match = float((distance <= 60).mean())
             if match < self.MIN_MATCH:
                 self.active = False
-                self.builder.note(f"labels not written: {split}/{stem} does not look like a colour label map "
-                                  f"(only {match:.0%} of pixels within 60 of a palette colour)")
+                self.builder.note(
+                    f"labels not written: {split}/{stem} does not look like a colour label map "
+                    f"(only {match:.0%} of pixels within 60 of a palette colour)"
+                )
                 return
         self.stats.add(distance, redecided)
         self.builder.save_png(labels, f"labels/{split}/{stem}.png")
@@ -187,4 +194,5 @@ class LabelWriter:
                 f"label maps decoded by nearest palette colour; pixels within 10 / 30 RGB levels of their colour: "
                 f"{s['within_10']:.1%} / {s['within_30']:.1%}; pixels > 40 levels from every colour (JPEG-smeared "
                 f"class boundaries) were decided by luma with chroma down-weighted, which changed "
-                f"{s['boundary_redecided']:.1%} of all pixels")
+                f"{s['boundary_redecided']:.1%} of all pixels"
+            )

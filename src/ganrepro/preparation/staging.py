@@ -24,7 +24,6 @@ from PIL import Image
 from ganrepro.atomic import write_json
 from ganrepro.preparation.manifest import MANIFEST_NAME, data_hash, hash_tree
 
-
 BUILDING = ".prepared.building-"
 OLD = ".prepared.old-"
 
@@ -39,7 +38,7 @@ def remove_stale(folder: Path, prefixes: tuple[str, ...] = (BUILDING, OLD)) -> l
         prefix = next((p for p in prefixes if path.name.startswith(p)), None)
         if prefix is None or not path.is_dir():
             continue
-        pid = path.name[len(prefix):].split("-")[0]
+        pid = path.name[len(prefix) :].split("-")[0]
         if pid.isdigit() and _alive(int(pid)):
             continue
         shutil.rmtree(path, ignore_errors=True)
@@ -121,8 +120,10 @@ class PreparedBuilder:
     def compare_splits(self, official: dict[str, int]) -> None:
         """A note (not an error) when the counts differ from the registry's official ones."""
         if official and dict(sorted(self.splits.items())) != dict(sorted(official.items())):
-            self.note(f"split counts {dict(sorted(self.splits.items()))} differ from the official "
-                      f"{dict(sorted(official.items()))} (a different copy or repack of the data set)")
+            self.note(
+                f"split counts {dict(sorted(self.splits.items()))} differ from the official "
+                f"{dict(sorted(official.items()))} (a different copy or repack of the data set)"
+            )
 
     def commit(self, fields: dict[str, Any]) -> dict[str, Any]:
         """Hash every file, write the manifest (``fields`` + files/data_hash/notes), swap into place."""
@@ -141,10 +142,11 @@ class PreparedBuilder:
     def abort(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
 
-    def __enter__(self) -> "PreparedBuilder":
+    def __enter__(self) -> PreparedBuilder:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if exc_type is not None or self.root.exists():
             self.abort()

@@ -20,23 +20,35 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
+from ganrepro.errors import DataError, UserError
 from ganrepro.preparation.labels import palette_array, render_colour_map
 from ganrepro.preparation.recipes import build_aligned, manifest_fields, up_to_date
 from ganrepro.preparation.registry import DatasetSpec, extracted_dir, prepared_dir
 from ganrepro.preparation.staging import PreparedBuilder, remove_stale, staging_prefix
-from ganrepro.errors import DataError, UserError
 
 GENERATOR_VERSION = 1
 (BACKGROUND, FACADE, WINDOW, DOOR, CORNICE, SILL, BALCONY, BLIND, DECO, MOLDING, PILLAR, SHOP) = range(12)
 _SPLIT_CODES = {"train": 0, "test": 1}
-_WALLS = np.array([[214, 196, 160], [190, 186, 178], [205, 160, 110], [222, 208, 190], [176, 104, 84],
-                   [232, 226, 214], [200, 178, 150], [160, 150, 140]], dtype=np.float64)
+_WALLS = np.array(
+    [
+        [214, 196, 160],
+        [190, 186, 178],
+        [205, 160, 110],
+        [222, 208, 190],
+        [176, 104, 84],
+        [232, 226, 214],
+        [200, 178, 150],
+        [160, 150, 140],
+    ],
+    dtype=np.float64,
+)
 
 
 # ---------------------------------------------------------------------------------------------- layout
@@ -47,7 +59,7 @@ def _fill(labels: np.ndarray, y0: float, y1: float, x0: float, x1: float, cls: i
     s = labels.shape[0]
     top, left = int(round(np.clip(y0, 0, s))), int(round(np.clip(x0, 0, s)))
     bottom, right = max(int(round(np.clip(y1, 0, s))), top + 1), max(int(round(np.clip(x1, 0, s))), left + 1)
-    labels[top:min(bottom, s), left:min(right, s)] = cls
+    labels[top : min(bottom, s), left : min(right, s)] = cls
 
 
 def scene_labels(rng: np.random.Generator, size: int) -> np.ndarray:
@@ -75,8 +87,10 @@ def scene_labels(rng: np.random.Generator, size: int) -> np.ndarray:
     cols = int(rng.integers(3, 7))
     bay = (right - left) / cols
     win_w, win_h = bay * rng.uniform(0.35, 0.6), floor_h * rng.uniform(0.45, 0.7)
-    style = {k: rng.random() < p for k, p in
-             (("sill", 0.8), ("deco", 0.4), ("blind", 0.35), ("balcony", 0.4), ("molding", 0.5), ("pillar", 0.3))}
+    style = {
+        k: rng.random() < p
+        for k, p in (("sill", 0.8), ("deco", 0.4), ("blind", 0.35), ("balcony", 0.4), ("molding", 0.5), ("pillar", 0.3))
+    }
     door_col = int(rng.integers(cols))
     for f in range(floors):
         y = top + f * floor_h
@@ -97,8 +111,9 @@ def scene_labels(rng: np.random.Generator, size: int) -> np.ndarray:
                 _fill(labels, wy0, wy0 + win_h, cx + win_w * 0.5, cx + win_w * 0.85, BLIND)
             _fill(labels, wy0, wy0 + win_h, cx - win_w * 0.5, cx + win_w * 0.5, WINDOW)
             if style["sill"]:
-                _fill(labels, wy0 + win_h, wy0 + win_h + max(floor_h * 0.05, 1), cx - win_w * 0.6,
-                      cx + win_w * 0.6, SILL)
+                _fill(
+                    labels, wy0 + win_h, wy0 + win_h + max(floor_h * 0.05, 1), cx - win_w * 0.6, cx + win_w * 0.6, SILL
+                )
             if balcony_floor:
                 _fill(labels, wy0 + win_h * 0.6, wy0 + win_h, cx - win_w * 0.7, cx + win_w * 0.7, BALCONY)
     if style["pillar"]:
@@ -194,8 +209,14 @@ def generator_params(spec: DatasetSpec, options: dict[str, int]) -> dict[str, in
     unknown = set(options) - {"size", "train", "test", "seed"}
     if unknown:
         raise UserError(f"unknown synthetic option(s): {', '.join(sorted(unknown))}")
-    params = {"size": spec.image_size, "train": spec.splits.get("train", 200), "test": spec.splits.get("test", 50),
-              "seed": 0, **spec.generator, **{k: int(v) for k, v in options.items() if v is not None}}
+    params = {
+        "size": spec.image_size,
+        "train": spec.splits.get("train", 200),
+        "test": spec.splits.get("test", 50),
+        "seed": 0,
+        **spec.generator,
+        **{k: int(v) for k, v in options.items() if v is not None},
+    }
     if not 16 <= params["size"] <= MAX_SIZE or params["size"] % 2:
         raise UserError(f"synthetic --size must be an even number >= 16 and <= {MAX_SIZE}, got {params['size']}")
     for key in ("train", "test"):
@@ -203,8 +224,13 @@ def generator_params(spec: DatasetSpec, options: dict[str, int]) -> dict[str, in
             raise UserError(f"synthetic --{key} must be >= 1 and <= {MAX_COUNT}, got {params[key]}")
     if not 0 <= params["seed"] <= 2**32 - 1:
         raise UserError(f"synthetic --seed must be >= 0 and <= 2**32 - 1 (numpy's seed range), got {params['seed']}")
-    return {"seed": params["seed"], "size": params["size"], "train": params["train"], "test": params["test"],
-            "version": GENERATOR_VERSION}
+    return {
+        "seed": params["seed"],
+        "size": params["size"],
+        "train": params["train"],
+        "test": params["test"],
+        "version": GENERATOR_VERSION,
+    }
 
 
 def write_scenes(spec: DatasetSpec, target: Path, params: dict[str, int]) -> None:
@@ -231,9 +257,14 @@ def write_scenes(spec: DatasetSpec, target: Path, params: dict[str, int]) -> Non
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def prepare_synthetic(spec: DatasetSpec, data_dir: str | os.PathLike[str] | None, *, force: bool,
-                      options: dict[str, int], log: Callable[[str], None] = lambda m: print(m, file=sys.stderr)
-                      ) -> dict[str, Any]:
+def prepare_synthetic(
+    spec: DatasetSpec,
+    data_dir: str | os.PathLike[str] | None,
+    *,
+    force: bool,
+    options: dict[str, int],
+    log: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
+) -> dict[str, Any]:
     """Generate the scenes and prepare them (aligned + unaligned + labels) in one go."""
     params = generator_params(spec, options)
     target = prepared_dir(spec.name, data_dir)
@@ -242,17 +273,21 @@ def prepare_synthetic(spec: DatasetSpec, data_dir: str | os.PathLike[str] | None
         log(f"{spec.name}: already prepared with {params} (use --force to redo)")
         return current
     source = extracted_dir(spec.name, data_dir) / "synthetic"
-    log(f"{spec.name}: generating {params['train']} train + {params['test']} test scenes of "
-        f"{params['size']}x{params['size']} (seed {params['seed']}) ...")
+    log(
+        f"{spec.name}: generating {params['train']} train + {params['test']} test scenes of "
+        f"{params['size']}x{params['size']} (seed {params['seed']}) ..."
+    )
     write_scenes(spec, source, params)
     with PreparedBuilder(target) as builder:
         build_aligned(spec, builder, source / "pairs", log=log)
         for split in ("train", "test"):
             _check_labels(builder, source / "labels", split)
             _split_halves(builder, split)
-        builder.note("synthetic: trainA/testA are the photos (A halves) and trainB/testB the label colour maps "
-                     "(B halves) of the same scenes as train/test (as in CycleGAN's facades set); "
-                     "labels/{split}/{stem}.png serve both layouts")
+        builder.note(
+            "synthetic: trainA/testA are the photos (A halves) and trainB/testB the label colour maps "
+            "(B halves) of the same scenes as train/test (as in CycleGAN's facades set); "
+            "labels/{split}/{stem}.png serve both layouts"
+        )
         manifest = builder.commit(manifest_fields(spec, builder, source_sha256=None, generator=params))
     log(f"{spec.name}: prepared {manifest['splits']} in {target} (data_hash {manifest['data_hash']})")
     return manifest

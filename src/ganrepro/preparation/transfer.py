@@ -18,9 +18,9 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from ganrepro import __version__
 from ganrepro.errors import DataError
@@ -50,8 +50,15 @@ class RetryPolicy:
     timeout: float = 60.0
 
 
-def fetch(url: str, part: Path, policy: RetryPolicy = RetryPolicy(), *, label: str = "",
-          log: Callable[[str], None] | None = None, sleep: Callable[[float], None] = time.sleep) -> int:
+def fetch(
+    url: str,
+    part: Path,
+    policy: RetryPolicy = RetryPolicy(),
+    *,
+    label: str = "",
+    log: Callable[[str], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
     """Stream ``url`` into ``part`` (resuming from its current size); return the final size in bytes.
 
     Raises :class:`OfflineError` or :class:`DataError` (permanent failures, or transient ones that outlived
@@ -68,8 +75,10 @@ def fetch(url: str, part: Path, policy: RetryPolicy = RetryPolicy(), *, label: s
                 raise DataError(f"download of {url} failed after {attempt} attempts: {err}") from None
             delay = policy.backoff * 2 ** (attempt - 1)
             have = part.stat().st_size if part.exists() else 0
-            log(f"{label or url}: {err}; retry {attempt}/{policy.retries} in {delay:g}s"
-                + (f" (resuming at {have} bytes)" if have else ""))
+            log(
+                f"{label or url}: {err}; retry {attempt}/{policy.retries} in {delay:g}s"
+                + (f" (resuming at {have} bytes)" if have else "")
+            )
             sleep(delay)
 
 
@@ -126,8 +135,17 @@ def _stream(response, part: Path, *, append: bool, start: int, total: int | None
     from tqdm import tqdm
 
     written = start
-    bar = tqdm(total=total, initial=start, unit="B", unit_scale=True, unit_divisor=1024, desc=label,
-               file=sys.stderr, disable=not sys.stderr.isatty(), leave=False)
+    bar = tqdm(
+        total=total,
+        initial=start,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        desc=label,
+        file=sys.stderr,
+        disable=not sys.stderr.isatty(),
+        leave=False,
+    )
     try:
         with open(part, "ab" if append else "wb") as handle:
             while True:

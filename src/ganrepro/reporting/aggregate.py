@@ -22,7 +22,7 @@ class Summary:
     std: float | None
     n: int
     total: int
-    reasons: tuple[str, ...]   # why seeds are missing, in first-seen order, without repeats
+    reasons: tuple[str, ...]  # why seeds are missing, in first-seen order, without repeats
 
     @property
     def available(self) -> bool:

@@ -97,7 +97,7 @@ def fid_replicates(real: np.ndarray, fake: np.ndarray, counts: np.ndarray) -> np
         c = row[drawn].astype(np.float64)
         n = c.sum()
         sxx, syy, sxy = gxx[np.ix_(drawn, drawn)], gyy[np.ix_(drawn, drawn)], gxy[np.ix_(drawn, drawn)]
-        mxx, myy, mxy = c @ sxx @ c / n**2, c @ syy @ c / n**2, c @ sxy @ c / n**2   # |μx|², |μy|², μx·μy
+        mxx, myy, mxy = c @ sxx @ c / n**2, c @ syy @ c / n**2, c @ sxy @ c / n**2  # |μx|², |μy|², μx·μy
         # centred cross Gram: Xc Ycᵀ = Gxy - 1 (μxᵀYᵀ) - (X μy) 1ᵀ + (μx·μy) 1 1ᵀ
         centred = sxy - (c @ sxy / n)[None, :] - (sxy @ c / n)[:, None] + mxy
         root = np.sqrt(c)

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ganrepro.errors import UserError
-from ganrepro.workflow.plan import Plan
 from ganrepro.reporting.certainty import Certainty
 from ganrepro.reporting.collect import RunRecord, collect_runs
 from ganrepro.reporting.facts import gather
@@ -27,14 +26,15 @@ from ganrepro.reporting.output import write_if_changed
 from ganrepro.reporting.released import collect_released
 from ganrepro.reporting.render import ReportInput, render_markdown
 from ganrepro.runfiles import read_losses
+from ganrepro.workflow.plan import Plan
 
 KINDS = ("samples", "losses")
 
 
 @dataclass(frozen=True)
 class ReportResult:
-    files: list[Path]     # every file of the report: the markdown copies, then the figures
-    written: list[Path]   # those whose bytes changed
+    files: list[Path]  # every file of the report: the markdown copies, then the figures
+    written: list[Path]  # those whose bytes changed
 
 
 def build_report(plan: Plan, table: str, outs: Sequence[Path], figures_dir: Path) -> ReportResult:
@@ -69,8 +69,9 @@ def figure_targets(plan: Plan, table: str, figures_dir: Path) -> dict[tuple[str,
     return targets
 
 
-def render_figures(plan: Plan, table: str, runs: Sequence[RunRecord],
-                   figures_dir: Path) -> dict[Path, tuple[str, str, bytes]]:
+def render_figures(
+    plan: Plan, table: str, runs: Sequence[RunRecord], figures_dir: Path
+) -> dict[Path, tuple[str, str, bytes]]:
     """{figure path: (section id, kind, PNG bytes)}; each section's rows at the first seed."""
     spec = plan.table(table)
     first_seed = plan.profile.seeds[0]
@@ -80,8 +81,10 @@ def render_figures(plan: Plan, table: str, runs: Sequence[RunRecord],
     for (section_id, kind), path in figure_targets(plan, table, figures_dir).items():
         section = next(s for s in spec.sections if s.id == section_id)
         if kind == "samples":
-            columns = [Column(e.label, first[e.row].reverse_dir if e.direction == "reverse" else first[e.row].eval_dir)
-                       for e in section.rows]  # a reverse row shows its second generator's outputs
+            columns = [
+                Column(e.label, first[e.row].reverse_dir if e.direction == "reverse" else first[e.row].eval_dir)
+                for e in section.rows
+            ]  # a reverse row shows its second generator's outputs
             png = samples_png(section.title, columns, sample_names(columns))
         else:
             for e in section.rows:

@@ -26,15 +26,17 @@ import numpy as np
 
 from ganrepro.errors import UserError
 from ganrepro.metrics import per_image
-from ganrepro.workflow.plan import Plan
-from ganrepro.workflow.spec import LOWER_IS_BETTER, Claim, Section
 from ganrepro.reporting import bootstrap
 from ganrepro.reporting.aggregate import summarize
 from ganrepro.reporting.collect import COLORHIST, FCN_KEYS, LABELMAP, REVERSE, RunRecord, measure_key
+from ganrepro.workflow.plan import Plan
+from ganrepro.workflow.spec import LOWER_IS_BETTER, Claim, Section
 
 REPRODUCED, REVERSED, UNRESOLVED, NOT_ASSESSED = "reproduced", "reversed", "not resolved at 95%", "not assessed"
-NO_STATS = ("no per-image statistics recorded in metrics.json (evaluated before they were kept); "
-            "re-run `ganrepro evaluate` on the run to get intervals")
+NO_STATS = (
+    "no per-image statistics recorded in metrics.json (evaluated before they were kept); "
+    "re-run `ganrepro evaluate` on the run to get intervals"
+)
 #: how close the statistics must come to the recorded value: (relative, absolute) tolerance per metric
 TOLERANCE = {"fid": (1e-3, 1e-6), "kid": None, "ssim": (1e-9, 1e-12), "psnr": (1e-9, 1e-12)}
 
@@ -54,8 +56,8 @@ class Estimate:
 @dataclass(frozen=True)
 class Comparison:
     worse: str
-    difference: float | None              # ours, oriented: > 0 agrees with the paper
-    bounds: tuple[float, float] | None    # its 95 % interval
+    difference: float | None  # ours, oriented: > 0 agrees with the paper
+    bounds: tuple[float, float] | None  # its 95 % interval
     verdict: str
     reason: str | None = None
 
@@ -82,7 +84,8 @@ class Certainty:
         # the scores computed from one array come together: (row, seed, array) -> {score: replicates}
         self._fcn: dict[tuple[str, int, str], dict[str, np.ndarray]] = {}
         self.verdicts: dict[str, list[Verdict]] = {
-            s.id: [self._verdict(s, c) for c in s.claims] for s in plan.table(table).sections}
+            s.id: [self._verdict(s, c) for c in s.claims] for s in plan.table(table).sections
+        }
 
     # -------------------------------------------------------------------------------------------- queries
 
@@ -182,7 +185,9 @@ class Certainty:
         bounds = bootstrap.interval(sign * (first.replicates[:length] - second.replicates[:length]))
         if bounds is None:
             return Comparison(other, point, None, NOT_ASSESSED, "undefined replicates")
-        return Comparison(other, point, bounds, REPRODUCED if bounds[0] > 0 else REVERSED if bounds[1] < 0 else UNRESOLVED)
+        return Comparison(
+            other, point, bounds, REPRODUCED if bounds[0] > 0 else REVERSED if bounds[1] < 0 else UNRESOLVED
+        )
 
     def _verdict(self, section: Section, claim: Claim) -> Verdict:
         sign = -1.0 if claim.metric in LOWER_IS_BETTER else 1.0
@@ -222,7 +227,9 @@ def _load(run: RunRecord, reverse: bool = False) -> dict[str, np.ndarray] | str:
     other missing input of the report."""
     record, folder = (run.reverse_per_image, run.reverse_dir) if reverse else (run.per_image, run.eval_dir)
     if record is None:
-        return NO_STATS if not reverse else "the run's second generator was not evaluated (`ganrepro evaluate --reverse`)"
+        return (
+            NO_STATS if not reverse else "the run's second generator was not evaluated (`ganrepro evaluate --reverse`)"
+        )
     try:
         return per_image.read(folder, record)
     except UserError as err:
@@ -230,5 +237,7 @@ def _load(run: RunRecord, reverse: bool = False) -> dict[str, np.ndarray] | str:
 
 
 def _mismatch(run: RunRecord, metric: str, full: float, recorded: float) -> str:
-    return (f"{run.name}: per_image.npz gives {metric} {full:.6g} on the whole test set but metrics.json records "
-            f"{recorded:.6g}; re-run `ganrepro evaluate` on the run")
+    return (
+        f"{run.name}: per_image.npz gives {metric} {full:.6g} on the whole test set but metrics.json records "
+        f"{recorded:.6g}; re-run `ganrepro evaluate` on the run"
+    )

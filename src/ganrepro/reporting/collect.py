@@ -16,7 +16,6 @@ from typing import Any
 
 from ganrepro.config import ConfigError, load_config
 from ganrepro.errors import UserError
-from ganrepro.workflow.plan import Plan
 from ganrepro.runfiles import (
     CONFIG_FILE,
     LOSSES_FILE,
@@ -25,6 +24,7 @@ from ganrepro.runfiles import (
     REVERSE_DIR,
     differing_keys,
 )
+from ganrepro.workflow.plan import Plan
 
 FCN_KEYS = ("pixel_acc", "class_acc", "class_iou")
 #: metrics.json entry -> the keys tried, in order, for its headline number (KID: the mean over subsets;
@@ -55,25 +55,25 @@ class RunRecord:
     seed: int
     run_dir: Path
     metrics_path: Path
-    measures: dict[str, Measure]          # pixel_acc, class_acc, class_iou, fid, kid, ssim, psnr, labelmap_*,
-                                          # colorhist_*, and reverse_* of each (see measure_key)
-    ground_truth: dict[str, Measure]      # pixel_acc, class_acc, class_iou of the real photos
+    measures: dict[str, Measure]  # pixel_acc, class_acc, class_iou, fid, kid, ssim, psnr, labelmap_*,
+    # colorhist_*, and reverse_* of each (see measure_key)
+    ground_truth: dict[str, Measure]  # pixel_acc, class_acc, class_iou of the real photos
     config_digest: str
     checkpoint_sha256: str
     step: int
     epoch: int
-    data_hash: str | None                 # of the data the evaluation read
+    data_hash: str | None  # of the data the evaluation read
     train_data_hashes: tuple[str | None, ...]  # per training invocation
-    commits: tuple[str, ...]              # per training invocation
+    commits: tuple[str, ...]  # per training invocation
     ganrepro_version: str
-    evaluated: dt.datetime                # metrics.json's time
+    evaluated: dt.datetime  # metrics.json's time
     crop_size: int
     n_epochs: int
     n_epochs_decay: int
     batch_size: int
     losses_csv: Path
     eval_dir: Path
-    per_image: dict[str, Any] | None = None   # metrics.json's record of per_image.npz; None if not kept
+    per_image: dict[str, Any] | None = None  # metrics.json's record of per_image.npz; None if not kept
     reverse_per_image: dict[str, Any] | None = None  # the same for the reverse generator's evaluation
 
     @property
@@ -115,21 +115,40 @@ def read_run(plan: Plan, table: str, row: str, seed: int) -> RunRecord:
         measures = read_measures(metrics, metrics_path)
         reverse_doc = _reverse(doc, metrics_path, where)
         reverse_metrics = (reverse_doc or {}).get("metrics") or {}
-        measures.update({REVERSE + k: m for k, m in read_measures(reverse_metrics, metrics_path.parent / REVERSE_DIR,
-                                                               _NO_REVERSE if reverse_doc is None else None).items()})
+        measures.update(
+            {
+                REVERSE + k: m
+                for k, m in read_measures(
+                    reverse_metrics, metrics_path.parent / REVERSE_DIR, _NO_REVERSE if reverse_doc is None else None
+                ).items()
+            }
+        )
         ground_truth = read_ground_truth(metrics, metrics_path)
         return RunRecord(
-            row=row, seed=seed, run_dir=run_dir, metrics_path=metrics_path, measures=measures,
-            ground_truth=ground_truth, config_digest=str(run["config_digest"]),
-            checkpoint_sha256=str(run["checkpoint_sha256"]), step=int(run["step"]), epoch=int(run["epoch"]),
-            data_hash=data.get("data_hash"), train_data_hashes=tuple(i.get("data_hash") for i in invocations),
+            row=row,
+            seed=seed,
+            run_dir=run_dir,
+            metrics_path=metrics_path,
+            measures=measures,
+            ground_truth=ground_truth,
+            config_digest=str(run["config_digest"]),
+            checkpoint_sha256=str(run["checkpoint_sha256"]),
+            step=int(run["step"]),
+            epoch=int(run["epoch"]),
+            data_hash=data.get("data_hash"),
+            train_data_hashes=tuple(i.get("data_hash") for i in invocations),
             commits=tuple(str(i.get("git_commit") or "unknown") for i in invocations),
             ganrepro_version=str(doc.get("ganrepro", "unknown")),
             evaluated=_utc(dt.datetime.fromisoformat(doc["time"])),
-            crop_size=config.data.crop_size, n_epochs=config.train.n_epochs,
-            n_epochs_decay=config.train.n_epochs_decay, batch_size=config.train.batch_size,
-            losses_csv=losses_csv, eval_dir=metrics_path.parent, per_image=doc.get("per_image"),
-            reverse_per_image=(reverse_doc or {}).get("per_image"))
+            crop_size=config.data.crop_size,
+            n_epochs=config.train.n_epochs,
+            n_epochs_decay=config.train.n_epochs_decay,
+            batch_size=config.train.batch_size,
+            losses_csv=losses_csv,
+            eval_dir=metrics_path.parent,
+            per_image=doc.get("per_image"),
+            reverse_per_image=(reverse_doc or {}).get("per_image"),
+        )
     except (KeyError, TypeError, ValueError) as err:
         raise UserError(f"{metrics_path} ({where}) is not a complete metrics file: bad or missing {err}") from None
 
@@ -149,19 +168,32 @@ def read_document(path: Path, where: str, what: str) -> dict[str, Any]:
     return doc
 
 
-def _check_config(plan: Plan, table: str, row: str, seed: int, config: Any, doc: dict[str, Any],
-                  run_dir: Path, metrics_path: Path, where: str) -> None:
+def _check_config(
+    plan: Plan,
+    table: str,
+    row: str,
+    seed: int,
+    config: Any,
+    doc: dict[str, Any],
+    run_dir: Path,
+    metrics_path: Path,
+    where: str,
+) -> None:
     """The run must be the one the table and profile define now, and the metrics must be of that run."""
     expected = plan.config(table, row, seed).to_dict()
     differ = [k for k in differing_keys(config.to_dict(), expected) if k not in IGNORED_CONFIG_KEYS]
     if differ:
-        raise UserError(f"{where}: the run in {run_dir} was trained with another config than "
-                        f"table {table!r} and profile {plan.profile_name!r} now define (differs in: "
-                        f"{', '.join(differ)}); retrain it")
+        raise UserError(
+            f"{where}: the run in {run_dir} was trained with another config than "
+            f"table {table!r} and profile {plan.profile_name!r} now define (differs in: "
+            f"{', '.join(differ)}); retrain it"
+        )
     recorded = (doc.get("run") or {}).get("config_digest")
     if recorded != config.digest():
-        raise UserError(f"{metrics_path} ({where}) scores config {recorded}, but the run's config.yaml is "
-                        f"{config.digest()}; re-evaluate the run")
+        raise UserError(
+            f"{metrics_path} ({where}) scores config {recorded}, but the run's config.yaml is "
+            f"{config.digest()}; re-evaluate the run"
+        )
 
 
 def _number(value: Any, path: Path, key: str) -> float:
@@ -180,8 +212,10 @@ def _entry(metrics: dict[str, Any], name: str, missing: str | None = None) -> tu
     return entry, None
 
 
-_NO_REVERSE = ("the run's second generator was not evaluated (no `reverse` in metrics.json); re-run "
-               "`ganrepro evaluate RUN_DIR --reverse`")
+_NO_REVERSE = (
+    "the run's second generator was not evaluated (no `reverse` in metrics.json); re-run "
+    "`ganrepro evaluate RUN_DIR --reverse`"
+)
 
 
 def measure_key(metric: str, column: str, direction: str = "forward") -> str:
@@ -200,8 +234,10 @@ def _reverse(doc: dict[str, Any], path: Path, where: str) -> dict[str, Any] | No
         return None
     target = path.parent / str(record.get("file"))
     if not target.is_file() or sha256_file(target) != record.get("sha256"):
-        raise UserError(f"{target} ({where}) is missing or not the file {path} names; re-run `ganrepro evaluate "
-                        "--reverse` on the run")
+        raise UserError(
+            f"{target} ({where}) is missing or not the file {path} names; re-run `ganrepro evaluate "
+            "--reverse` on the run"
+        )
     return read_document(target, where, "reverse metrics file")
 
 
@@ -213,12 +249,14 @@ def read_measures(metrics: dict[str, Any], path: Path, missing: str | None = Non
         out[key] = Measure(_number(fcn[key], path, f"fcn.{key}")) if fcn else Measure(None, reason)
     labelmap, reason = _entry(metrics, "labelmap", missing)
     for key in FCN_KEYS:
-        out[LABELMAP + key] = (Measure(_number(labelmap[key], path, f"labelmap.{key}")) if labelmap
-                               else Measure(None, reason))
+        out[LABELMAP + key] = (
+            Measure(_number(labelmap[key], path, f"labelmap.{key}")) if labelmap else Measure(None, reason)
+        )
     colorhist, reason = _entry(metrics, "colorhist", missing)
     for key in COLORHIST_KEYS:
-        out[COLORHIST + key] = (Measure(_number(colorhist[key], path, f"colorhist.{key}")) if colorhist
-                                else Measure(None, reason))
+        out[COLORHIST + key] = (
+            Measure(_number(colorhist[key], path, f"colorhist.{key}")) if colorhist else Measure(None, reason)
+        )
     for name, keys in SCALAR_KEYS.items():
         entry, reason = _entry(metrics, name, missing)
         if entry is None:
@@ -226,8 +264,11 @@ def read_measures(metrics: dict[str, Any], path: Path, missing: str | None = Non
             continue
         key = next((k for k in keys if k in entry), keys[0])
         value = entry.get(key)
-        out[name] = (Measure(_number(value, path, f"{name}.{key}")) if value is not None else
-                     Measure(None, f"{name.upper()}: {entry.get('note') or 'no value recorded'}"))
+        out[name] = (
+            Measure(_number(value, path, f"{name}.{key}"))
+            if value is not None
+            else Measure(None, f"{name.upper()}: {entry.get('note') or 'no value recorded'}")
+        )
     return out
 
 

@@ -15,11 +15,11 @@ from ganrepro.reporting.collect import RunRecord
 
 @dataclass(frozen=True)
 class BuildFacts:
-    data_hashes: dict[str | None, list[str]]   # hash -> runs (and training invocations) that used it
-    commits: dict[str, list[str]]              # git commit -> runs trained with it
-    versions: dict[str, list[str]]             # ganrepro version -> runs evaluated with it
+    data_hashes: dict[str | None, list[str]]  # hash -> runs (and training invocations) that used it
+    commits: dict[str, list[str]]  # git commit -> runs trained with it
+    versions: dict[str, list[str]]  # ganrepro version -> runs evaluated with it
     crop_sizes: dict[int, list[str]]
-    epochs: dict[tuple[int, int], list[str]]   # (n_epochs, n_epochs_decay) -> runs
+    epochs: dict[tuple[int, int], list[str]]  # (n_epochs, n_epochs_decay) -> runs
     batch_sizes: dict[int, list[str]]
     date: str
     date_source: str
@@ -48,10 +48,15 @@ def gather(runs: Sequence[RunRecord]) -> BuildFacts:
         for commit in dict.fromkeys(run.commits or ("unknown",)):
             commits.setdefault(commit, []).append(run.name)
     return BuildFacts(
-        data_hashes=hashes, commits=commits, versions=_group(runs, lambda r: r.ganrepro_version),
-        crop_sizes=_group(runs, lambda r: r.crop_size), epochs=_group(runs, lambda r: (r.n_epochs, r.n_epochs_decay)),
-        batch_sizes=_group(runs, lambda r: r.batch_size), date=max(r.evaluated for r in runs).isoformat(),
-        date_source="the newest evaluation among the runs")
+        data_hashes=hashes,
+        commits=commits,
+        versions=_group(runs, lambda r: r.ganrepro_version),
+        crop_sizes=_group(runs, lambda r: r.crop_size),
+        epochs=_group(runs, lambda r: (r.n_epochs, r.n_epochs_decay)),
+        batch_sizes=_group(runs, lambda r: r.batch_size),
+        date=max(r.evaluated for r in runs).isoformat(),
+        date_source="the newest evaluation among the runs",
+    )
 
 
 def describe(groups: dict, show: Callable[[Hashable], str] = str) -> str:

@@ -22,7 +22,7 @@ from ganrepro.images import list_images, load_image, natural_key
 
 DPI = 100
 SAMPLE_COUNT = 3
-MAX_POINTS = 2000   # per loss line after smoothing: more than a panel can show
+MAX_POINTS = 2000  # per loss line after smoothing: more than a panel can show
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class Series:
     """One row's loss log for the loss figure."""
 
     label: str
-    losses: dict[str, list[float]]   # "step" plus one list per loss column
+    losses: dict[str, list[float]]  # "step" plus one list per loss column
 
 
 def sample_names(columns: Sequence[Column], count: int = SAMPLE_COUNT) -> list[str]:
@@ -47,8 +47,10 @@ def sample_names(columns: Sequence[Column], count: int = SAMPLE_COUNT) -> list[s
     have = [{p.stem for p in list_images(c.eval_dir / "images")} for c in columns]
     common = [name for name in first if all(name in h for h in have)]
     if not common:
-        raise DataError(f"the runs of {', '.join(c.title for c in columns)} have no evaluation image in common "
-                        f"(looked in {columns[0].eval_dir / 'images'} and the others)")
+        raise DataError(
+            f"the runs of {', '.join(c.title for c in columns)} have no evaluation image in common "
+            f"(looked in {columns[0].eval_dir / 'images'} and the others)"
+        )
     return sorted(common, key=lambda name: natural_key(Path(name)))[:count]
 
 
@@ -63,10 +65,16 @@ def samples_png(title: str, columns: Sequence[Column], names: Sequence[str]) -> 
 
         headings = [textwrap.fill(heading, 18) for heading, _ in cells]
         title_lines = max(h.count("\n") + 1 for h in headings)
-        fig, axes = _grid(Figure, len(names), len(cells), panel=(1.7, 1.7), gap=(0.05, 0.05),
-                          margins=(0.3, 0.1, 0.4 + 0.15 * title_lines, 0.1))
+        fig, axes = _grid(
+            Figure,
+            len(names),
+            len(cells),
+            panel=(1.7, 1.7),
+            gap=(0.05, 0.05),
+            margins=(0.3, 0.1, 0.4 + 0.15 * title_lines, 0.1),
+        )
         for i, name in enumerate(names):
-            for j, (heading, path_of) in enumerate(cells):
+            for j, (_heading, path_of) in enumerate(cells):
                 ax = axes[i][j]
                 ax.imshow(np.asarray(load_image(path_of(name), "RGB")), interpolation="nearest")
                 ax.set_xticks([])
@@ -94,7 +102,7 @@ def smooth(steps: Sequence[float], values: Sequence[float]) -> tuple[np.ndarray,
     if len(y) >= window > 1:
         sums = np.cumsum(np.concatenate([[0.0], y]))
         y = (sums[window:] - sums[:-window]) / window
-        x = x[window - 1:]
+        x = x[window - 1 :]
     stride = max(1, math.ceil(len(y) / MAX_POINTS))
     return x[::stride], y[::stride]
 
@@ -105,16 +113,27 @@ def losses_png(title: str, series: Sequence[Series]) -> bytes:
     lengths = {len(s.losses["step"]) for s in series}
     windows = {window_for(n) for n in lengths}
     window = windows.pop() if len(windows) == 1 else None
-    note = ("moving average over 2% of each run's steps" if window is None
-            else "unsmoothed: too few steps" if window == 1 else f"moving average over {window} steps")
+    note = (
+        "moving average over 2% of each run's steps"
+        if window is None
+        else "unsmoothed: too few steps"
+        if window == 1
+        else f"moving average over {window} steps"
+    )
     with _style():
         from matplotlib.figure import Figure
 
         ncols = 2 if len(names) == 4 else max(1, min(3, len(names)))
         nrows = max(1, math.ceil(len(names) / ncols))
         legend_rows = math.ceil(len(series) / 3)
-        fig, grid = _grid(Figure, nrows, ncols, panel=(3.8, 2.0), gap=(0.3, 0.55),
-                          margins=(0.55, 0.2, 0.55, 0.55 + 0.22 * legend_rows))
+        fig, grid = _grid(
+            Figure,
+            nrows,
+            ncols,
+            panel=(3.8, 2.0),
+            gap=(0.3, 0.55),
+            margins=(0.55, 0.2, 0.55, 0.55 + 0.22 * legend_rows),
+        )
         axes = grid.ravel()
         handles: dict[str, Any] = {}
         for ax, name in zip(axes, names):
@@ -127,19 +146,32 @@ def losses_png(title: str, series: Sequence[Series]) -> bytes:
             ax.set_title(name, fontsize=9)
             ax.set_xlabel("step", fontsize=8)
             ax.tick_params(labelsize=7)
-        for ax in axes[len(names):]:
+        for ax in axes[len(names) :]:
             ax.set_axis_off()
         if not names:
             axes[0].text(0.5, 0.5, "no losses logged", ha="center", va="center")
         if handles:
-            fig.legend(list(handles.values()), list(handles), loc="lower center", bbox_to_anchor=(0.5, 0.0),
-                       ncols=min(3, len(handles)), fontsize=8, frameon=False)
+            fig.legend(
+                list(handles.values()),
+                list(handles),
+                loc="lower center",
+                bbox_to_anchor=(0.5, 0.0),
+                ncols=min(3, len(handles)),
+                fontsize=8,
+                frameon=False,
+            )
         fig.suptitle(f"{title}: training losses, first seed ({note})", fontsize=10, y=1 - 0.1 / fig.get_figheight())
         return _png(fig)
 
 
-def _grid(figure: Any, nrows: int, ncols: int, panel: tuple[float, float], gap: tuple[float, float],
-          margins: tuple[float, float, float, float]) -> tuple[Any, np.ndarray]:
+def _grid(
+    figure: Any,
+    nrows: int,
+    ncols: int,
+    panel: tuple[float, float],
+    gap: tuple[float, float],
+    margins: tuple[float, float, float, float],
+) -> tuple[Any, np.ndarray]:
     """A figure sized to fit ``nrows`` × ``ncols`` panels of ``panel`` inches, with fixed margins (left,
     right, top, bottom, inches) and gaps (fractions of a panel): a fixed layout draws once, unlike a
     constrained one, and gives the same picture for the same content."""
@@ -147,9 +179,19 @@ def _grid(figure: Any, nrows: int, ncols: int, panel: tuple[float, float], gap: 
     width = left + right + ncols * panel[0] + (ncols - 1) * gap[0] * panel[0]
     height = top + bottom + nrows * panel[1] + (nrows - 1) * gap[1] * panel[1]
     fig = figure(figsize=(width, height))
-    axes = fig.subplots(nrows, ncols, squeeze=False, gridspec_kw={
-        "left": left / width, "right": 1 - right / width, "top": 1 - top / height, "bottom": bottom / height,
-        "wspace": gap[0], "hspace": gap[1]})
+    axes = fig.subplots(
+        nrows,
+        ncols,
+        squeeze=False,
+        gridspec_kw={
+            "left": left / width,
+            "right": 1 - right / width,
+            "top": 1 - top / height,
+            "bottom": bottom / height,
+            "wspace": gap[0],
+            "hspace": gap[1],
+        },
+    )
     return fig, axes
 
 

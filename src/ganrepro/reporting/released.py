@@ -15,11 +15,11 @@ from typing import Any
 
 from ganrepro.config import ConfigError, load_config
 from ganrepro.errors import UserError
+from ganrepro.reporting.collect import IGNORED_CONFIG_KEYS, Measure, read_document, read_ground_truth, read_measures
+from ganrepro.runfiles import CONFIG_FILE, METRICS_FORMAT, PROVENANCE_FILE, differing_keys
 from ganrepro.workflow.plan import Plan
 from ganrepro.workflow.released import Skipped
 from ganrepro.workflow.spec import Released
-from ganrepro.reporting.collect import IGNORED_CONFIG_KEYS, Measure, read_document, read_ground_truth, read_measures
-from ganrepro.runfiles import CONFIG_FILE, METRICS_FORMAT, PROVENANCE_FILE, differing_keys
 
 SHORT = 12
 
@@ -60,21 +60,32 @@ def read_released(plan: Plan, entry: Released) -> ReleasedRecord:
         config = load_config(run_dir / CONFIG_FILE)
     except (ConfigError, FileNotFoundError, OSError) as err:
         raise UserError(f"{where}: cannot read {run_dir / CONFIG_FILE}: {err}") from None
-    differ = [k for k in differing_keys(config.to_dict(), released.config(entry.id).to_dict())
-              if k not in IGNORED_CONFIG_KEYS]
+    differ = [
+        k for k in differing_keys(config.to_dict(), released.config(entry.id).to_dict()) if k not in IGNORED_CONFIG_KEYS
+    ]
     if differ:
-        raise UserError(f"{where}: {run_dir} was imported with another config than the params now give (differs in: "
-                        f"{', '.join(differ)}); remove it and import again")
+        raise UserError(
+            f"{where}: {run_dir} was imported with another config than the params now give (differs in: "
+            f"{', '.join(differ)}); remove it and import again"
+        )
     if (doc.get("run") or {}).get("config_digest") != config.digest():
         raise UserError(f"{metrics_path} ({where}) does not score the config in {run_dir}; re-evaluate it")
     imported = _imported(run_dir, where)
     if entry.sha256 and imported["sha256"] != entry.sha256:
-        raise UserError(f"{run_dir}/provenance.json ({where}) records sha256 {imported['sha256']}, the params "
-                        f"publish {entry.sha256}; remove {run_dir} and import again")
+        raise UserError(
+            f"{run_dir}/provenance.json ({where}) records sha256 {imported['sha256']}, the params "
+            f"publish {entry.sha256}; remove {run_dir} and import again"
+        )
     try:
-        return ReleasedRecord(entry, run_dir, read_measures(doc["metrics"], metrics_path),
-                              read_ground_truth(doc["metrics"], metrics_path), str(imported["sha256"]),
-                              str(imported.get("source") or entry.source), (doc.get("data") or {}).get("data_hash"))
+        return ReleasedRecord(
+            entry,
+            run_dir,
+            read_measures(doc["metrics"], metrics_path),
+            read_ground_truth(doc["metrics"], metrics_path),
+            str(imported["sha256"]),
+            str(imported.get("source") or entry.source),
+            (doc.get("data") or {}).get("data_hash"),
+        )
     except (KeyError, TypeError, ValueError) as err:
         raise UserError(f"{metrics_path} ({where}) is not a complete metrics file: bad or missing {err}") from None
 
@@ -101,11 +112,16 @@ def notes_lines(records: list[ReleasedRecord], skipped: list[Skipped], rows_data
     """Below a section's table: each released row's source and hash check, and the models not evaluated."""
     lines = []
     for r in records:
-        same_data = ("" if r.data_hash == rows_data_hash or rows_data_hash is None else
-                     f" **Evaluated on other data than the rows** (data hash `{(r.data_hash or 'unknown')[:SHORT]}`).")
-        lines.append(f"Released checkpoint {r.entry.label}: from <{r.source}>, sha256 `{r.sha256}` "
-                     f"({r.verification}); imported by `ganrepro import-checkpoint --arch {r.entry.arch}` into "
-                     f"`{r.run_dir.as_posix()}` (not trained here) and evaluated with the rows' command.{same_data}")
+        same_data = (
+            ""
+            if r.data_hash == rows_data_hash or rows_data_hash is None
+            else f" **Evaluated on other data than the rows** (data hash `{(r.data_hash or 'unknown')[:SHORT]}`)."
+        )
+        lines.append(
+            f"Released checkpoint {r.entry.label}: from <{r.source}>, sha256 `{r.sha256}` "
+            f"({r.verification}); imported by `ganrepro import-checkpoint --arch {r.entry.arch}` into "
+            f"`{r.run_dir.as_posix()}` (not trained here) and evaluated with the rows' command.{same_data}"
+        )
     for s in skipped:
         lines.append(f"Released checkpoint {s.entry.label} not evaluated in this build: {s.reason}.")
     return [part for line in lines for part in (line, "")]

@@ -10,8 +10,6 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from ganrepro.workflow.plan import Plan
-from ganrepro.workflow.spec import Section
 from ganrepro.reporting.aggregate import (
     Summary,
     format_summary,
@@ -24,6 +22,8 @@ from ganrepro.reporting.claims import claim_lines, contrast_lines, how_sure, ver
 from ganrepro.reporting.collect import COLORHIST_KEYS, FCN_KEYS, REVERSE, Measure, RunRecord, measure_key
 from ganrepro.reporting.facts import BuildFacts, describe
 from ganrepro.reporting.released import ReleasedRecord, notes_lines, row_label
+from ganrepro.workflow.plan import Plan
+from ganrepro.workflow.spec import Section
 
 COLUMN_NAMES = {"pixel_acc": "per-pixel acc.", "class_acc": "per-class acc.", "class_iou": "class IoU"}
 #: (metrics key, heading, decimals) of the image-quality columns.
@@ -31,14 +31,20 @@ QUALITY = (("fid", "FID ↓", 3), ("kid", "KID ↓", 4), ("ssim", "SSIM ↑", 3)
 GROUND_TRUTH_LABEL = "Ground truth (real photos)"
 ORDERING_NAMES = {"pixel_acc": "per-pixel accuracy", "L": "the L intersection", "fid": "FID (lower first)"}
 #: How each kind of section is scored, said under its title.
-SCORED_BY = {"fcn": "",
-             "labelmap": ("; generated label maps decoded to classes by nearest palette colour and compared with the "
-                          "true class maps (no segmenter)"),
-             "colorhist": "; histogram intersection of all generated vs all real pixels' L, a, b values (1 = identical)",
-             "fid": "; FID and KID of the generated test images against the real ones (lower is better)"}
+SCORED_BY = {
+    "fcn": "",
+    "labelmap": (
+        "; generated label maps decoded to classes by nearest palette colour and compared with the "
+        "true class maps (no segmenter)"
+    ),
+    "colorhist": "; histogram intersection of all generated vs all real pixels' L, a, b values (1 = identical)",
+    "fid": "; FID and KID of the generated test images against the real ones (lower is better)",
+}
 REVERSE_TEXT = ", by each run's second generator (G_B) on the reverse direction: the same runs as the labels→photo rows"
-FCN_PROTOCOL_TEXT = {"pix2pix": "images upsampled to the label maps' resolution and segmented there, as pix2pix's "
-                                "evaluation script", "logits": "segmented at the generated size, logits upsampled"}
+FCN_PROTOCOL_TEXT = {
+    "pix2pix": "images upsampled to the label maps' resolution and segmented there, as pix2pix's evaluation script",
+    "logits": "segmented at the generated size, logits upsampled",
+}
 
 
 @dataclass(frozen=True)
@@ -95,20 +101,33 @@ def _header(data: ReportInput) -> list[str]:
     total_epochs = describe(facts.epochs, lambda e: str(e[0] + e[1]))
     lines = [f"# {spec.title}: {plan.dataset}, profile {plan.profile_name}", ""]
     if not profile.replication:
-        lines += ["> [!WARNING]",
-                  (f"> **NOT A REPLICATION: do not cite these numbers as the papers' results.** Profile "
-                   f"`{plan.profile_name}` ({profile.description}) trains at "
-                   f"{describe(facts.crop_sizes, lambda s: f'{s}×{s}')} px for {total_epochs} epoch(s) on "
-                   f"{plan.dataset}; images this small and schedules this short change what the papers measured. "
-                   "The profile exercises the pipeline; it does not reproduce the papers."), ""]
+        lines += [
+            "> [!WARNING]",
+            (
+                f"> **NOT A REPLICATION: do not cite these numbers as the papers' results.** Profile "
+                f"`{plan.profile_name}` ({profile.description}) trains at "
+                f"{describe(facts.crop_sizes, lambda s: f'{s}×{s}')} px for {total_epochs} epoch(s) on "
+                f"{plan.dataset}; images this small and schedules this short change what the papers measured. "
+                "The profile exercises the pipeline; it does not reproduce the papers."
+            ),
+            "",
+        ]
     if not facts.data_agrees:
-        lines += ["> [!CAUTION]",
-                  ("> **WARNING: THE RUNS DO NOT AGREE ON THE DATA.** They were trained or evaluated on different "
-                   "prepared datasets, so their numbers are not comparable:"), ">"]
+        lines += [
+            "> [!CAUTION]",
+            (
+                "> **WARNING: THE RUNS DO NOT AGREE ON THE DATA.** They were trained or evaluated on different "
+                "prepared datasets, so their numbers are not comparable:"
+            ),
+            ">",
+        ]
         lines += [f"> - `{h or 'unknown'}`: {', '.join(names)}" for h, names in facts.data_hashes.items()]
         lines += [""]
-    data_hash = (f"`{next(iter(facts.data_hashes)) or 'unknown (no manifest.json)'}` (all runs agree)"
-                 if facts.data_agrees else "**runs disagree, see the warning above**")
+    data_hash = (
+        f"`{next(iter(facts.data_hashes)) or 'unknown (no manifest.json)'}` (all runs agree)"
+        if facts.data_agrees
+        else "**runs disagree, see the warning above**"
+    )
     commit_label = "Code commit" if len(facts.commits) == 1 else "Code commits (runs used different ones)"
     lines += [
         f"- **Paper:** {spec.citation}",
@@ -122,14 +141,21 @@ def _header(data: ReportInput) -> list[str]:
         f"- **{commit_label}:** {describe(facts.commits, lambda c: f'`{c}`')}",
         f"- **ganrepro version:** {describe(facts.versions)}",
         f"- **Date:** {facts.date or 'unknown'}: {facts.date_source}",
-        (f"- **FCN-scores:** per-pixel accuracy, per-class accuracy and class IoU of a `{profile.segmenter_arch}` "
-         f"segmenter trained on the dataset's training photos, protocol `{profile.fcn_protocol}` "
-         f"({FCN_PROTOCOL_TEXT[profile.fcn_protocol]}); the ground-truth row scores the real test photos resized "
-         "to the generated size like the images they stand beside") if spec.needs_segmenter else
-        ("- **Scores:** per-pixel accuracy, per-class accuracy and class IoU of the generated label maps, decoded "
-         "to classes by nearest palette colour and compared with the true class maps (no segmenter)"),
-        (f"- **How sure:** each of our cells is followed by its 95% interval [low, high] from a bootstrap over "
-         "test images and seeds (see \"How sure these numbers are\")"),
+        (
+            f"- **FCN-scores:** per-pixel accuracy, per-class accuracy and class IoU of a `{profile.segmenter_arch}` "
+            f"segmenter trained on the dataset's training photos, protocol `{profile.fcn_protocol}` "
+            f"({FCN_PROTOCOL_TEXT[profile.fcn_protocol]}); the ground-truth row scores the real test photos resized "
+            "to the generated size like the images they stand beside"
+        )
+        if spec.needs_segmenter
+        else (
+            "- **Scores:** per-pixel accuracy, per-class accuracy and class IoU of the generated label maps, decoded "
+            "to classes by nearest palette colour and compared with the true class maps (no segmenter)"
+        ),
+        (
+            "- **How sure:** each of our cells is followed by its 95% interval [low, high] from a bootstrap over "
+            'test images and seeds (see "How sure these numbers are")'
+        ),
         f"- **Paper orderings:** {verdict_counts(data.certainty)} at 95% confidence (listed under each section)",
         f"- **Regenerate:** `{regenerate_command(plan, data.table)}` (N = CPU cores to use)",
         "",
@@ -179,10 +205,16 @@ def _section(data: ReportInput, section: Section, links: dict[str, str], notes: 
     spec = plan.table(data.table)
     by_row = {row: [r for r in data.runs if r.row == row] for row in spec.rows}
     n = len(plan.profile.seeds)
-    lines = [f"## {section.title}", "",
-             (f"Source: {section.source}. Paper setting: {section.paper_setting or spec.paper_setting or 'not stated'}. "
-              f"Ours: {plan.dataset}, profile `{plan.profile_name}`, n = {n} seed{'s' if n != 1 else ''} per row"
-              f"{SCORED_BY[section.metric]}{_reverse_text(section)}."), ""]
+    lines = [
+        f"## {section.title}",
+        "",
+        (
+            f"Source: {section.source}. Paper setting: {section.paper_setting or spec.paper_setting or 'not stated'}. "
+            f"Ours: {plan.dataset}, profile `{plan.profile_name}`, n = {n} seed{'s' if n != 1 else ''} per row"
+            f"{SCORED_BY[section.metric]}{_reverse_text(section)}."
+        ),
+        "",
+    ]
     ours = columns(section)
     headings = ["Row", *(h for _, h, _ in ours), *(f"paper {COLUMN_NAMES.get(c, c)}" for c in section.paper_columns)]
     lines += ["| " + " | ".join(headings) + " |", "|---|" + "---:|" * (len(headings) - 1)]
@@ -192,35 +224,55 @@ def _section(data: ReportInput, section: Section, links: dict[str, str], notes: 
         runs, keys = by_row[entry.row], columns(section, entry.direction)
         summaries = [summarize([r.measures[k] for r in runs]) for k, _, _ in keys]
         paper = list(entry.paper) if entry.paper else [None] * len(section.paper_columns)
-        cells = [_escape(entry.label), *(_cell(s, notes, d, data.certainty.row(entry.row, k))
-                                         for s, (k, _, d) in zip(summaries, keys)), *(_paper(v) for v in paper)]
+        cells = [
+            _escape(entry.label),
+            *(_cell(s, notes, d, data.certainty.row(entry.row, k)) for s, (k, _, d) in zip(summaries, keys)),
+            *(_paper(v) for v in paper),
+        ]
         lines.append("| " + " | ".join(cells) + " |")
         if entry.paper:
             ours_first.append((entry.label, summaries[0], entry.paper[0]))
     released = [r for r in data.released if r.entry in section.released]
     for record in released:  # one imported checkpoint: no seeds, no interval; no paper number of its own
-        cells = [_escape(row_label(record)), *(_cell(summarize([record.measures[k]]), notes, d) for k, _, d in ours),
-                 *("—" for _ in section.paper_columns)]
+        cells = [
+            _escape(row_label(record)),
+            *(_cell(summarize([record.measures[k]]), notes, d) for k, _, d in ours),
+            *("—" for _ in section.paper_columns),
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     for other in section.not_trained:
-        cells = [_escape(other.label), *(f"not trained here{notes.mark([other.note])}" if i == 0 else "—"
-                                         for i in range(len(ours))), *(_paper(v) for v in other.paper)]
+        cells = [
+            _escape(other.label),
+            *(f"not trained here{notes.mark([other.note])}" if i == 0 else "—" for i in range(len(ours))),
+            *(_paper(v) for v in other.paper),
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     if section.metric == "fcn" and section.direction == "forward":
         section_runs = [r for e in section.rows for r in by_row[e.row]]
         truth = [_truth([r.ground_truth[k] for r in section_runs]) for k in FCN_KEYS]
         paper_truth = list(section.ground_truth) if section.ground_truth else [None] * len(section.paper_columns)
         truth_cells = (_cell(s, notes, 3, data.certainty.truth(section, k)) for s, k in zip(truth, FCN_KEYS))
-        lines.append("| " + " | ".join([GROUND_TRUTH_LABEL, *truth_cells,
-                                        *("—" for _ in QUALITY), *(_paper(v) for v in paper_truth)]) + " |")
-    lines += ["", *notes_lines(released, plan.released.skipped(section.released),
-                               next(iter(data.facts.data_hashes), None))]
-    lines += _orderings(ours_first, ORDERING_NAMES.get(first_column, first_column),
-                        lower_is_better=first_column in ("fid", "kid"))
+        lines.append(
+            "| "
+            + " | ".join([GROUND_TRUTH_LABEL, *truth_cells, *("—" for _ in QUALITY), *(_paper(v) for v in paper_truth)])
+            + " |"
+        )
+    lines += [
+        "",
+        *notes_lines(released, plan.released.skipped(section.released), next(iter(data.facts.data_hashes), None)),
+    ]
+    lines += _orderings(
+        ours_first, ORDERING_NAMES.get(first_column, first_column), lower_is_better=first_column in ("fid", "kid")
+    )
     labels = {e.row: e.label for e in section.rows}
     lines += claim_lines(data.certainty.verdicts.get(section.id, []), labels, notes.mark)
-    lines += contrast_lines(data.certainty, section.contrast, labels,
-                            lambda row, metric: summarize([r.measures[metric] for r in by_row[row]]).std, notes.mark)
+    lines += contrast_lines(
+        data.certainty,
+        section.contrast,
+        labels,
+        lambda row, metric: summarize([r.measures[metric] for r in by_row[row]]).std,
+        notes.mark,
+    )
     for kind, caption in (("samples", "Sample outputs"), ("losses", "Training losses")):
         if kind in links:
             lines += [f"![{caption}: {section.title}]({_link(links[kind])})", ""]
@@ -232,8 +284,10 @@ def _reverse_text(section: Section) -> str:
     reverse = [e.label for e in section.rows if e.direction == "reverse"]
     if not reverse or len(reverse) == len(section.rows):
         return REVERSE_TEXT if reverse else ""
-    return (f"; {', '.join(reverse)}: by the run's second generator (G_B) on the reverse direction, the other rows "
-            "trained in this direction")
+    return (
+        f"; {', '.join(reverse)}: by the run's second generator (G_B) on the reverse direction, the other rows "
+        "trained in this direction"
+    )
 
 
 def _truth(measures: Sequence[Measure]) -> Summary:
@@ -243,8 +297,9 @@ def _truth(measures: Sequence[Measure]) -> Summary:
     return replace(summary, std=None) if len({m.value for m in measures if m.value is not None}) == 1 else summary
 
 
-def _orderings(rows: list[tuple[str, Summary, float | None]], what: str = "per-pixel accuracy",
-               lower_is_better: bool = False) -> list[str]:
+def _orderings(
+    rows: list[tuple[str, Summary, float | None]], what: str = "per-pixel accuracy", lower_is_better: bool = False
+) -> list[str]:
     """Ours vs the paper's ranking by the section's first column, over the rows that have both numbers."""
     both = [(label, s.mean, p) for label, s, p in rows if s.mean is not None and p is not None]
     if not rows:
@@ -256,9 +311,14 @@ def _orderings(rows: list[tuple[str, Summary, float | None]], what: str = "per-p
     ours, paper = [sign * float(b[1]) for b in both], [sign * float(b[2]) for b in both]
     rho = spearman(ours, paper)
     rho_text = "undefined (no spread)" if rho is None else f"{rho:.3f}"
-    return [(f"Ordering by {what} ({len(both)} rows with paper numbers): "
-             f"ours {_escape(ordering(labels, ours))}; paper {_escape(ordering(labels, paper))}; "
-             f"Spearman rank correlation {rho_text}."), ""]
+    return [
+        (
+            f"Ordering by {what} ({len(both)} rows with paper numbers): "
+            f"ours {_escape(ordering(labels, ours))}; paper {_escape(ordering(labels, paper))}; "
+            f"Spearman rank correlation {rho_text}."
+        ),
+        "",
+    ]
 
 
 def _link(path: str) -> str:
@@ -271,19 +331,29 @@ def _link(path: str) -> str:
 def _provenance(data: ReportInput, notes: Footnotes) -> list[str]:
     """One line per run, with its own per-pixel accuracy and the interval over test images of that seed alone
     (the tables pool the seeds)."""
-    lines = ["## Runs", "",
-             ("Every number above comes from these runs' `eval/test-trainmode/metrics.json`; the last column is "
-              "each run's per-pixel accuracy with its 95% interval over test images alone."), "",
-             ("| Row | Seed | Run dir | Config digest | Checkpoint sha256 | Step | Epoch | Data hash | Code commit | "
-              "Per-pixel acc. |"),
-             "|---|---:|---|---|---|---:|---:|---|---|---:|"]
+    lines = [
+        "## Runs",
+        "",
+        (
+            "Every number above comes from these runs' `eval/test-trainmode/metrics.json`; the last column is "
+            "each run's per-pixel accuracy with its 95% interval over test images alone."
+        ),
+        "",
+        (
+            "| Row | Seed | Run dir | Config digest | Checkpoint sha256 | Step | Epoch | Data hash | Code commit | "
+            "Per-pixel acc. |"
+        ),
+        "|---|---:|---|---|---|---:|---:|---|---|---:|",
+    ]
     key = "pixel_acc" if data.plan.table(data.table).needs_segmenter else measure_key("labelmap", "pixel_acc")
     for r in data.runs:
         commits = ", ".join(f"`{_short_commit(c)}`" for c in dict.fromkeys(r.commits)) or "unknown"
         pixel = _cell(summarize([r.measures[key]]), notes, 3, data.certainty.seed(r, key))
-        lines.append(f"| {r.row} | {r.seed} | `{r.run_dir.as_posix()}` | `{r.config_digest}` | "
-                     f"`{r.checkpoint_sha256[:12]}` | {r.step} | {r.epoch} | `{(r.data_hash or 'unknown')[:12]}` | "
-                     f"{commits} | {pixel} |")
+        lines.append(
+            f"| {r.row} | {r.seed} | `{r.run_dir.as_posix()}` | `{r.config_digest}` | "
+            f"`{r.checkpoint_sha256[:12]}` | {r.step} | {r.epoch} | `{(r.data_hash or 'unknown')[:12]}` | "
+            f"{commits} | {pixel} |"
+        )
     return [*lines, ""]
 
 

@@ -11,10 +11,10 @@ mlflow itself is imported only inside these functions, so importing this package
 
 from __future__ import annotations
 
+from ganrepro.tracking.artifacts import log_report
 from ganrepro.tracking.child import log_run
 from ganrepro.tracking.parent import start_parent
 from ganrepro.tracking.records import ChildRecord, ParentRecord, read_parent
-from ganrepro.tracking.artifacts import log_report
 from ganrepro.tracking.store import tracking_uri
 
 __all__ = ["ChildRecord", "ParentRecord", "log_report", "log_run", "read_parent", "start_parent", "tracking_uri"]

@@ -75,11 +75,16 @@ def finite(value: Any) -> float | None:
 
 def chunks(items: Sequence[T], size: int) -> Iterable[Sequence[T]]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
-def log_all(client: MlflowClient, run_id: str, params: Mapping[str, Any] | None = None,
-            tags: Mapping[str, Any] | None = None, points: Sequence[Point] = ()) -> None:
+def log_all(
+    client: MlflowClient,
+    run_id: str,
+    params: Mapping[str, Any] | None = None,
+    tags: Mapping[str, Any] | None = None,
+    points: Sequence[Point] = (),
+) -> None:
     """Log params, tags and metric points to ``run_id`` in chunks that ``log_batch`` accepts."""
     from mlflow.entities import Metric, Param, RunTag
 

@@ -58,8 +58,14 @@ def same_key_runs(client: MlflowClient, parent: ParentRecord, key: str) -> list[
     found: list[Run] = []
     token = None
     while True:
-        page = retry(client.search_runs, [parent.experiment_id], query, run_view_type=ViewType.ACTIVE_ONLY,
-                     max_results=1000, page_token=token)
+        page = retry(
+            client.search_runs,
+            [parent.experiment_id],
+            query,
+            run_view_type=ViewType.ACTIVE_ONLY,
+            max_results=1000,
+            page_token=token,
+        )
         found.extend(page)
         token = page.token
         if not token:
@@ -70,19 +76,29 @@ def check_parent(client: MlflowClient, parent: ParentRecord, parent_json: str | 
     """The recorded parent run must exist, active, in the recorded experiment."""
     from mlflow.exceptions import MlflowException
 
-    stale = (f"delete {parent_json} and rerun `ganrepro track start {parent.table} --dataset {parent.dataset} "
-             f"--profile {parent.profile} --out {parent_json}`")
+    stale = (
+        f"delete {parent_json} and rerun `ganrepro track start {parent.table} --dataset {parent.dataset} "
+        f"--profile {parent.profile} --out {parent_json}`"
+    )
     try:
         run = retry(client.get_run, parent.parent_run_id)
     except MlflowException:
-        raise UserError(f"parent run {parent.parent_run_id} of {parent_json} is not in {parent.tracking_uri}; "
-                        f"{stale}") from None
+        raise UserError(
+            f"parent run {parent.parent_run_id} of {parent_json} is not in {parent.tracking_uri}; {stale}"
+        ) from None
     if run.info.experiment_id != parent.experiment_id or run.info.lifecycle_stage != "active":
         raise UserError(f"parent run {parent.parent_run_id} of {parent_json} was deleted or moved; {stale}")
 
 
-def child_tags(run_dir: Path, parent: ParentRecord, row: str, seed: int, key: str,
-               metrics_doc: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+def child_tags(
+    run_dir: Path,
+    parent: ParentRecord,
+    row: str,
+    seed: int,
+    key: str,
+    metrics_doc: dict[str, Any],
+    config: dict[str, Any],
+) -> dict[str, Any]:
     prov = provenance(run_dir)
     data = metrics_doc.get("data") if isinstance(metrics_doc.get("data"), dict) else {}
     run_info = metrics_doc.get("run") if isinstance(metrics_doc.get("run"), dict) else {}
@@ -110,8 +126,9 @@ def child_tags(run_dir: Path, parent: ParentRecord, row: str, seed: int, key: st
     return tags
 
 
-def log_run(run_dir: str | Path, parent_json: str | Path, table: str, row: str, seed: int,
-            out_json: str | Path) -> ChildRecord:
+def log_run(
+    run_dir: str | Path, parent_json: str | Path, table: str, row: str, seed: int, out_json: str | Path
+) -> ChildRecord:
     """Log one evaluated run directory as the child ``<row> seed<seed>`` of the build in ``parent_json``,
     replacing any earlier child of the same key; write ``out_json``."""
     path = check_run_dir(run_dir)
@@ -147,7 +164,12 @@ def log_run(run_dir: str | Path, parent_json: str | Path, table: str, row: str, 
     for other in same_key_runs(client, parent, key):
         if (other.info.start_time, other.info.run_id) < ours:
             retry(client.delete_run, other.info.run_id)
-    record = ChildRecord(run_id=run_id, parent_run_id=parent.parent_run_id, key=key,
-                         experiment_id=parent.experiment_id, tracking_uri=parent.tracking_uri)
+    record = ChildRecord(
+        run_id=run_id,
+        parent_run_id=parent.parent_run_id,
+        key=key,
+        experiment_id=parent.experiment_id,
+        tracking_uri=parent.tracking_uri,
+    )
     write_record(out_json, record)
     return record

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from ganrepro import __version__
+from ganrepro.runfiles import git_commit, split_commit
 from ganrepro.tracking.batch import log_all, tag_values
 from ganrepro.tracking.records import ParentRecord, write_record
-from ganrepro.runfiles import git_commit, split_commit
 from ganrepro.tracking.store import (
     ensure_experiment,
     experiment_name,
@@ -79,8 +79,14 @@ def start_parent(table: str, dataset: str, profile: str, out_json: str | Path) -
     log_all(client, run_id, params=params)
     retry(client.set_terminated, run_id, "FINISHED")
     record = ParentRecord(
-        tracking_uri=uri, experiment_id=experiment_id, experiment_name=experiment_name(table), parent_run_id=run_id,
-        table=table, dataset=dataset, profile=profile,
-        created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+        tracking_uri=uri,
+        experiment_id=experiment_id,
+        experiment_name=experiment_name(table),
+        parent_run_id=run_id,
+        table=table,
+        dataset=dataset,
+        profile=profile,
+        created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    )
     write_record(out_json, record)
     return record

@@ -15,8 +15,16 @@ from ganrepro import atomic
 from ganrepro.errors import UserError
 from ganrepro.runfiles import read_json
 
-PARENT_FIELDS = ("tracking_uri", "experiment_id", "experiment_name", "parent_run_id", "table", "dataset",
-                 "profile", "created")
+PARENT_FIELDS = (
+    "tracking_uri",
+    "experiment_id",
+    "experiment_name",
+    "parent_run_id",
+    "table",
+    "dataset",
+    "profile",
+    "created",
+)
 
 
 class _Record:

@@ -55,7 +55,7 @@ def absolute_uri(uri: str, base: Path) -> str:
     """A relative ``sqlite:///rel.db`` becomes ``sqlite:////base/rel.db``; every other URI is kept as given."""
     prefix = "sqlite:///"
     if uri.startswith(prefix):
-        path = uri[len(prefix):]
+        path = uri[len(prefix) :]
         if path and not path.startswith("/") and not path.startswith(":memory:"):
             return f"{prefix}{base / path}"
     return uri
@@ -66,7 +66,7 @@ def sqlite_path(uri: str) -> Path | None:
     prefix = "sqlite:///"
     if not uri.startswith(prefix):
         return None
-    path = uri[len(prefix):].split("?", 1)[0]
+    path = uri[len(prefix) :].split("?", 1)[0]
     return Path(path) if path.startswith("/") else None
 
 
@@ -128,8 +128,9 @@ def store_lock(uri: str, timeout_s: float = LOCK_TIMEOUT_S) -> Iterator[None]:
                 break
             except BlockingIOError:
                 if time.monotonic() > deadline:
-                    raise UserError(f"could not lock {path} within {timeout_s:.0f} s; is another "
-                                    "ganrepro track command stuck?") from None
+                    raise UserError(
+                        f"could not lock {path} within {timeout_s:.0f} s; is another ganrepro track command stuck?"
+                    ) from None
                 time.sleep(delay)
                 delay = min(delay * 2, 0.5)
         try:
@@ -152,7 +153,7 @@ def retry(fn: Callable[..., T], *args: Any, attempts: int = RETRY_ATTEMPTS, **kw
         except Exception as err:
             if attempt == attempts - 1 or not is_locked_error(err):
                 raise
-            time.sleep(min(2.0, 0.1 * 2 ** attempt) * (0.5 + random.random()))
+            time.sleep(min(2.0, 0.1 * 2**attempt) * (0.5 + random.random()))
     raise AssertionError("unreachable")
 
 
@@ -185,8 +186,12 @@ def ensure_experiment(client: MlflowClient, uri: str, table: str) -> str:
         experiment = retry(client.get_experiment_by_name, name)
         if experiment is None:
             try:
-                return retry(client.create_experiment, name, artifact_location=artifact_location(uri, table),
-                             tags={"ganrepro.table": table})
+                return retry(
+                    client.create_experiment,
+                    name,
+                    artifact_location=artifact_location(uri, table),
+                    tags={"ganrepro.table": table},
+                )
             except MlflowException:
                 experiment = retry(client.get_experiment_by_name, name)
                 if experiment is None:

@@ -11,8 +11,9 @@ mid-write leaves the previous ``latest.pt`` complete.  One write is in flight at
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import torch
 from torch import nn
@@ -146,8 +147,9 @@ def _float_lr(state: dict[str, Any], groups_key: str | None) -> dict[str, Any]:
     """Learning rates as plain floats in a saved state, so that a checkpoint of a graphed run (device-tensor
     rates) resumes eagerly or on another device, and the other way round."""
     if groups_key is not None:
-        state[groups_key] = [{**g, **{k: float(g[k]) for k in ("lr", "initial_lr") if k in g}}
-                             for g in state[groups_key]]
+        state[groups_key] = [
+            {**g, **{k: float(g[k]) for k in ("lr", "initial_lr") if k in g}} for g in state[groups_key]
+        ]
     elif "_last_lr" in state:
         state["_last_lr"] = [float(v) for v in state["_last_lr"]]
     return state

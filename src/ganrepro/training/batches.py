@@ -9,7 +9,8 @@ DataLoader, since it may compute its items in any way).
 
 from __future__ import annotations
 
-from typing import Iterator, Protocol
+from collections.abc import Iterator
+from typing import Protocol
 
 import torch
 from torch.utils.data import DataLoader, Dataset
@@ -57,9 +58,14 @@ class LoaderBatches(_Ordered):
         # The loader draws its worker base seed from this generator, not from the global RNG, so
         # re-creating it after a mid-epoch resume does not shift the dropout stream.
         workers = self.config.data.num_workers
-        loader = DataLoader(self.dataset, batch_size=self.batch_size, sampler=self.sampler, num_workers=workers,
-                            pin_memory=self.device.type == "cuda",
-                            generator=torch.Generator().manual_seed(self.config.seed * 1_000_003 + epoch))
+        loader = DataLoader(
+            self.dataset,
+            batch_size=self.batch_size,
+            sampler=self.sampler,
+            num_workers=workers,
+            pin_memory=self.device.type == "cuda",
+            generator=torch.Generator().manual_seed(self.config.seed * 1_000_003 + epoch),
+        )
         return iter(loader)
 
 
@@ -77,7 +83,7 @@ class ResidentBatches(_Ordered):
         self.sampler.set_epoch(epoch, skip=skip_batches * self.batch_size)
         order = list(self.sampler)
         for start in range(0, len(order), self.batch_size):
-            yield self.split.batch(order[start:start + self.batch_size])
+            yield self.split.batch(order[start : start + self.batch_size])
 
 
 def keeps_resident(config: Config, dataset: Dataset) -> bool:

@@ -69,6 +69,7 @@ class CycleGANModel(GANModel):
     def _weights(self, use_gan: bool, objectives: list[CycleGANObjective]) -> None:
         """The loss weights and switches the steps read: floats and booleans for a run; for a pack
         (``objectives`` of every member) one weight per member, and a term on when any member has it."""
+
         def weight(values: list[float]) -> float | torch.Tensor:
             return values[0] if len(values) == 1 else torch.tensor(values, dtype=torch.float32, device=self.device)
 
@@ -77,8 +78,10 @@ class CycleGANModel(GANModel):
         self.lambda_b = weight([o.lambda_B for o in objectives])
         self.lambda_idt = weight([o.lambda_identity for o in objectives])
         # each side's own cycle term: λ of that side where the member has the term, else 0
-        self.cycle_weight = {"A": weight([o.lambda_A * o.forward_cycle for o in objectives]),
-                             "B": weight([o.lambda_B * o.backward_cycle for o in objectives])}
+        self.cycle_weight = {
+            "A": weight([o.lambda_A * o.forward_cycle for o in objectives]),
+            "B": weight([o.lambda_B * o.backward_cycle for o in objectives]),
+        }
         self.cycle_on = {"A": any(o.forward_cycle for o in objectives), "B": any(o.backward_cycle for o in objectives)}
         self.identity_on = any(o.lambda_identity > 0 for o in objectives)
 
@@ -132,8 +135,7 @@ class CycleGANModel(GANModel):
         return loss
 
     # ------------------------------------------------------------------ Lua: G_A, D_A, G_B, D_B in turn
-    def _alternating_step(self, real_a: torch.Tensor, real_b: torch.Tensor,
-                          losses: dict[str, torch.Tensor]) -> None:
+    def _alternating_step(self, real_a: torch.Tensor, real_b: torch.Tensor, losses: dict[str, torch.Tensor]) -> None:
         fake_b = self._generator_update("A", real_a, real_b, losses)
         if self.use_gan:
             self._discriminator_update("D_A", "G_A", real_b, self._pooled("fake_B", fake_b), losses)
@@ -141,8 +143,9 @@ class CycleGANModel(GANModel):
         if self.use_gan:
             self._discriminator_update("D_B", "G_B", real_a, self._pooled("fake_A", fake_a), losses)
 
-    def _generator_update(self, side: str, real: torch.Tensor, other: torch.Tensor,
-                          losses: dict[str, torch.Tensor]) -> torch.Tensor:
+    def _generator_update(
+        self, side: str, real: torch.Tensor, other: torch.Tensor, losses: dict[str, torch.Tensor]
+    ) -> torch.Tensor:
         """Update G_side (side A: G_A, input ``real`` from A, ``other`` from B) with every term it takes part in;
         returns its translation of ``real`` (before the update), for the pool and D's step."""
         other_side = "B" if side == "A" else "A"
@@ -174,8 +177,9 @@ class CycleGANModel(GANModel):
             self.optimizers[name].step()
         return fake.detach()
 
-    def _discriminator_update(self, name: str, generator: str, real: torch.Tensor, fake: torch.Tensor,
-                              losses: dict[str, torch.Tensor]) -> None:
+    def _discriminator_update(
+        self, name: str, generator: str, real: torch.Tensor, fake: torch.Tensor, losses: dict[str, torch.Tensor]
+    ) -> None:
         obj, d = self.config.cyclegan, self.nets[name]
         if self.fidelity.zero_conv_biases:
             zero_conv_biases(d, self.nets[generator])

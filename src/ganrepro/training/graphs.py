@@ -19,7 +19,8 @@ A batch of another shape (a short last batch) runs eagerly.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -81,8 +82,10 @@ class GraphedStep:
         for pool in self.model.image_pools():
             if pool.generator is not None:
                 if not hasattr(graph, "register_generator_state"):
-                    raise ConfigError(f"torch {torch.__version__} cannot capture the image pool's generator in a "
-                                      "CUDA graph (needs torch >= 2.5); set train.cuda_graph=off")
+                    raise ConfigError(
+                        f"torch {torch.__version__} cannot capture the image pool's generator in a "
+                        "CUDA graph (needs torch >= 2.5); set train.cuda_graph=off"
+                    )
                 graph.register_generator_state(pool.generator)
         torch.cuda.synchronize()
         # thread_local: a DataLoader's pin-memory thread may allocate while this thread captures

@@ -56,12 +56,16 @@ def map_by_order(reference: dict[str, torch.Tensor], net: nn.Module, source: str
     mapped = dict(ours)
     for kind, mine, theirs in (("parameters", ours_params, ref_params), ("running statistics", ours_stats, ref_stats)):
         if len(mine) != len(theirs):
-            raise UserError(f"{source} has {len(theirs)} {kind} tensors, the network built here has {len(mine)}: "
-                            "not this architecture (check --arch, --norm and the channel counts)")
+            raise UserError(
+                f"{source} has {len(theirs)} {kind} tensors, the network built here has {len(mine)}: "
+                "not this architecture (check --arch, --norm and the channel counts)"
+            )
         for key, ref_key in zip(mine, theirs):
             if tuple(ours[key].shape) != tuple(reference[ref_key].shape):
-                raise UserError(f"{source}: {ref_key} has shape {tuple(reference[ref_key].shape)} but {key} here has "
-                                f"{tuple(ours[key].shape)}: not this architecture (check --arch and --norm)")
+                raise UserError(
+                    f"{source}: {ref_key} has shape {tuple(reference[ref_key].shape)} but {key} here has "
+                    f"{tuple(ours[key].shape)}: not this architecture (check --arch and --norm)"
+                )
             mapped[key] = reference[ref_key].to(ours[key].dtype)
     return mapped
 
@@ -72,8 +76,10 @@ def check_forward(net: nn.Module, config: Config, input_nc: int, output_nc: int,
     with torch.no_grad():
         out = net.train()(torch.zeros(1, input_nc, size, size))
     if tuple(out.shape) != (1, output_nc, size, size) or not torch.isfinite(out).all():
-        raise UserError(f"{source}: the imported generator gives {tuple(out.shape)} "
-                        f"{'finite' if torch.isfinite(out).all() else 'non-finite'} output for a {size}×{size} input")
+        raise UserError(
+            f"{source}: the imported generator gives {tuple(out.shape)} "
+            f"{'finite' if torch.isfinite(out).all() else 'non-finite'} output for a {size}×{size} input"
+        )
 
 
 def import_generators(config: Config, files: dict[str, Path], out: Path, source_names: dict[str, str]) -> Path:
@@ -84,8 +90,11 @@ def import_generators(config: Config, files: dict[str, Path], out: Path, source_
         raise UserError(f"{out} already holds this run; remove it to import again")
     model = build_model(config, torch.device("cpu"))
     data = config.data
-    channels = {"G": (data.input_nc, data.output_nc), "G_A": (data.input_nc, data.output_nc),
-                "G_B": (data.output_nc, data.input_nc)}
+    channels = {
+        "G": (data.input_nc, data.output_nc),
+        "G_A": (data.input_nc, data.output_nc),
+        "G_B": (data.output_nc, data.input_nc),
+    }
     nets: dict[str, dict[str, torch.Tensor]] = {}
     records: list[dict[str, Any]] = []
     for name, path in files.items():
@@ -101,10 +110,23 @@ def import_generators(config: Config, files: dict[str, Path], out: Path, source_
     latest = rundir.latest_checkpoint(out)
     checkpoint.save(latest, state, checkpoint.Progress(), config.digest())
     checkpoint.write_final(latest, out / "checkpoints" / "final.pt")
-    atomic.write_json(out / "provenance.json", {"invocations": [{
-        "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "kind": "import", "imported": records, "ganrepro_version": __version__,
-        "git_commit": rundir.git_commit(), "torch_version": torch.__version__,
-        "data_root": str(data.root), "data_hash": rundir.data_hash(Path(data.root)), "resumed_from_step": None}]})
+    atomic.write_json(
+        out / "provenance.json",
+        {
+            "invocations": [
+                {
+                    "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                    "kind": "import",
+                    "imported": records,
+                    "ganrepro_version": __version__,
+                    "git_commit": rundir.git_commit(),
+                    "torch_version": torch.__version__,
+                    "data_root": str(data.root),
+                    "data_hash": rundir.data_hash(Path(data.root)),
+                    "resumed_from_step": None,
+                }
+            ]
+        },
+    )
     (out / "losses.csv").write_text("step,epoch,iter,lr,seconds\n")
     return out

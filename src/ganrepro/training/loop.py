@@ -17,9 +17,11 @@ of events, which exact resume depends on, exists once, here:
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import time
-from typing import Any, Callable, Iterator, Protocol
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
 
 import torch
 from tqdm import tqdm
@@ -86,8 +88,9 @@ class EngineWork:
     """What a solo run and a pack do alike: batches from a source, steps from a step function (eager or one
     CUDA graph), losses queued in a block log, checkpoints written by a background writer."""
 
-    def __init__(self, model: Any, source: Any, step: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]],
-                 losses: Any) -> None:
+    def __init__(
+        self, model: Any, source: Any, step: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]], losses: Any
+    ) -> None:
         self.model, self.source, self.step, self.losses = model, source, step, losses
         self.writer = CheckpointWriter()
 
@@ -120,12 +123,10 @@ class StopFlag:
         self.signal: int | None = None
         self._previous: dict[int, object] = {}
 
-    def __enter__(self) -> "StopFlag":
+    def __enter__(self) -> StopFlag:
         for sig in (signal.SIGTERM, signal.SIGINT):
-            try:
+            with contextlib.suppress(ValueError):  # not the main thread (e.g. inside a test runner's worker)
                 self._previous[sig] = signal.signal(sig, self._handle)
-            except ValueError:  # not the main thread (e.g. inside a test runner's worker): no handler
-                pass
         return self
 
     def _handle(self, signum: int, frame: object) -> None:
@@ -136,8 +137,9 @@ class StopFlag:
             signal.signal(sig, handler)  # type: ignore[arg-type]
 
 
-def run_epochs(work: RunWork, t: TrainConfig, progress: Progress, stop_after_epoch: int | None,
-               progress_bar: bool, label: str = "") -> bool:
+def run_epochs(
+    work: RunWork, t: TrainConfig, progress: Progress, stop_after_epoch: int | None, progress_bar: bool, label: str = ""
+) -> bool:
     """Train from ``progress`` (updated in place) to the end or to a stop; True when every epoch is done."""
     total_epochs = t.n_epochs + t.n_epochs_decay
 
@@ -159,20 +161,36 @@ def run_epochs(work: RunWork, t: TrainConfig, progress: Progress, stop_after_epo
             while progress.epoch < total_epochs:
                 epoch = progress.epoch
                 lr = work.model.lr  # read once per epoch: the rate only changes at epoch boundaries
-                bar = tqdm(work.batches(epoch, progress.batches_done), total=work.batch_count(0),
-                           initial=progress.batches_done, desc=f"{label}epoch {epoch + 1}/{total_epochs}", unit="it",
-                           disable=not progress_bar, dynamic_ncols=True, mininterval=1.0)
+                bar = tqdm(
+                    work.batches(epoch, progress.batches_done),
+                    total=work.batch_count(0),
+                    initial=progress.batches_done,
+                    desc=f"{label}epoch {epoch + 1}/{total_epochs}",
+                    unit="it",
+                    disable=not progress_bar,
+                    dynamic_ncols=True,
+                    mininterval=1.0,
+                )
                 work.model.train_mode(True)
                 for batch in bar:
                     losses = work.step(batch)
                     progress.batches_done += 1
                     progress.step += 1
-                    work.log({"step": progress.step, "epoch": epoch + 1, "iter": progress.batches_done, "lr": lr,
-                              "seconds": round(time.perf_counter() - started, 3)}, losses)
+                    work.log(
+                        {
+                            "step": progress.step,
+                            "epoch": epoch + 1,
+                            "iter": progress.batches_done,
+                            "lr": lr,
+                            "seconds": round(time.perf_counter() - started, 3),
+                        },
+                        losses,
+                    )
                     shown = work.shown()
                     if shown:  # values just read by a flush: no extra sync
-                        bar.set_postfix({"step": progress.step, **{k: f"{v:.3g}" for k, v in shown.items()}},
-                                        refresh=False)
+                        bar.set_postfix(
+                            {"step": progress.step, **{k: f"{v:.3g}" for k, v in shown.items()}}, refresh=False
+                        )
                     if t.sample_every_steps and progress.step % t.sample_every_steps == 0:
                         samples()
                     if stop.signal is not None:

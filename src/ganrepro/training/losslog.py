@@ -28,8 +28,8 @@ import csv
 import math
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 
@@ -75,8 +75,15 @@ class LossLog(BlockQueue):
 
     ``label`` names the run in the guard's message when several runs train together (a pack's member)."""
 
-    def __init__(self, path: Path, loss_names: tuple[str, ...], resume_step: int | None,
-                 block_steps: int = BLOCK_STEPS, flush_seconds: float = FLUSH_SECONDS, label: str | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        loss_names: tuple[str, ...],
+        resume_step: int | None,
+        block_steps: int = BLOCK_STEPS,
+        flush_seconds: float = FLUSH_SECONDS,
+        label: str | None = None,
+    ) -> None:
         super().__init__(block_steps, flush_seconds)
         self.path = path
         self.label = label
@@ -84,7 +91,7 @@ class LossLog(BlockQueue):
         self.columns = [*LOSS_LOG_COLUMNS, *loss_names]
         self.last: dict[str, float] = {}
         kept = rebuilt_rows(path, self.columns, resume_step) if resume_step is not None and path.exists() else []
-        self.handle = open(path, "w", newline="")
+        self.handle = open(path, "w", newline="")  # noqa: SIM115 (open for the run, closed by close())
         self.writer = csv.writer(self.handle)
         self.writer.writerow(self.columns)
         self.writer.writerows(kept)
@@ -95,8 +102,9 @@ class LossLog(BlockQueue):
 
         The losses are copied into one small tensor now, so a step that reuses its output buffers (a CUDA
         graph) cannot overwrite a queued value."""
-        values = torch.stack([losses[n].detach().float().reshape(()) for n in self.loss_names]) \
-            if self.loss_names else None
+        values = (
+            torch.stack([losses[n].detach().float().reshape(()) for n in self.loss_names]) if self.loss_names else None
+        )
         self._queue(meta, values)
 
     def _write(self, meta: list[dict[str, float | int]], values: torch.Tensor | None) -> None:
@@ -113,7 +121,8 @@ class LossLog(BlockQueue):
                 raise TrainingDiverged(
                     f"{who}loss {name} became {value} at step {row_meta['step']} (epoch {row_meta['epoch']}); "
                     "training stopped, checkpoints/latest.pt was left at the last checkpoint whose steps were all "
-                    "finite")
+                    "finite"
+                )
             self.last = dict(zip(self.loss_names, row))
             self.writer.writerow([_fmt(row_meta[c]) for c in LOSS_LOG_COLUMNS] + [f"{v:.6g}" for v in row])
         self.handle.flush()
@@ -129,8 +138,13 @@ class MemberLossLogs(BlockQueue):
     names is stacked once per step and the whole block is read in one transfer, then each member's columns
     go to its own ``losses.csv`` (through its :class:`LossLog`, whose guard names the member)."""
 
-    def __init__(self, logs: list[LossLog], names: tuple[str, ...], block_steps: int = BLOCK_STEPS,
-                 flush_seconds: float = FLUSH_SECONDS) -> None:
+    def __init__(
+        self,
+        logs: list[LossLog],
+        names: tuple[str, ...],
+        block_steps: int = BLOCK_STEPS,
+        flush_seconds: float = FLUSH_SECONDS,
+    ) -> None:
         super().__init__(block_steps, flush_seconds)
         self.logs = logs
         self.names = names
@@ -157,13 +171,16 @@ def _fmt(value: float | int) -> str:
     return str(value) if isinstance(value, int) else f"{value:.6g}"
 
 
-def rebuilt_rows(path: Path, columns: list[str], last_step: int,
-                 warn: Callable[[str], None] | None = None) -> list[list[str]]:
+def rebuilt_rows(
+    path: Path, columns: list[str], last_step: int, warn: Callable[[str], None] | None = None
+) -> list[list[str]]:
     """The rows of ``path`` to keep when resuming at ``last_step``; a warning line when some were dropped."""
     kept, dropped = readable_rows(path, columns, last_step)
     if dropped:
-        (warn or _stderr)(f"warning: {path} was damaged ({dropped} unreadable or out-of-order line(s)); "
-                          f"rebuilt from the {len(kept)} row(s) up to step {last_step} that still parse")
+        (warn or _stderr)(
+            f"warning: {path} was damaged ({dropped} unreadable or out-of-order line(s)); "
+            f"rebuilt from the {len(kept)} row(s) up to step {last_step} that still parse"
+        )
     return kept
 
 

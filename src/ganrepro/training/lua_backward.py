@@ -57,8 +57,15 @@ class DiscriminatorTape:
 
 def _layer_input_grad(layer: nn.Module, x: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
     if isinstance(layer, nn.Conv2d):
-        return torch.nn.grad.conv2d_input(x.shape, layer.weight.detach(), grad, stride=layer.stride,
-                                          padding=layer.padding, dilation=layer.dilation, groups=layer.groups)
+        return torch.nn.grad.conv2d_input(
+            x.shape,
+            layer.weight.detach(),
+            grad,
+            stride=layer.stride,
+            padding=layer.padding,
+            dilation=layer.dilation,
+            groups=layer.groups,
+        )
     if isinstance(layer, nn.LeakyReLU):
         return torch.where(x > 0, grad, grad * layer.negative_slope)
     if isinstance(layer, (nn.BatchNorm2d, nn.InstanceNorm2d)):
@@ -78,8 +85,11 @@ def _norm_input_grad(layer: nn.Module, x: torch.Tensor, grad: torch.Tensor) -> t
     invstd = torch.rsqrt(x.var(dim=dims, unbiased=False, keepdim=True) + layer.eps)
     xhat = (x - mean) * invstd
     scale = invstd if layer.weight is None else invstd * layer.weight.detach().view(1, -1, 1, 1)
-    return scale / count * (count * grad - grad.sum(dim=dims, keepdim=True)
-                            - xhat * (grad * xhat).sum(dim=dims, keepdim=True))
+    return (
+        scale
+        / count
+        * (count * grad - grad.sum(dim=dims, keepdim=True) - xhat * (grad * xhat).sum(dim=dims, keepdim=True))
+    )
 
 
 def _unpad(grad: torch.Tensor, shape: torch.Size) -> torch.Tensor:

@@ -40,14 +40,30 @@ def _as_reference(module: nn.Module, config: Config, device: torch.device) -> nn
 def build_generators(config: Config, device: torch.device) -> dict[str, nn.Module]:
     """Every generator of the config's model, initialised, in :func:`generator_channels`' order."""
     net = config.network
-    return {name: _as_reference(build_generator(net.generator, inp, out, ngf=net.ngf, norm=net.norm,
-                                                dropout=net.dropout, image_size=config.data.crop_size,
-                                                init_gain=net.init_gain), config, device)
-            for name, (inp, out) in generator_channels(config).items()}
+    return {
+        name: _as_reference(
+            build_generator(
+                net.generator,
+                inp,
+                out,
+                ngf=net.ngf,
+                norm=net.norm,
+                dropout=net.dropout,
+                image_size=config.data.crop_size,
+                init_gain=net.init_gain,
+            ),
+            config,
+            device,
+        )
+        for name, (inp, out) in generator_channels(config).items()
+    }
 
 
 def build_config_discriminator(config: Config, input_nc: int, device: torch.device) -> nn.Module:
     """The config's discriminator for ``input_nc`` channels, initialised."""
     net = config.network
-    return _as_reference(build_discriminator(net.discriminator, input_nc, ndf=net.ndf, norm=net.norm,
-                                             init_gain=net.init_gain), config, device)
+    return _as_reference(
+        build_discriminator(net.discriminator, input_nc, ndf=net.ndf, norm=net.norm, init_gain=net.init_gain),
+        config,
+        device,
+    )

@@ -35,9 +35,9 @@ from torch.utils.data import Dataset
 
 from ganrepro import atomic
 from ganrepro.config import Config
-from ganrepro.loading import build_dataset
 from ganrepro.devices import resolve_device
 from ganrepro.errors import UserError
+from ganrepro.loading import build_dataset
 from ganrepro.training import checkpoint, graphs, rundir
 from ganrepro.training.loop import EngineWork, run_epochs
 from ganrepro.training.losslog import LossLog, MemberLossLogs
@@ -86,10 +86,11 @@ def recover(run_dirs: list[Path]) -> None:
         return
     steps = {checkpoint.load(p)["step"] for p in pending if p.exists()}
     new_step = max(steps)
-    complete = all((p.exists() and checkpoint.load(p)["step"] == new_step) or
-                   (rundir.latest_checkpoint(d).exists() and
-                    checkpoint.load(rundir.latest_checkpoint(d))["step"] == new_step)
-                   for d, p in zip(run_dirs, pending))
+    complete = all(
+        (p.exists() and checkpoint.load(p)["step"] == new_step)
+        or (rundir.latest_checkpoint(d).exists() and checkpoint.load(rundir.latest_checkpoint(d))["step"] == new_step)
+        for d, p in zip(run_dirs, pending)
+    )
     for d, p in zip(run_dirs, pending):
         if p.exists():
             if complete:
@@ -113,19 +114,29 @@ def _resume_state(run_dirs: list[Path], resumes: list[bool]) -> list[dict] | Non
         return None
     missing = [str(d) for d, r in zip(run_dirs, resumes) if not r]
     if missing:
-        raise UserError(f"pack members {', '.join(missing)} have no checkpoint while others do; a pack resumes "
-                        "only as a whole — remove the other members' directories or train these runs one by one")
+        raise UserError(
+            f"pack members {', '.join(missing)} have no checkpoint while others do; a pack resumes "
+            "only as a whole — remove the other members' directories or train these runs one by one"
+        )
     payloads = [checkpoint.load(rundir.latest_checkpoint(d), map_location="cpu") for d in run_dirs]
     steps = {p["step"] for p in payloads}
     if len(steps) != 1:
-        raise UserError(f"pack members' checkpoints are at different steps ({sorted(steps)}) in "
-                        f"{', '.join(map(str, run_dirs))}; they were not written by one pack")
+        raise UserError(
+            f"pack members' checkpoints are at different steps ({sorted(steps)}) in "
+            f"{', '.join(map(str, run_dirs))}; they were not written by one pack"
+        )
     return payloads
 
 
-def train_pack(configs: list[Config], run_dirs: list[str | Path], device: str = "auto", *,
-               stop_after_epoch: int | None = None, datasets: list[Dataset] | None = None,
-               progress_bar: bool = True) -> PackResult:
+def train_pack(
+    configs: list[Config],
+    run_dirs: list[str | Path],
+    device: str = "auto",
+    *,
+    stop_after_epoch: int | None = None,
+    datasets: list[Dataset] | None = None,
+    progress_bar: bool = True,
+) -> PackResult:
     """Train the packable ``configs`` into ``run_dirs`` (one each), resuming them together from their checkpoints."""
     dirs = [Path(d) for d in run_dirs]
     if len(dirs) != len(configs) or len({d.resolve() for d in dirs}) != len(dirs):
@@ -147,13 +158,22 @@ def train_pack(configs: list[Config], run_dirs: list[str | Path], device: str = 
             lock.claimed = True
         recover(dirs)  # before looking for checkpoints: a half-committed save is finished or undone first
         resumes = [rundir.latest_checkpoint(d).exists() for d in dirs]
-        return _train_locked(configs, dirs, dev, model, train_sets, sample_batches, resumes, stop_after_epoch,
-                             progress_bar)
+        return _train_locked(
+            configs, dirs, dev, model, train_sets, sample_batches, resumes, stop_after_epoch, progress_bar
+        )
 
 
-def _train_locked(configs: list[Config], dirs: list[Path], dev: torch.device, model: PackedModel,
-                  train_sets: list[Dataset], sample_batches: list[dict], resumes: list[bool],
-                  stop_after_epoch: int | None, progress_bar: bool) -> PackResult:
+def _train_locked(
+    configs: list[Config],
+    dirs: list[Path],
+    dev: torch.device,
+    model: PackedModel,
+    train_sets: list[Dataset],
+    sample_batches: list[dict],
+    resumes: list[bool],
+    stop_after_epoch: int | None,
+    progress_bar: bool,
+) -> PackResult:
     """The pack's side of the loop, on claimed and locked run directories."""
     progress = checkpoint.Progress()
     payloads = _resume_state(dirs, resumes)
@@ -170,22 +190,33 @@ def _train_locked(configs: list[Config], dirs: list[Path], dev: torch.device, mo
         rundir.record_invocation(d, str(dev), resumed_from, Path(config.data.root))
         logs.append(LossLog(d / "losses.csv", member.loss_names, resumed_from, label=str(d)))
     work = PackWork(configs, dirs, model, source, step, MemberLossLogs(logs, model.loss_names), sample_batches)
-    completed = run_epochs(work, configs[0].train, progress, stop_after_epoch, progress_bar,
-                           label=f"pack of {len(dirs)}: ")
+    completed = run_epochs(
+        work, configs[0].train, progress, stop_after_epoch, progress_bar, label=f"pack of {len(dirs)}: "
+    )
     return PackResult(dirs, progress, completed=completed)
 
 
 class PackWork(EngineWork):
     """A pack's side of the loop (:class:`~ganrepro.training.loop.RunWork`): N run directories written at once."""
 
-    def __init__(self, configs: list[Config], dirs: list[Path], model: PackedModel, source: PackBatches,
-                 step: graphs.Step, logs: MemberLossLogs, sample_batches: list[dict]) -> None:
+    def __init__(
+        self,
+        configs: list[Config],
+        dirs: list[Path],
+        model: PackedModel,
+        source: PackBatches,
+        step: graphs.Step,
+        logs: MemberLossLogs,
+        sample_batches: list[dict],
+    ) -> None:
         super().__init__(model, source, step, logs)
         self.configs, self.dirs, self.sample_batches = configs, dirs, sample_batches
 
     def save(self, progress: checkpoint.Progress, keep_as: str | None) -> None:
-        payloads = [checkpoint.payload(state, progress, config.digest())
-                    for state, config in zip(self.model.member_states(), self.configs)]
+        payloads = [
+            checkpoint.payload(state, progress, config.digest())
+            for state, config in zip(self.model.member_states(), self.configs)
+        ]
         self.writer.run(payloads, lambda snapshots: commit_pack(self.dirs, snapshots, keep_as))
 
     def samples(self, step: int) -> None:

@@ -85,8 +85,11 @@ class PackedModel(GANModel):
         self.loss_names = tuple(dict.fromkeys(name for m in members for name in m.loss_names))
         self.forward_net = template.forward_net
         self.nets = {name: group_networks([m.nets[name] for m in members]) for name in template.nets}
-        grouped_of = {id(solo): grouped for name, net in template.nets.items()
-                      for solo, grouped in zip(net.parameters(), self.nets[name].parameters())}
+        grouped_of = {
+            id(solo): grouped
+            for name, net in template.nets.items()
+            for solo, grouped in zip(net.parameters(), self.nets[name].parameters())
+        }
         for name, solo_opt in template.optimizers.items():
             params = [grouped_of[id(p)] for group in solo_opt.param_groups for p in group["params"]]
             self.optimizers[name] = type(solo_opt)(params, **{**solo_opt.defaults, "lr": self.config.train.lr})
@@ -135,14 +138,19 @@ class PackedModel(GANModel):
         Its tensors are views of the grouped ones: copy them (the checkpoint writer's host snapshot does) before
         the next step changes them."""
         state = self.state_dict()
-        parts = {section: {name: split_state(value, self.n, views=True) for name, value in state[section].items()}
-                 for section in ("nets", "optimizers")}
-        return [{
-            "nets": {name: split[m] for name, split in parts["nets"].items()},
-            "optimizers": {name: split[m] for name, split in parts["optimizers"].items()},
-            "schedulers": state["schedulers"],
-            "pools": {name: pool.state_dict() for name, pool in member.pools.items()},
-        } for m, member in enumerate(self.members)]
+        parts = {
+            section: {name: split_state(value, self.n, views=True) for name, value in state[section].items()}
+            for section in ("nets", "optimizers")
+        }
+        return [
+            {
+                "nets": {name: split[m] for name, split in parts["nets"].items()},
+                "optimizers": {name: split[m] for name, split in parts["optimizers"].items()},
+                "schedulers": state["schedulers"],
+                "pools": {name: pool.state_dict() for name, pool in member.pools.items()},
+            }
+            for m, member in enumerate(self.members)
+        ]
 
     def load_member_states(self, states: list[dict[str, Any]]) -> None:
         for name, net in self.nets.items():

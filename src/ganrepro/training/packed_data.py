@@ -10,7 +10,8 @@ device once and shared: each member's view differs only in the seed its draws ar
 from __future__ import annotations
 
 import copy
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import torch
 from torch.utils.data import Dataset
@@ -28,8 +29,11 @@ from ganrepro.training.packed import PackedModel
 
 def _split_key(config: Config, dataset: Any) -> tuple:
     """What decides a resident split's pixels: the files read and how they are decoded and resized."""
-    files = tuple(map(str, getattr(dataset, "files", ()))) + tuple(map(str, getattr(dataset, "files_a", ()))) + \
-        tuple(map(str, getattr(dataset, "files_b", ())))
+    files = (
+        tuple(map(str, getattr(dataset, "files", ())))
+        + tuple(map(str, getattr(dataset, "files_a", ())))
+        + tuple(map(str, getattr(dataset, "files_b", ())))
+    )
     transform = dataset.transform
     return type(dataset).__name__, files, repr(config.data), transform.load_size, transform.resize
 

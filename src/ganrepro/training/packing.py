@@ -23,9 +23,15 @@ from ganrepro.config import Config
 from ganrepro.errors import ConfigError
 
 #: keys whose values may differ between the members of a pack
-FREE_KEYS: frozenset[str] = frozenset({
-    "seed", "pix2pix.lambda_l1", "cyclegan.lambda_A", "cyclegan.lambda_B", "cyclegan.lambda_identity",
-})
+FREE_KEYS: frozenset[str] = frozenset(
+    {
+        "seed",
+        "pix2pix.lambda_l1",
+        "cyclegan.lambda_A",
+        "cyclegan.lambda_B",
+        "cyclegan.lambda_identity",
+    }
+)
 #: keys that may differ unless the networks use batch norm
 TERM_SWITCHES: frozenset[str] = frozenset({"cyclegan.forward_cycle", "cyclegan.backward_cycle"})
 
@@ -49,8 +55,10 @@ def check_packable(configs: list[Config], labels: list[str] | None = None) -> No
     first = configs[0]
     objective = first.objective
     if getattr(objective, "gan_mode", None) == "wgangp":
-        raise ConfigError(f"{first.model}.gan_mode = wgangp cannot be packed (its gradient penalty draws from the "
-                          "global random stream); train these runs one by one with ganrepro train")
+        raise ConfigError(
+            f"{first.model}.gan_mode = wgangp cannot be packed (its gradient penalty draws from the "
+            "global random stream); train these runs one by one with ganrepro train"
+        )
     base = flatten(first.to_dict())
     batch_norm = first.network.norm == "batch"
     for label, config in zip(labels[1:], configs[1:]):
@@ -60,11 +68,18 @@ def check_packable(configs: list[Config], labels: list[str] | None = None) -> No
                 continue
             if key in TERM_SWITCHES and not batch_norm and first.model == "cyclegan":
                 continue
-            raise ConfigError(f"{label} differs from {labels[0]} in {key} ({other.get(key)!r} vs "
-                              f"{base.get(key)!r}): not packable; members may differ only in "
-                              f"{', '.join(sorted(FREE_KEYS | TERM_SWITCHES))}")
-        if first.model == "cyclegan" and batch_norm and \
-                (config.cyclegan.lambda_identity > 0) != (first.cyclegan.lambda_identity > 0):
-            raise ConfigError(f"{label} differs from {labels[0]} in cyclegan.lambda_identity (0 vs not 0) with "
-                              "network.norm = batch: not packable (the identity term's forward pass moves batch "
-                              "norm's running statistics)")
+            raise ConfigError(
+                f"{label} differs from {labels[0]} in {key} ({other.get(key)!r} vs "
+                f"{base.get(key)!r}): not packable; members may differ only in "
+                f"{', '.join(sorted(FREE_KEYS | TERM_SWITCHES))}"
+            )
+        if (
+            first.model == "cyclegan"
+            and batch_norm
+            and (config.cyclegan.lambda_identity > 0) != (first.cyclegan.lambda_identity > 0)
+        ):
+            raise ConfigError(
+                f"{label} differs from {labels[0]} in cyclegan.lambda_identity (0 vs not 0) with "
+                "network.norm = batch: not packable (the identity term's forward pass moves batch "
+                "norm's running statistics)"
+            )

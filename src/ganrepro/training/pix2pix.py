@@ -23,9 +23,15 @@ from ganrepro.training.lua_backward import DiscriminatorTape
 from ganrepro.training.networks import build_config_discriminator, build_generators
 
 
-def discriminator_losses(d: torch.nn.Module, gan_loss: torch.nn.Module, real_in: torch.Tensor, fake_in: torch.Tensor,
-                         tape: DiscriminatorTape | None, losses: dict[str, torch.Tensor], halved_gradient: bool
-                         ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def discriminator_losses(
+    d: torch.nn.Module,
+    gan_loss: torch.nn.Module,
+    real_in: torch.Tensor,
+    fake_in: torch.Tensor,
+    tape: DiscriminatorTape | None,
+    losses: dict[str, torch.Tensor],
+    halved_gradient: bool,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """D_real and D_fake into ``losses``; returns (D's output on the fake pair, the logged D loss ½(real + fake),
     the loss whose gradient D's step takes: the same under the port, real + fake under the Lua code).
 
@@ -86,8 +92,9 @@ class Pix2PixModel(GANModel):
         self._update_g(real_a, real_b, fake_b, pred_fake, losses)
         return {name: losses[name].detach() for name in self.loss_names}
 
-    def _update_d(self, real_a: torch.Tensor, real_b: torch.Tensor, fake_b: torch.Tensor,
-                  losses: dict[str, torch.Tensor]) -> torch.Tensor:
+    def _update_d(
+        self, real_a: torch.Tensor, real_b: torch.Tensor, fake_b: torch.Tensor, losses: dict[str, torch.Tensor]
+    ) -> torch.Tensor:
         """One D step; returns D's output on the fake pair (what the Lua G step reuses)."""
         obj, d = self.config.pix2pix, self.nets["D"]
         self._zero_biases()
@@ -95,8 +102,9 @@ class Pix2PixModel(GANModel):
         self.optimizers["D"].zero_grad(set_to_none=True)
         fake_in = self._d_input(real_a, fake_b.detach())
         real_in = self._d_input(real_a, real_b)
-        pred_fake, loss_d, gradient_of = discriminator_losses(d, self.gan_loss, real_in, fake_in, self.tape, losses,
-                                                              self.fidelity.d_loss_halved_gradient)
+        pred_fake, loss_d, gradient_of = discriminator_losses(
+            d, self.gan_loss, real_in, fake_in, self.tape, losses, self.fidelity.d_loss_halved_gradient
+        )
         if obj.gan_mode == "wgangp":
             losses["D_gp"] = gradient_penalty(d, real_in, fake_in, obj.gp_weight)
             loss_d, gradient_of = loss_d + losses["D_gp"], gradient_of + losses["D_gp"]
@@ -105,8 +113,14 @@ class Pix2PixModel(GANModel):
         self.set_requires_grad([d], False)
         return pred_fake.detach()
 
-    def _update_g(self, real_a: torch.Tensor, real_b: torch.Tensor, fake_b: torch.Tensor,
-                  pred_fake: torch.Tensor | None, losses: dict[str, torch.Tensor]) -> None:
+    def _update_g(
+        self,
+        real_a: torch.Tensor,
+        real_b: torch.Tensor,
+        fake_b: torch.Tensor,
+        pred_fake: torch.Tensor | None,
+        losses: dict[str, torch.Tensor],
+    ) -> None:
         self._zero_biases()
         self.optimizers["G"].zero_grad(set_to_none=True)
         loss_g = self._zeros()

@@ -39,14 +39,18 @@ def check_claim(run_dir: Path, config: Config) -> bool:
         existing = read_run_config(config_path)
         if existing != config.to_dict():
             diff = ", ".join(differing_keys(existing, config.to_dict())) or "(unreadable)"
-            raise UserError(f"{run_dir} holds a run of a different config (differs in: {diff}); "
-                            "choose another --out or remove that directory")
+            raise UserError(
+                f"{run_dir} holds a run of a different config (differs in: {diff}); "
+                "choose another --out or remove that directory"
+            )
         return True
     if run_dir.exists() and any((p.is_file() or p.is_symlink()) and p.name != LOCK_FILE for p in run_dir.rglob("*")):
         # Empty folders (e.g. checkpoints/ made by a workflow manager for a declared output) hold nothing to lose.
         entries = ", ".join(sorted(p.name for p in run_dir.iterdir() if p.name != LOCK_FILE)[:5])
-        raise UserError(f"{run_dir} is not empty ({entries}) and holds no run config; "
-                        "refusing to overwrite it — choose another --out")
+        raise UserError(
+            f"{run_dir} is not empty ({entries}) and holds no run config; "
+            "refusing to overwrite it — choose another --out"
+        )
     return False
 
 
@@ -55,8 +59,9 @@ def read_run_config(path: Path) -> dict[str, Any]:
     try:
         return load_mapping(path, "run config")
     except ConfigError as err:
-        raise UserError(f"{err} -- the run directory is damaged; remove {path.parent} or choose another --out"
-                        ) from None
+        raise UserError(
+            f"{err} -- the run directory is damaged; remove {path.parent} or choose another --out"
+        ) from None
 
 
 def claim(run_dir: Path, config: Config) -> bool:
@@ -75,19 +80,21 @@ def record_invocation(run_dir: Path, device: str, resumed_from_step: int | None,
     record = read_provenance(path)
     import torch
 
-    record["invocations"].append({
-        "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "command": sys.argv,
-        "ganrepro_version": __version__,
-        "git_commit": git_commit(),
-        "torch_version": torch.__version__,
-        "python": platform.python_version(),
-        "host": platform.node(),
-        "device": device,
-        "data_root": str(data_root),
-        "data_hash": data_hash(data_root),
-        "resumed_from_step": resumed_from_step,
-    })
+    record["invocations"].append(
+        {
+            "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "command": sys.argv,
+            "ganrepro_version": __version__,
+            "git_commit": git_commit(),
+            "torch_version": torch.__version__,
+            "python": platform.python_version(),
+            "host": platform.node(),
+            "device": device,
+            "data_root": str(data_root),
+            "data_hash": data_hash(data_root),
+            "resumed_from_step": resumed_from_step,
+        }
+    )
     atomic.write_json(path, record)
 
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import Iterator
 
 from ganrepro.errors import UserError
 
@@ -37,8 +37,10 @@ class RunLock:
         except BlockingIOError:
             holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "unknown"
             os.close(fd)
-            raise UserError(f"{self.path.parent} is in use by another training process (pid {holder}); "
-                            "wait for it to finish or stop it, then run this command again") from None
+            raise UserError(
+                f"{self.path.parent} is in use by another training process (pid {holder}); "
+                "wait for it to finish or stop it, then run this command again"
+            ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self.fd = fd
@@ -48,12 +50,13 @@ class RunLock:
             os.close(self.fd)  # closing the descriptor releases the flock
             self.fd = None
 
-    def __enter__(self) -> "RunLock":
+    def __enter__(self) -> RunLock:
         self.acquire()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.release()
 
 
@@ -67,8 +70,9 @@ def locked(run_dir: str | os.PathLike[str]) -> Iterator[RunLock]:
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise UserError(f"cannot create the run directory {run_dir}: {err.strerror or err}; "
-                        "choose another --out") from None
+        raise UserError(
+            f"cannot create the run directory {run_dir}: {err.strerror or err}; choose another --out"
+        ) from None
     lock = RunLock(run_dir)
     lock.acquire()
     try:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import torch
 from torch import nn
@@ -16,8 +16,14 @@ from ganrepro.images import save_png, to_uint8
 def side_effect_free(nets: dict[str, nn.Module]) -> Iterator[None]:
     """Run networks without disturbing training: the global RNG (dropout) and BatchNorm running statistics
     are restored afterwards, so writing samples never changes the weights a run ends with."""
-    buffers = {name: {k: v.clone() for k, v in net.state_dict().items() if k.endswith(("running_mean",
-               "running_var", "num_batches_tracked"))} for name, net in nets.items()}
+    buffers = {
+        name: {
+            k: v.clone()
+            for k, v in net.state_dict().items()
+            if k.endswith(("running_mean", "running_var", "num_batches_tracked"))
+        }
+        for name, net in nets.items()
+    }
     devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
     with torch.random.fork_rng(devices=devices), torch.no_grad():
         yield

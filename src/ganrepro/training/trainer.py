@@ -22,9 +22,9 @@ import torch
 from torch.utils.data import Dataset, default_collate
 
 from ganrepro.config import Config
-from ganrepro.loading import build_dataset
 from ganrepro.devices import resolve_device
 from ganrepro.errors import UserError
+from ganrepro.loading import build_dataset
 from ganrepro.training import checkpoint, graphs, rundir
 from ganrepro.training.base import GANModel
 from ganrepro.training.batches import BatchSource, batch_source
@@ -52,8 +52,15 @@ def build_model(config: Config, device: torch.device) -> GANModel:
     return CycleGANModel(config, device)
 
 
-def train(config: Config, run_dir: str | Path, device: str = "auto", *, stop_after_epoch: int | None = None,
-          dataset: Dataset | None = None, progress_bar: bool = True) -> TrainResult:
+def train(
+    config: Config,
+    run_dir: str | Path,
+    device: str = "auto",
+    *,
+    stop_after_epoch: int | None = None,
+    dataset: Dataset | None = None,
+    progress_bar: bool = True,
+) -> TrainResult:
     """Train ``config`` into ``run_dir``, resuming from ``checkpoints/latest.pt`` when it exists.
 
     Everything that can be refused (the device, the run directory, the data) is checked before anything is
@@ -75,8 +82,17 @@ def train(config: Config, run_dir: str | Path, device: str = "auto", *, stop_aft
         return _run(config, run_dir, dev, model, train_set, sample_batch, resume, stop_after_epoch, progress_bar)
 
 
-def _run(config: Config, run_dir: Path, dev: torch.device, model: GANModel, train_set: Dataset,
-         sample_batch: dict, resume: bool, stop_after_epoch: int | None, progress_bar: bool) -> TrainResult:
+def _run(
+    config: Config,
+    run_dir: Path,
+    dev: torch.device,
+    model: GANModel,
+    train_set: Dataset,
+    sample_batch: dict,
+    resume: bool,
+    stop_after_epoch: int | None,
+    progress_bar: bool,
+) -> TrainResult:
     """The training loop proper, on a claimed and locked run directory."""
     progress = checkpoint.Progress()
     if resume:
@@ -98,8 +114,16 @@ class SoloWork(EngineWork):
     """One run's side of the loop (:class:`~ganrepro.training.loop.RunWork`): one batch source, one loss log,
     ``latest.pt`` written by the background writer."""
 
-    def __init__(self, config: Config, run_dir: Path, model: GANModel, source: BatchSource, step: graphs.Step,
-                 log: LossLog, sample_batch: dict) -> None:
+    def __init__(
+        self,
+        config: Config,
+        run_dir: Path,
+        model: GANModel,
+        source: BatchSource,
+        step: graphs.Step,
+        log: LossLog,
+        sample_batch: dict,
+    ) -> None:
         super().__init__(model, source, step, log)
         self.run_dir, self.sample_batch = run_dir, sample_batch
         self.digest = config.digest()

@@ -69,11 +69,16 @@ def train_params(plan: Plan, table: str, row: str) -> list[dict[str, list[str]]]
     model = spec.row_model(row)
     models = dict.fromkeys([model, spec.model])  # a row of another model also reads the table model's data.* keys
     table_keys = [(f"rows.{row}.set", True), ("base_set", spec.base_set if model == spec.model else None)]
-    profile_keys = [("config", profile.config), *((f"models.{m}", profile.models.get(m)) for m in models),
-                    (f"datasets.{plan.dataset}.config", per_dataset.get("config")),
-                    *((f"datasets.{plan.dataset}.models.{m}", (per_dataset.get("models") or {}).get(m)) for m in models)]
-    entries = [_present(spec_path("tables", table), table_keys),
-               _present(spec_path("profiles", plan.profile_name), profile_keys)]
+    profile_keys = [
+        ("config", profile.config),
+        *((f"models.{m}", profile.models.get(m)) for m in models),
+        (f"datasets.{plan.dataset}.config", per_dataset.get("config")),
+        *((f"datasets.{plan.dataset}.models.{m}", (per_dataset.get("models") or {}).get(m)) for m in models),
+    ]
+    entries = [
+        _present(spec_path("tables", table), table_keys),
+        _present(spec_path("profiles", plan.profile_name), profile_keys),
+    ]
     return [entry for entry in entries if entry]
 
 
@@ -83,8 +88,10 @@ def parent_params(plan: Plan, table: str) -> list[dict[str, list[str]]]:
     and replication."""
     spec = plan.table(table)
     table_keys = ["title", "citation", "model", *(f"rows.{row}.label" for row in spec.rows)]
-    return [{spec_path("tables", table): table_keys},
-            {spec_path("profiles", plan.profile_name): ["description", "seeds", "replication"]}]
+    return [
+        {spec_path("tables", table): table_keys},
+        {spec_path("profiles", plan.profile_name): ["description", "seeds", "replication"]},
+    ]
 
 
 def _params(plan: Plan, stage: Stage) -> list[dict[str, list[str]]]:

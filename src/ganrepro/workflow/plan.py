@@ -30,9 +30,9 @@ from typing import TYPE_CHECKING, Any
 
 from ganrepro.config import Config, ConfigError, load_config
 from ganrepro.metrics import METRIC_NAMES
+from ganrepro.runfiles import CHECKPOINTS_DIR, FINAL_CHECKPOINT, METRICS_FILE
 from ganrepro.workflow.packs import Pack, table_packs
 from ganrepro.workflow.spec import PackPolicy, Profile, Table, available, load_profile, load_table, parse_pack
-from ganrepro.runfiles import CHECKPOINTS_DIR, FINAL_CHECKPOINT, METRICS_FILE
 
 if TYPE_CHECKING:
     from ganrepro.workflow.released import ReleasedModels
@@ -46,8 +46,10 @@ PUBLISHED = "reports/published"
 
 def _assignments(overrides: dict[str, Any]) -> list[str]:
     """``key=value`` strings as ``--set`` parses them back (YAML scalars: true, null, 0.5, text)."""
+
     def text(value: Any) -> str:
         return "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+
     return [f"{key}={text(value)}" for key, value in overrides.items()]
 
 
@@ -102,8 +104,10 @@ class Plan:
         row_overrides = spec.row_overrides(row)
         clash = sorted(set(profile) & set(row_overrides))
         if clash:
-            raise ConfigError(f"{spec.path}: row {row!r} and profile {self.profile_name!r} both set {clash[0]}; "
-                              "rows choose the ablation, profiles the scale, never the same key")
+            raise ConfigError(
+                f"{spec.path}: row {row!r} and profile {self.profile_name!r} both set {clash[0]}; "
+                "rows choose the ablation, profiles the scale, never the same key"
+            )
         return {"data.root": self.prepared_dir, **profile, **row_overrides, "seed": seed}
 
     def set_arguments(self, table: str, row: str, seed: int) -> str:
@@ -119,8 +123,10 @@ class Plan:
         for table in self.tables:
             sizes = {self.config(table, row, seed).data.crop_size for row, seed in self.runs(table)}
             if len(sizes) != 1:
-                raise ConfigError(f"table {table}: rows resolve to different crop sizes {sorted(sizes)} on "
-                                  f"{self.dataset}/{self.profile_name}; one scorer scores one size")
+                raise ConfigError(
+                    f"table {table}: rows resolve to different crop sizes {sorted(sizes)} on "
+                    f"{self.dataset}/{self.profile_name}; one scorer scores one size"
+                )
         self.released.validate()
 
     @cached_property
@@ -143,8 +149,12 @@ class Plan:
 
     def solo_runs(self) -> dict[str, Pack]:
         """Every run that trains alone (``ganrepro train``), all tables, by ``{table}/{row}/seed{seed}``."""
-        return {self.run_id(pack.table, *pack.members[0]): pack for table in self.tables
-                for pack in self.packs(table) if len(pack.members) == 1}
+        return {
+            self.run_id(pack.table, *pack.members[0]): pack
+            for table in self.tables
+            for pack in self.packs(table)
+            if len(pack.members) == 1
+        }
 
     def packed(self) -> list[Pack]:
         """The packs of more than one run (``ganrepro train-pack``), all tables."""
@@ -251,14 +261,31 @@ class Plan:
         return _logged(argv, self.log("download", self.dataset))
 
     def prepare_command(self) -> str:
-        return _logged(["ganrepro", "prepare", self.dataset, "--data-dir", self.data_dir],
-                       self.log("prepare", self.dataset))
+        return _logged(
+            ["ganrepro", "prepare", self.dataset, "--data-dir", self.data_dir], self.log("prepare", self.dataset)
+        )
 
     def segmenter_command(self, size: int) -> str:
         p = self.profile
-        argv = ["ganrepro", "segmenter", "train", self.dataset, "--data-dir", self.data_dir, "--arch", p.segmenter_arch,
-                "--size", str(size), "--epochs", str(p.segmenter_epochs), *self.fcn_arguments(training=True),
-                "--device", p.device, "--out", self.segmenter_dir(size)]
+        argv = [
+            "ganrepro",
+            "segmenter",
+            "train",
+            self.dataset,
+            "--data-dir",
+            self.data_dir,
+            "--arch",
+            p.segmenter_arch,
+            "--size",
+            str(size),
+            "--epochs",
+            str(p.segmenter_epochs),
+            *self.fcn_arguments(training=True),
+            "--device",
+            p.device,
+            "--out",
+            self.segmenter_dir(size),
+        ]
         return _logged(argv, self.log("segmenter", f"{p.segmenter_arch}-{size}"))
 
     def fcn_arguments(self, training: bool = False) -> list[str]:
@@ -269,25 +296,55 @@ class Plan:
         return argv
 
     def train_command(self, table: str, row: str, seed: int) -> str:
-        argv = ["ganrepro", "train", "--config", self.table(table).row_base_config(row), *_sets(self.overrides(table, row, seed)),
-                "--device", self.profile.device, "--no-progress", "--out", self.run_dir(table, row, seed)]
+        argv = [
+            "ganrepro",
+            "train",
+            "--config",
+            self.table(table).row_base_config(row),
+            *_sets(self.overrides(table, row, seed)),
+            "--device",
+            self.profile.device,
+            "--no-progress",
+            "--out",
+            self.run_dir(table, row, seed),
+        ]
         return _logged(argv, self.log(table, row, f"seed{seed}", "train"))
 
-    def evaluate_argv(self, run_dir: str, segmenter: list[str], metrics: list[str], reverse: bool = False
-                      ) -> list[str]:
+    def evaluate_argv(self, run_dir: str, segmenter: list[str], metrics: list[str], reverse: bool = False) -> list[str]:
         """``ganrepro evaluate`` of one run directory: the same protocol for every row and released model."""
-        return ["ganrepro", "evaluate", run_dir, "--checkpoint", FINAL_CHECKPOINT, *segmenter, *self.fcn_arguments(),
-                "--metrics", ",".join(metrics), "--skip-unavailable", *(["--reverse"] if reverse else []),
-                "--device", self.profile.device]
+        return [
+            "ganrepro",
+            "evaluate",
+            run_dir,
+            "--checkpoint",
+            FINAL_CHECKPOINT,
+            *segmenter,
+            *self.fcn_arguments(),
+            "--metrics",
+            ",".join(metrics),
+            "--skip-unavailable",
+            *(["--reverse"] if reverse else []),
+            "--device",
+            self.profile.device,
+        ]
 
     def train_pack_command(self, pack: Pack) -> str:
         """``ganrepro train-pack`` for ``pack``: each member's run directory and its full overrides."""
         table = pack.table
-        members = [shlex.join([self.run_dir(table, row, seed), *_assignments(self.overrides(table, row, seed))])
-                   for row, seed in pack.members]
-        argv = ["ganrepro", "train-pack", "--config", self.table(pack.table).row_base_config(pack.members[0][0]),
-                *[arg for member in members for arg in ("--member", member)],
-                "--device", self.profile.device, "--no-progress"]
+        members = [
+            shlex.join([self.run_dir(table, row, seed), *_assignments(self.overrides(table, row, seed))])
+            for row, seed in pack.members
+        ]
+        argv = [
+            "ganrepro",
+            "train-pack",
+            "--config",
+            self.table(pack.table).row_base_config(pack.members[0][0]),
+            *[arg for member in members for arg in ("--member", member)],
+            "--device",
+            self.profile.device,
+            "--no-progress",
+        ]
         return _logged(argv, self.pack_log(pack))
 
     def pack_log(self, pack: Pack) -> str:
@@ -312,25 +369,67 @@ class Plan:
         return [m for m in METRIC_NAMES if m in wanted]
 
     def evaluate_command(self, table: str, row: str, seed: int) -> str:
-        argv = self.evaluate_argv(self.run_dir(table, row, seed), self.segmenter_arguments(table),
-                                  self.evaluation_metrics(table), self.table(table).scores_reverse(row))
+        argv = self.evaluate_argv(
+            self.run_dir(table, row, seed),
+            self.segmenter_arguments(table),
+            self.evaluation_metrics(table),
+            self.table(table).scores_reverse(row),
+        )
         return _logged(argv, self.log(table, row, f"seed{seed}", "evaluate"))
 
     def track_parent_command(self, table: str) -> str:
-        argv = ["ganrepro", "track", "start", table, "--dataset", self.dataset, "--profile", self.profile_name,
-                "--out", self.mlflow_parent(table)]
+        argv = [
+            "ganrepro",
+            "track",
+            "start",
+            table,
+            "--dataset",
+            self.dataset,
+            "--profile",
+            self.profile_name,
+            "--out",
+            self.mlflow_parent(table),
+        ]
         return _logged(argv, self.log(table, "mlflow_parent"))
 
     def track_run_command(self, table: str, row: str, seed: int) -> str:
-        argv = ["ganrepro", "track", "log", self.run_dir(table, row, seed), "--parent", self.mlflow_parent(table),
-                "--table", table, "--row", row, "--seed", str(seed), "--out", self.mlflow_child(table, row, seed)]
+        argv = [
+            "ganrepro",
+            "track",
+            "log",
+            self.run_dir(table, row, seed),
+            "--parent",
+            self.mlflow_parent(table),
+            "--table",
+            table,
+            "--row",
+            row,
+            "--seed",
+            str(seed),
+            "--out",
+            self.mlflow_child(table, row, seed),
+        ]
         return _logged(argv, self.log(table, row, f"seed{seed}", "mlflow"))
 
     def report_command(self, table: str) -> str:
         """The build's report (:meth:`report_copy` and its figures), logged to the build's MLflow parent run."""
-        argv = ["ganrepro", "report", table, "--dataset", self.dataset, "--profile", self.profile_name,
-                "--data-dir", self.data_dir, "--out", self.report_copy(table), "--figures", self.figures_dir(table),
-                "--mlflow-parent", self.mlflow_parent(table)]
+        argv = [
+            "ganrepro",
+            "report",
+            table,
+            "--dataset",
+            self.dataset,
+            "--profile",
+            self.profile_name,
+            "--data-dir",
+            self.data_dir,
+            "--out",
+            self.report_copy(table),
+            "--figures",
+            self.figures_dir(table),
+            "--mlflow-parent",
+            self.mlflow_parent(table),
+        ]
         return _logged(argv, self.log(table, "report"))
 
     def latest_report_command(self, table: str) -> str:
@@ -339,6 +438,14 @@ class Plan:
         A step of its own, whose input is the build's report: when ``reports/{table}.md`` already holds another
         build's copy, asking for it with this build's config still builds this build (Snakemake counts a
         requested file that exists as done unless an input of its own job is to be made)."""
-        argv = ["ganrepro", "report-copy", self.report_copy(table), self.figures_dir(table), "--out",
-                self.report(table), "--figures", self.latest_figures_dir(table)]
+        argv = [
+            "ganrepro",
+            "report-copy",
+            self.report_copy(table),
+            self.figures_dir(table),
+            "--out",
+            self.report(table),
+            "--figures",
+            self.latest_figures_dir(table),
+        ]
         return _logged(argv, self.log(table, "latest_report"))

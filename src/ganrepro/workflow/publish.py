@@ -31,8 +31,8 @@ IMAGE_LINK = re.compile(r"!\[[^\]]*\]\(([^)\s]+)\)")
 class Published:
     report: Path
     figures: Path
-    files: int       # markdown + figures
-    changed: bool    # False when the published files already held exactly these bytes
+    files: int  # markdown + figures
+    changed: bool  # False when the published files already held exactly these bytes
 
 
 def publish(plan: Plan, table: str) -> Published:
@@ -51,8 +51,9 @@ def publish(plan: Plan, table: str) -> Published:
         relative = [path.relative_to(staging) for path in result.files]
         _same_as_build(plan, table, staging, relative)
         _links_resolve(staged)
-        if all(_same_bytes(staging / rel, target.parent / rel) for rel in relative) \
-                and _names(target_figures) == _names(staged_figures):
+        if all(_same_bytes(staging / rel, target.parent / rel) for rel in relative) and _names(
+            target_figures
+        ) == _names(staged_figures):
             return Published(target, target_figures, len(relative), changed=False)
         _swap(staged, staged_figures, target, target_figures, staging / "previous")
         return Published(target, target_figures, len(relative), changed=True)
@@ -68,8 +69,10 @@ def copy_report(report: Path, figures: Path, target: Path, target_figures: Path)
     published report, so a reader sees the old complete copy or the new one.  Hidden files (Snakemake's
     directory marker) are not figures and stay behind."""
     if target_figures.name != figures.name:
-        raise UserError(f"--figures {target_figures} must be named {figures.name} like the build's figures "
-                        f"folder, or the copy's links would not resolve")
+        raise UserError(
+            f"--figures {target_figures} must be named {figures.name} like the build's figures "
+            f"folder, or the copy's links would not resolve"
+        )
     missing = [str(p) for p in (report, figures) if not p.exists()]
     if missing:
         raise UserError(f"cannot copy the report: {', '.join(missing)} missing; build the report first")
@@ -97,11 +100,14 @@ def _same_as_build(plan: Plan, table: str, staging: Path, relative: list[Path]) 
     for rel in relative:
         built = build / rel
         if not built.is_file():
-            raise UserError(f"not published: {built} is missing; build the table first with "
-                            f"`{regenerate_command(plan, table)}`")
+            raise UserError(
+                f"not published: {built} is missing; build the table first with `{regenerate_command(plan, table)}`"
+            )
         if built.read_bytes() != (staging / rel).read_bytes():
-            raise UserError(f"not published: {built} is not what the build's runs give now (a partial or "
-                            f"out-of-date build); rebuild it with `{regenerate_command(plan, table)}`")
+            raise UserError(
+                f"not published: {built} is not what the build's runs give now (a partial or "
+                f"out-of-date build); rebuild it with `{regenerate_command(plan, table)}`"
+            )
 
 
 def _links_resolve(report: Path) -> None:

@@ -58,14 +58,17 @@ class ReleasedModels:
         out: dict[str, tuple[Released, str]] = {}
         for name, spec in self.plan.tables.items():
             if name == RELEASED_DIR:
-                raise ConfigError(f"{spec.path}: a table may not be called {RELEASED_DIR!r} (the released models' "
-                                  "folder in results/)")
+                raise ConfigError(
+                    f"{spec.path}: a table may not be called {RELEASED_DIR!r} (the released models' folder in results/)"
+                )
             for section in spec.sections:
                 for entry in section.released:
                     known = out.get(entry.id)
                     if known is not None and known[0] != entry:
-                        raise ConfigError(f"{spec.path}: sections[{section.id}].released: id {entry.id!r} is declared "
-                                          f"differently in table {known[1]!r}; one id, one model")
+                        raise ConfigError(
+                            f"{spec.path}: sections[{section.id}].released: id {entry.id!r} is declared "
+                            f"differently in table {known[1]!r}; one id, one model"
+                        )
                     out.setdefault(entry.id, (entry, name))
         return out
 
@@ -93,8 +96,10 @@ class ReleasedModels:
 
     def entry(self, rid: str) -> Released:
         if rid not in self.entries:
-            raise ConfigError(f"no released model {rid!r} applies to {self.plan.dataset}/{self.plan.profile_name}"
-                              + (f"; applicable: {', '.join(self.entries)}" if self.entries else ""))
+            raise ConfigError(
+                f"no released model {rid!r} applies to {self.plan.dataset}/{self.plan.profile_name}"
+                + (f"; applicable: {', '.join(self.entries)}" if self.entries else "")
+            )
         return self.entries[rid]
 
     # ------------------------------------------------------------------------------------------ the config
@@ -123,14 +128,18 @@ class ReleasedModels:
         known = load_registry()
         for rid, (entry, table) in self.declared.items():
             if entry.dataset not in known:
-                raise ConfigError(f"{self.plan.table(table).path}: released {rid!r}: dataset {entry.dataset!r} is not "
-                                  f"in params/datasets.yaml (known: {', '.join(sorted(known))})")
+                raise ConfigError(
+                    f"{self.plan.table(table).path}: released {rid!r}: dataset {entry.dataset!r} is not "
+                    f"in params/datasets.yaml (known: {', '.join(sorted(known))})"
+                )
             if rid not in self.entries:
                 continue
             ours = self.plan.config(table, next(iter(self.plan.table(table).rows)), self.plan.profile.seeds[0])
             if self.config(rid).data != ours.data:
-                raise ConfigError(f"{self.plan.table(table).path}: released {rid!r} would read other data than the "
-                                  "table's rows; remove data keys from its set")
+                raise ConfigError(
+                    f"{self.plan.table(table).path}: released {rid!r} would read other data than the "
+                    "table's rows; remove data keys from its set"
+                )
 
     # ------------------------------------------------------------------------------------------ the paths
 
@@ -162,9 +171,18 @@ class ReleasedModels:
         from ganrepro.workflow.plan import _logged, _sets
 
         entry, table = self.entry(rid), self.declared[rid][1]
-        argv = ["ganrepro", "import-checkpoint", entry.source, "--arch", entry.arch,
-                "--config", self.plan.table(table).base_config, *_sets(self.overrides(rid)),
-                "--data-dir", self.plan.data_dir]
+        argv = [
+            "ganrepro",
+            "import-checkpoint",
+            entry.source,
+            "--arch",
+            entry.arch,
+            "--config",
+            self.plan.table(table).base_config,
+            *_sets(self.overrides(rid)),
+            "--data-dir",
+            self.plan.data_dir,
+        ]
         if entry.sha256:
             argv += ["--sha256", entry.sha256]
         mirror = self.mirror_base(rid)

@@ -2,8 +2,9 @@
 
 A GPU machine often has torch but not the workflow tools.  This runner takes the stages of
 :func:`~ganrepro.workflow.dvc.dvc_stages` (name, command, deps, outs: the stages of
-:func:`~ganrepro.workflow.stages.build_stages` as ``dvc repro`` runs them, the command lines Snakemake runs), keeps those the table's report needs, and runs each one whose outputs are missing or older
-than its inputs.  Three things differ from ``dvc repro``, each because the runner has no other tool around it:
+:func:`~ganrepro.workflow.stages.build_stages` as ``dvc repro`` runs them, the command lines Snakemake runs),
+keeps those the table's report needs, and runs each one whose outputs are missing or older than its inputs.
+Three things differ from ``dvc repro``, each because the runner has no other tool around it:
 
 - the ``ganrepro dvc-yaml --check`` guard of the train stages is dropped: it checks that dvc.yaml matches
   params/, and the runner reads params/ itself on every build, as Snakemake does;
@@ -34,8 +35,18 @@ from ganrepro.workflow.dvc import dvc_stages
 from ganrepro.workflow.plan import Plan
 
 #: The order stage kinds are reported in (a kind not listed, e.g. one added later, follows in plan order).
-KIND_ORDER = ("download", "prepare", "segmenter", "import-checkpoint", "train", "train-pack", "evaluate", "track",
-              "report", "report-copy")
+KIND_ORDER = (
+    "download",
+    "prepare",
+    "segmenter",
+    "import-checkpoint",
+    "train",
+    "train-pack",
+    "evaluate",
+    "track",
+    "report",
+    "report-copy",
+)
 _GUARD = "dvc-yaml"
 
 
@@ -85,7 +96,7 @@ def without_option(command: str, option: str) -> str:
     argv = shlex.split(command)
     if option in argv:
         at = argv.index(option)
-        del argv[at:at + 2]
+        del argv[at : at + 2]
     return shlex.join(argv)
 
 
@@ -105,9 +116,15 @@ def plan_stages(plan: Plan, table: str, tracking: bool = True) -> list[Stage]:
     stages = [_as_stage(name, body) for name, body in dvc_stages(plan).items()]
     if not tracking:
         dropped = {out for s in stages if s.kind == "track" for out in s.outs}
-        stages = [replace(s, deps=tuple(d for d in s.deps if d not in dropped),
-                          command=without_option(s.command, "--mlflow-parent") if s.kind == "report" else s.command)
-                  for s in stages if s.kind != "track"]
+        stages = [
+            replace(
+                s,
+                deps=tuple(d for d in s.deps if d not in dropped),
+                command=without_option(s.command, "--mlflow-parent") if s.kind == "report" else s.command,
+            )
+            for s in stages
+            if s.kind != "track"
+        ]
     producer = {out: s for s in stages for out in s.outs}
     needed: set[str] = set()
     # The build's own report, not the reports/{table}.md copy: a copy Snakemake did not write would look up to
@@ -201,8 +218,7 @@ def _failure(stage: Stage, code: int, root: Path) -> str:
     return f"stage {stage.name} failed with exit code {code}{where}{tail}"
 
 
-def execute(stages: list[Stage], root: Path, jobs: int = 1,
-            echo: Callable[[str], None] = print) -> dict[str, KindTime]:
+def execute(stages: list[Stage], root: Path, jobs: int = 1, echo: Callable[[str], None] = print) -> dict[str, KindTime]:
     """Run ``stages`` (from :func:`stale_stages`) with at most ``jobs`` at once, each when the stages making
     its inputs have finished; stop starting new ones at the first failure and raise after the running ones end."""
     makes = {out: s.name for s in stages for out in s.outs}
@@ -218,7 +234,7 @@ def execute(stages: list[Stage], root: Path, jobs: int = 1,
 
     while running or (waiting and failure is None):
         launchable = [s for s in waiting if ready(s)] if failure is None else []
-        for stage in launchable[:max(0, jobs - len(running))]:
+        for stage in launchable[: max(0, jobs - len(running))]:
             waiting.remove(stage)
             echo(f"[{stage.kind}] {stage.name}: {stage.command}")
             running[stage.name] = (stage, subprocess.Popen(argv_of(stage.command), cwd=root, env=env), time.time())

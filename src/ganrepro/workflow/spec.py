@@ -35,7 +35,11 @@ CLAIM_METRICS_BY_SECTION = {"labelmap": PAPER_METRICS, "colorhist": ("L", "a", "
 #: three scores), ``colorhist`` (pix2pix's L, a, b histogram intersections) and ``fid``.  ``fcn`` and ``labelmap``
 #: sections use the table's ``paper_columns``.
 SECTION_METRICS: dict[str, tuple[str, ...]] = {
-    "fcn": PAPER_METRICS, "labelmap": PAPER_METRICS, "colorhist": ("L", "a", "b"), "fid": ("fid",)}
+    "fcn": PAPER_METRICS,
+    "labelmap": PAPER_METRICS,
+    "colorhist": ("L", "a", "b"),
+    "fid": ("fid",),
+}
 #: Which generator a section scores: ``forward`` (the run's own direction) or ``reverse`` (CycleGAN's other
 #: generator, on the other direction: the same runs give labels→photo and photo→labels tables).
 DIRECTIONS = ("forward", "reverse")
@@ -252,8 +256,12 @@ def _read_named(kind: str, name: str) -> tuple[Path, dict[str, Any]]:
 def load_table(name: str) -> Table:
     path, raw = _read_named("table", name)
     where = str(path)
-    _keys(raw, where, required=("table", "title", "model", "base_config", "citation", "paper_columns", "rows",
-                                "sections"), optional=("base_set", "paper_setting"))
+    _keys(
+        raw,
+        where,
+        required=("table", "title", "model", "base_config", "citation", "paper_columns", "rows", "sections"),
+        optional=("base_set", "paper_setting"),
+    )
     if raw["table"] != name:
         raise ConfigError(f"{where}: 'table: {raw['table']}' must equal the file name {name!r}")
     if raw["model"] not in ("pix2pix", "cyclegan"):
@@ -265,17 +273,36 @@ def load_table(name: str) -> Table:
     for row_id, body in _mapping(raw["rows"], f"{where}: rows").items():
         _keys(body, f"{where}: rows.{row_id}", required=("label", "set"), optional=("model",))
         model = body.get("model")
-        if model is not None and (model not in ("pix2pix", "cyclegan") or not (params_dir() / f"{model}.yaml").is_file()):
-            raise ConfigError(f"{where}: rows.{row_id}.model must be pix2pix or cyclegan (with params/MODEL.yaml), "
-                              f"got {model!r}")
-        rows[row_id] = Row(str(row_id), str(body["label"]), dict(_mapping(body["set"] or {}, f"rows.{row_id}.set")),
-                           None if model in (None, raw["model"]) else str(model))
+        if model is not None and (
+            model not in ("pix2pix", "cyclegan") or not (params_dir() / f"{model}.yaml").is_file()
+        ):
+            raise ConfigError(
+                f"{where}: rows.{row_id}.model must be pix2pix or cyclegan (with params/MODEL.yaml), got {model!r}"
+            )
+        rows[row_id] = Row(
+            str(row_id),
+            str(body["label"]),
+            dict(_mapping(body["set"] or {}, f"rows.{row_id}.set")),
+            None if model in (None, raw["model"]) else str(model),
+        )
     sections, used, seen = [], set(), set()
     for index, body in enumerate(raw["sections"] or []):
         at = f"{where}: sections[{index}]"
-        _keys(body, at, required=("id", "title", "source", "rows"),
-              optional=("ground_truth", "claims", "contrast", "metric", "direction", "not_trained", "paper_setting",
-                         "released"))
+        _keys(
+            body,
+            at,
+            required=("id", "title", "source", "rows"),
+            optional=(
+                "ground_truth",
+                "claims",
+                "contrast",
+                "metric",
+                "direction",
+                "not_trained",
+                "paper_setting",
+                "released",
+            ),
+        )
         if body["id"] in seen:
             raise ConfigError(f"{at}: duplicate section id {body['id']!r}")
         seen.add(body["id"])
@@ -285,48 +312,90 @@ def load_table(name: str) -> Table:
         for j, entry in enumerate(body["rows"] or []):
             _keys(entry, f"{at}.rows[{j}]", required=("row",), optional=("label", "paper", "direction"))
             if entry["row"] not in rows:
-                raise ConfigError(f"{at}.rows[{j}]: row {entry['row']!r} is not declared under rows "
-                                  f"(declared: {', '.join(rows)})")
+                raise ConfigError(
+                    f"{at}.rows[{j}]: row {entry['row']!r} is not declared under rows (declared: {', '.join(rows)})"
+                )
             used.add(entry["row"])
-            row_direction = _choice({"direction": entry.get("direction", direction)}, "direction", DIRECTIONS,
-                                    f"{at}.rows[{j}]")
+            row_direction = _choice(
+                {"direction": entry.get("direction", direction)}, "direction", DIRECTIONS, f"{at}.rows[{j}]"
+            )
             model = rows[entry["row"]].model or raw["model"]
             if row_direction == "reverse" and model != "cyclegan":
-                raise ConfigError(f"{at}.rows[{j}].direction: reverse scores CycleGAN's second generator; a {model} "
-                                  "run has one direction (train a row with data.direction reversed, and give it "
-                                  "direction: forward)")
-            section_rows.append(SectionRow(entry["row"], str(entry.get("label") or rows[entry["row"]].label),
-                                           _numbers(entry.get("paper"), len(section_columns), f"{at}.rows[{j}].paper"),
-                                           row_direction))
+                raise ConfigError(
+                    f"{at}.rows[{j}].direction: reverse scores CycleGAN's second generator; a {model} "
+                    "run has one direction (train a row with data.direction reversed, and give it "
+                    "direction: forward)"
+                )
+            section_rows.append(
+                SectionRow(
+                    entry["row"],
+                    str(entry.get("label") or rows[entry["row"]].label),
+                    _numbers(entry.get("paper"), len(section_columns), f"{at}.rows[{j}].paper"),
+                    row_direction,
+                )
+            )
         if metric in ("colorhist", "fid") and body.get("ground_truth") is not None:
-            raise ConfigError(f"{at}.ground_truth: a {metric} section compares with the real images themselves; "
-                              "remove it (null)")
-        sections.append(Section(str(body["id"]), str(body["title"]), str(body["source"]),
-                                _numbers(body.get("ground_truth"), len(section_columns), f"{at}.ground_truth"),
-                                tuple(section_rows), _claims(body.get("claims"), section_rows, at, metric),
-                                _contrast(body.get("contrast"), section_rows, at), metric, direction,
-                                section_columns, _not_trained(body.get("not_trained"), len(section_columns), at),
-                                str(body.get("paper_setting") or ""), _released(body.get("released"), at)))
+            raise ConfigError(
+                f"{at}.ground_truth: a {metric} section compares with the real images themselves; remove it (null)"
+            )
+        sections.append(
+            Section(
+                str(body["id"]),
+                str(body["title"]),
+                str(body["source"]),
+                _numbers(body.get("ground_truth"), len(section_columns), f"{at}.ground_truth"),
+                tuple(section_rows),
+                _claims(body.get("claims"), section_rows, at, metric),
+                _contrast(body.get("contrast"), section_rows, at),
+                metric,
+                direction,
+                section_columns,
+                _not_trained(body.get("not_trained"), len(section_columns), at),
+                str(body.get("paper_setting") or ""),
+                _released(body.get("released"), at),
+            )
+        )
     unused = sorted(set(rows) - used)
     if unused:
         raise ConfigError(f"{where}: rows {', '.join(unused)} appear in no section")
-    base = params_dir().parent / raw["base_config"] if not Path(raw["base_config"]).is_absolute() else Path(raw["base_config"])
+    base = (
+        params_dir().parent / raw["base_config"]
+        if not Path(raw["base_config"]).is_absolute()
+        else Path(raw["base_config"])
+    )
     if not base.is_file():
         raise ConfigError(f"{where}: base_config {raw['base_config']} not found")
-    return Table(name, str(raw["title"]), raw["model"], str(raw["base_config"]),
-                 dict(_mapping(raw.get("base_set") or {}, f"{where}: base_set")), str(raw["citation"]), columns,
-                 str(raw.get("paper_setting", "")), rows, tuple(sections), path)
+    return Table(
+        name,
+        str(raw["title"]),
+        raw["model"],
+        str(raw["base_config"]),
+        dict(_mapping(raw.get("base_set") or {}, f"{where}: base_set")),
+        str(raw["citation"]),
+        columns,
+        str(raw.get("paper_setting", "")),
+        rows,
+        tuple(sections),
+        path,
+    )
 
 
 def load_profile(name: str) -> Profile:
     path, raw = _read_named("profile", name)
     where = str(path)
-    _keys(raw, where, required=("description", "replication", "seeds", "device", "threads", "gpus_per_job",
-                                "segmenter", "metrics"),
-          optional=("config", "models", "datasets", "runtime_min", "mem_mb", "fcn", "pack"))
+    _keys(
+        raw,
+        where,
+        required=("description", "replication", "seeds", "device", "threads", "gpus_per_job", "segmenter", "metrics"),
+        optional=("config", "models", "datasets", "runtime_min", "mem_mb", "fcn", "pack"),
+    )
     seeds = raw["seeds"]
-    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and s >= 0 for s in seeds) \
-            or len(set(seeds)) != len(seeds):
+    if (
+        not isinstance(seeds, list)
+        or not seeds
+        or not all(isinstance(s, int) and s >= 0 for s in seeds)
+        or len(set(seeds)) != len(seeds)
+    ):
         raise ConfigError(f"{where}: seeds must be a non-empty list of distinct non-negative integers, got {seeds!r}")
     metrics = tuple(raw["metrics"])
     if not metrics or not set(metrics) <= set(METRIC_NAMES):
@@ -350,12 +419,27 @@ def load_profile(name: str) -> Profile:
         _keys(body, f"{where}: datasets.{name_}", required=(), optional=("config", "models"))
         datasets[str(name_)] = body
     protocol, train_crop = _fcn(raw.get("fcn") or {}, f"{where}: fcn")
-    return Profile(name, str(raw["description"]), raw["replication"], tuple(seeds), str(raw["device"]),
-                   int(raw["threads"]), int(raw["gpus_per_job"]), int(raw.get("runtime_min", 60)),
-                   int(raw.get("mem_mb", 4000)), str(segmenter["arch"]), int(segmenter["epochs"]), metrics,
-                   dict(_mapping(raw.get("config") or {}, f"{where}: config")), models, datasets, path,
-                   fcn_protocol=protocol, fcn_train_crop=train_crop,
-                   pack=parse_pack(raw.get("pack", "none"), f"{where}: pack"))
+    return Profile(
+        name,
+        str(raw["description"]),
+        raw["replication"],
+        tuple(seeds),
+        str(raw["device"]),
+        int(raw["threads"]),
+        int(raw["gpus_per_job"]),
+        int(raw.get("runtime_min", 60)),
+        int(raw.get("mem_mb", 4000)),
+        str(segmenter["arch"]),
+        int(segmenter["epochs"]),
+        metrics,
+        dict(_mapping(raw.get("config") or {}, f"{where}: config")),
+        models,
+        datasets,
+        path,
+        fcn_protocol=protocol,
+        fcn_train_crop=train_crop,
+        pack=parse_pack(raw.get("pack", "none"), f"{where}: pack"),
+    )
 
 
 def parse_pack(value: Any, where: str, default_size: int | None = None) -> PackPolicy:
@@ -368,8 +452,10 @@ def parse_pack(value: Any, where: str, default_size: int | None = None) -> PackP
         if colon and (not size.isdigit() or int(size) < 1):
             raise ConfigError(f"{where}: the size after ':' must be a positive integer, got {size!r}")
         if not colon and default_size is None:
-            raise ConfigError(f"{where}: {value!r} needs a maximum pack size ({{mode: {value}, max_size: N}} in a "
-                              f"profile, {value}:N on the command line)")
+            raise ConfigError(
+                f"{where}: {value!r} needs a maximum pack size ({{mode: {value}, max_size: N}} in a "
+                f"profile, {value}:N on the command line)"
+            )
         value = {"mode": mode, "max_size": int(size) if colon else default_size}
     if value == "none":
         return PackPolicy()
@@ -448,20 +534,26 @@ def _released(value: Any, where: str) -> tuple[Released, ...]:
             raise ConfigError(f"{at}.path must be a file path (use 'url' for URLs), got {source!r}")
         sha = body["sha256"]
         if sha is not None and not (isinstance(sha, str) and re.fullmatch(r"[0-9a-f]{64}", sha)):
-            raise ConfigError(f"{at}.sha256 must be 64 lower-case hex digits, or null where none is published "
-                              f"(the first verified fetch then pins it), got {sha!r}")
+            raise ConfigError(
+                f"{at}.sha256 must be 64 lower-case hex digits, or null where none is published "
+                f"(the first verified fetch then pins it), got {sha!r}"
+            )
         size = body["size"]
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
             raise ConfigError(f"{at}.size must be the positive resolution the model was trained at, got {size!r}")
         overrides = dict(_mapping(body.get("set") or {}, f"{at}.set"))
         data_keys = sorted(k for k in overrides if str(k).startswith("data."))
         if data_keys:
-            raise ConfigError(f"{at}.set.{data_keys[0]}: data keys come from the table (same test images as its "
-                              "rows); remove it")
+            raise ConfigError(
+                f"{at}.set.{data_keys[0]}: data keys come from the table (same test images as its rows); remove it"
+            )
         if any(r.id == body["id"] for r in out):
             raise ConfigError(f"{at}: duplicate released id {body['id']!r}")
-        out.append(Released(body["id"], str(body["label"]), source, sha, str(body["arch"]), str(body["dataset"]),
-                            size, overrides))
+        out.append(
+            Released(
+                body["id"], str(body["label"]), source, sha, str(body["arch"]), str(body["dataset"]), size, overrides
+            )
+        )
     return tuple(out)
 
 
@@ -485,8 +577,9 @@ def _claims(value: Any, rows: list[SectionRow], where: str, section_metric: str 
             raise ConfigError(f"{at}: a section whose rows are scored in different directions makes no claims")
         allowed = CLAIM_METRICS if section_metric == "fcn" else CLAIM_METRICS_BY_SECTION[section_metric]
         if body["metric"] not in allowed:
-            raise ConfigError(f"{at}.metric must be one of {', '.join(allowed)} in a {section_metric} section, "
-                              f"got {body['metric']!r}")
+            raise ConfigError(
+                f"{at}.metric must be one of {', '.join(allowed)} in a {section_metric} section, got {body['metric']!r}"
+            )
         if not isinstance(body["source"], str) or not body["source"].strip():
             raise ConfigError(f"{at}.source must say where the paper makes the claim (section, table, version)")
         better = str(body[kind[0]])

@@ -21,7 +21,8 @@ class Stage:
     """One job: ``cmd`` reads ``deps`` and writes ``outs`` (paths relative to the project root).
 
     ``kind`` is download | prepare | segmenter | import-released | evaluate-released | train | train-pack |
-    evaluate | track-parent | track | report | latest-report; ``table`` and ``runs`` ((row, seed) pairs) say which table and runs it is about."""
+    evaluate | track-parent | track | report | latest-report; ``table`` and ``runs`` ((row, seed) pairs) say
+    which table and runs it is about."""
 
     name: str
     kind: str
@@ -43,20 +44,40 @@ def build_stages(plan: Plan) -> list[Stage]:
 def _data_stages(plan: Plan) -> list[Stage]:
     stages = []
     if plan.archives:
-        stages.append(Stage(f"download-{plan.dataset}", "download", plan.download_command(), (),
-                            tuple(plan.archives)))
-    stages.append(Stage(f"prepare-{plan.dataset}", "prepare", plan.prepare_command(), tuple(plan.archives),
-                        (plan.manifest,)))
+        stages.append(Stage(f"download-{plan.dataset}", "download", plan.download_command(), (), tuple(plan.archives)))
+    stages.append(
+        Stage(f"prepare-{plan.dataset}", "prepare", plan.prepare_command(), tuple(plan.archives), (plan.manifest,))
+    )
     for size in sorted({plan.crop_size(t) for t in plan.tables}):
-        stages.append(Stage(f"segmenter-{plan.profile.segmenter_arch}-{size}", "segmenter",
-                            plan.segmenter_command(size), (plan.manifest,), (plan.segmenter_checkpoint(size),)))
+        stages.append(
+            Stage(
+                f"segmenter-{plan.profile.segmenter_arch}-{size}",
+                "segmenter",
+                plan.segmenter_command(size),
+                (plan.manifest,),
+                (plan.segmenter_checkpoint(size),),
+            )
+        )
     released = plan.released
     for rid, entry in released.entries.items():
-        stages.append(Stage(f"import-released-{rid}", "import-released", released.import_command(rid),
-                            (plan.manifest,), (released.final_checkpoint(rid),)))
-        stages.append(Stage(f"evaluate-released-{rid}", "evaluate-released", released.evaluate_command(rid),
-                            (released.final_checkpoint(rid), plan.segmenter_checkpoint(entry.size)),
-                            (released.metrics_json(rid),)))
+        stages.append(
+            Stage(
+                f"import-released-{rid}",
+                "import-released",
+                released.import_command(rid),
+                (plan.manifest,),
+                (released.final_checkpoint(rid),),
+            )
+        )
+        stages.append(
+            Stage(
+                f"evaluate-released-{rid}",
+                "evaluate-released",
+                released.evaluate_command(rid),
+                (released.final_checkpoint(rid), plan.segmenter_checkpoint(entry.size)),
+                (released.metrics_json(rid),),
+            )
+        )
     return stages
 
 
@@ -66,34 +87,86 @@ def _table_stages(plan: Plan, table: str) -> list[Stage]:
     segmenter = plan.segmenter_inputs(table)  # none when no section shows FCN-scores
     for pack in plan.packs(table):
         solo = len(pack.members) == 1
-        name = f"train-{table}-{pack.members[0][0]}-seed{pack.members[0][1]}" if solo else \
-            f"train-pack-{table}-{pack.name}"
-        stages.append(Stage(name, "train" if solo else "train-pack", plan.training_command(pack),
-                            (plan.manifest, *dict.fromkeys(spec.row_base_config(row) for row, _ in pack.members)),
-                            tuple(plan.final_checkpoint(table, row, seed) for row, seed in pack.members),
-                            table, pack.members))
+        name = (
+            f"train-{table}-{pack.members[0][0]}-seed{pack.members[0][1]}"
+            if solo
+            else f"train-pack-{table}-{pack.name}"
+        )
+        stages.append(
+            Stage(
+                name,
+                "train" if solo else "train-pack",
+                plan.training_command(pack),
+                (plan.manifest, *dict.fromkeys(spec.row_base_config(row) for row, _ in pack.members)),
+                tuple(plan.final_checkpoint(table, row, seed) for row, seed in pack.members),
+                table,
+                pack.members,
+            )
+        )
         for row, seed in pack.members:
-            stages.append(Stage(f"evaluate-{table}-{row}-seed{seed}", "evaluate",
-                                plan.evaluate_command(table, row, seed),
-                                (plan.final_checkpoint(table, row, seed), *segmenter),
-                                (plan.metrics_json(table, row, seed),), table, ((row, seed),)))
-    stages.append(Stage(f"track-parent-{table}", "track-parent", plan.track_parent_command(table), (),
-                        (plan.mlflow_parent(table),), table))
+            stages.append(
+                Stage(
+                    f"evaluate-{table}-{row}-seed{seed}",
+                    "evaluate",
+                    plan.evaluate_command(table, row, seed),
+                    (plan.final_checkpoint(table, row, seed), *segmenter),
+                    (plan.metrics_json(table, row, seed),),
+                    table,
+                    ((row, seed),),
+                )
+            )
+    stages.append(
+        Stage(
+            f"track-parent-{table}",
+            "track-parent",
+            plan.track_parent_command(table),
+            (),
+            (plan.mlflow_parent(table),),
+            table,
+        )
+    )
     runs = tuple(plan.runs(table))
     for row, seed in runs:
-        stages.append(Stage(f"track-{table}-{row}-seed{seed}", "track", plan.track_run_command(table, row, seed),
-                            (plan.metrics_json(table, row, seed), plan.mlflow_parent(table)),
-                            (plan.mlflow_child(table, row, seed),), table, ((row, seed),)))
+        stages.append(
+            Stage(
+                f"track-{table}-{row}-seed{seed}",
+                "track",
+                plan.track_run_command(table, row, seed),
+                (plan.metrics_json(table, row, seed), plan.mlflow_parent(table)),
+                (plan.mlflow_child(table, row, seed),),
+                table,
+                ((row, seed),),
+            )
+        )
     # The report reads all of the table (sections, labels, the paper's numbers) and the profile.
-    stages.append(Stage(f"report-{table}", "report", plan.report_command(table),
-                        (*(plan.metrics_json(table, r, s) for r, s in runs),
-                         *(plan.mlflow_child(table, r, s) for r, s in runs), *plan.released.metrics_files(table),
-                         plan.mlflow_parent(table),
-                         spec_path("tables", table), spec_path("profiles", plan.profile_name)),
-                        (plan.report_copy(table), plan.figures_dir(table)), table, runs))
-    stages.append(Stage(f"latest-report-{table}", "latest-report", plan.latest_report_command(table),
-                        (plan.report_copy(table), plan.figures_dir(table)),
-                        (plan.report(table), plan.latest_figures_dir(table)), table))
+    stages.append(
+        Stage(
+            f"report-{table}",
+            "report",
+            plan.report_command(table),
+            (
+                *(plan.metrics_json(table, r, s) for r, s in runs),
+                *(plan.mlflow_child(table, r, s) for r, s in runs),
+                *plan.released.metrics_files(table),
+                plan.mlflow_parent(table),
+                spec_path("tables", table),
+                spec_path("profiles", plan.profile_name),
+            ),
+            (plan.report_copy(table), plan.figures_dir(table)),
+            table,
+            runs,
+        )
+    )
+    stages.append(
+        Stage(
+            f"latest-report-{table}",
+            "latest-report",
+            plan.latest_report_command(table),
+            (plan.report_copy(table), plan.figures_dir(table)),
+            (plan.report(table), plan.latest_figures_dir(table)),
+            table,
+        )
+    )
     return stages
 
 
