@@ -4,11 +4,13 @@ A change that only restructures code must leave the reports byte-identical apart
 (its code commit, in the header and in the Runs table) and when it ran (the Date line), and apart from where
 the FID weights were looked for.  :func:`normalise` blanks exactly those; the committed files under
 ``tests/data/expected_smoke/`` are normalised reports, and a change that is meant to alter the report
-regenerates them (``python tests/smoke_report.py REPORTS_DIR COMMIT TORCH_HOME`` after a smoke build).
+regenerates them (``GANREPRO_UPDATE_SMOKE_REPORTS=1`` for the fresh-checkout test, or ``python
+tests/smoke_report.py REPORTS_DIR COMMIT TORCH_HOME`` after a smoke build).
 """
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from pathlib import Path
@@ -17,6 +19,9 @@ EXPECTED_DIR = Path(__file__).resolve().parent / "data" / "expected_smoke"
 #: A torch home that holds no weights, so that FID/KID are unavailable and the segmenter trains from scratch
 #: wherever the build runs: the report does not depend on what a machine has cached.
 ABSENT_TORCH_HOME = "/nonexistent/torch-home"
+#: Set to 1 to write the built reports as the new expected ones (a change meant to alter the report) instead of
+#: comparing them.
+UPDATE = os.environ.get("GANREPRO_UPDATE_SMOKE_REPORTS") == "1"
 DATE_LINE = re.compile(r"^- \*\*Date:\*\* .*$", re.MULTILINE)
 
 
@@ -29,7 +34,12 @@ def normalise(text: str, commit: str, torch_home: str) -> str:
 
 
 def difference(actual: str, table: str) -> str | None:
-    """None when the normalised report equals the committed one; else the first differing line of each."""
+    """None when the normalised report equals the committed one; else the first differing line of each.
+    With :data:`UPDATE`, ``actual`` becomes the committed one."""
+    if UPDATE:
+        EXPECTED_DIR.mkdir(parents=True, exist_ok=True)
+        (EXPECTED_DIR / f"{table}.md").write_text(actual)
+        return None
     expected = (EXPECTED_DIR / f"{table}.md").read_text()
     if actual == expected:
         return None

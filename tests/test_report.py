@@ -461,3 +461,10 @@ def test_fid_and_kid_cells_get_intervals_from_the_features(project: Path) -> Non
     assert re.fullmatch(r"-?[0-9.]+ ± [0-9.]+ \[-?[0-9.]+, -?[0-9.]+\]", fid), fid
     assert re.fullmatch(r"-?[0-9.]+ ± [0-9.]+ \[-?[0-9.]+, -?[0-9.]+\]", kid), kid
     assert all(low <= high for low, high in intervals(line))
+
+
+def test_warning_names_the_resolution_only_when_it_is_below_the_papers() -> None:
+    from ganrepro.reporting.render import _what_differs
+
+    assert _what_differs([64, 32]) == "images this small and schedules this short change"
+    assert _what_differs([256]) == "a schedule this short changes"  # gpu-short: the papers' resolution
