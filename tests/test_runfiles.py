@@ -57,3 +57,31 @@ def test_commit_text_round_trips() -> None:
     assert split_commit("abc123-dirty") == ("abc123", True)
     assert split_commit("abc123") == ("abc123", False)
     assert split_commit(None) == (None, None)
+
+
+def test_tracked_scores_include_photo_to_labels_colour_histograms_and_the_reverse_generator(tmp_path: Path) -> None:
+    import json
+
+    from ganrepro.tracking.scores import reverse_scores
+
+    forward = {
+        "format": METRICS_FORMAT,
+        "metrics": {
+            "colorhist": {"L": 0.8, "a": 0.7, "b": 0.6},
+            "labelmap": {"available": False, "reason": "photos out"},
+        },
+    }
+    (tmp_path / "reverse").mkdir()
+    back = {"format": METRICS_FORMAT, "metrics": {"labelmap": {"pixel_acc": 0.5, "class_acc": 0.25, "class_iou": 0.1}}}
+    (tmp_path / "reverse" / "metrics.json").write_text(json.dumps(back))
+    assert final_scores(forward) == {"colorhist_L": 0.8, "colorhist_a": 0.7, "colorhist_b": 0.6}
+    assert reverse_scores(forward, tmp_path) == {}  # not evaluated with --reverse
+    forward["reverse"] = {"file": "reverse/metrics.json"}
+    assert reverse_scores(forward, tmp_path) == {
+        "reverse_labelmap_pixel_acc": 0.5,
+        "reverse_labelmap_class_acc": 0.25,
+        "reverse_labelmap_class_iou": 0.1,
+    }
+    forward["reverse"] = {"file": "reverse/gone.json"}
+    with pytest.raises(DataError, match="does not exist"):
+        reverse_scores(forward, tmp_path)

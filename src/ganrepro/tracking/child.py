@@ -32,7 +32,7 @@ from ganrepro.tracking.records import (
     read_parent,
     write_record,
 )
-from ganrepro.tracking.scores import final_scores, final_step
+from ganrepro.tracking.scores import final_scores, final_step, reverse_scores
 from ganrepro.tracking.store import open_client, retry
 
 if TYPE_CHECKING:
@@ -137,6 +137,7 @@ def log_run(
         raise UserError(f"{parent_json} is the parent of table {parent.table!r}, not {table!r}")
     metrics_doc = read_json(path / METRICS_FILE, "metrics file")
     scores = final_scores(metrics_doc, str(path / METRICS_FILE))
+    scores.update(reverse_scores(metrics_doc, (path / METRICS_FILE).parent, str(path / METRICS_FILE)))
     config = config_params(path)
     if "seed" in config and str(config["seed"]) != str(seed):
         raise UserError(f"{path} was trained with seed {config['seed']}, not --seed {seed}")

@@ -10,10 +10,11 @@ metrics.json artifact), as is any value that is null or not finite (e.g. PSNR of
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from ganrepro.errors import DataError
-from ganrepro.runfiles import check_metrics_format
+from ganrepro.runfiles import check_metrics_format, read_json
 from ganrepro.tracking.batch import finite
 
 FCN_KEYS = ("pixel_acc", "class_acc", "class_iou", "class_acc_present_only", "class_iou_present_only")
@@ -27,6 +28,8 @@ SCALARS: tuple[tuple[str, str, str], ...] = (
     ("ssim", "value", "ssim_rgb"),
     ("ssim", "value_y", "ssim_y"),
     ("psnr", "value", "psnr"),
+    *(("labelmap", key, f"labelmap_{key}") for key in FCN_KEYS),
+    *(("colorhist", key, f"colorhist_{key}") for key in ("L", "a", "b")),
 )
 
 
@@ -56,6 +59,19 @@ def final_scores(document: Mapping[str, Any], where: str = "metrics.json") -> di
             if value is not None:
                 scores[f"fcn_gt_{key}"] = value
     return scores
+
+
+def reverse_scores(document: Mapping[str, Any], folder: Path, where: str = "metrics.json") -> dict[str, float]:
+    """The scores of CycleGAN's second generator (``evaluate --reverse``: the file ``document`` names under
+    ``reverse``, beside it in ``folder``) as ``reverse_<name>``; {} when it was not evaluated."""
+    record = document.get("reverse")
+    if not isinstance(record, Mapping):
+        return {}
+    path = folder / str(record.get("file"))
+    if not path.is_file():
+        raise DataError(f"{where} names the reverse generator's scores {path}, which does not exist")
+    reverse = read_json(path, "reverse metrics file")
+    return {f"reverse_{name}": value for name, value in final_scores(reverse, str(path)).items()}
 
 
 def final_step(document: Mapping[str, Any]) -> int:
