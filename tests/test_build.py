@@ -14,8 +14,8 @@ from ganrepro.errors import UserError
 from ganrepro.preparation.registry import get_spec
 from ganrepro.workflow.dvc import dvc_stages
 from ganrepro.workflow.plan import Plan
+from ganrepro.workflow.profile import PackPolicy
 from ganrepro.workflow.runner import Stage, argv_of, execute, plan_stages, without_option
-from ganrepro.workflow.spec import PackPolicy
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -17,7 +17,7 @@ from ganrepro.errors import ConfigError
 from ganrepro.workflow.dvc import dvc_stages
 from ganrepro.workflow.packs import table_packs
 from ganrepro.workflow.plan import Plan
-from ganrepro.workflow.spec import PackPolicy, load_profile
+from ganrepro.workflow.profile import PackPolicy, load_profile
 from ganrepro.workflow.stages import build_stages
 
 

@@ -11,7 +11,8 @@ import pytest
 
 from ganrepro.errors import ConfigError
 from ganrepro.workflow.plan import Plan
-from ganrepro.workflow.spec import load_profile, load_table
+from ganrepro.workflow.profile import load_profile
+from ganrepro.workflow.spec import load_table
 
 ROOT = Path(__file__).resolve().parents[1]
 

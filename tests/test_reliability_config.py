@@ -78,7 +78,8 @@ def test_duplicate_keys_are_refused_in_tables_profiles_and_the_registry(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from ganrepro.preparation.registry import load_registry
-    from ganrepro.workflow.spec import load_profile, load_table
+    from ganrepro.workflow.profile import load_profile
+    from ganrepro.workflow.spec import load_table
 
     params = tmp_path / "params"
     shutil.copytree(ROOT / "params", params)

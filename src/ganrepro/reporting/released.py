@@ -18,8 +18,7 @@ from ganrepro.errors import UserError
 from ganrepro.reporting.collect import IGNORED_CONFIG_KEYS, Measure, read_document, read_ground_truth, read_measures
 from ganrepro.runfiles import CONFIG_FILE, METRICS_FORMAT, PROVENANCE_FILE, differing_keys
 from ganrepro.workflow.plan import Plan
-from ganrepro.workflow.released import Skipped
-from ganrepro.workflow.spec import Released
+from ganrepro.workflow.released import Released, Skipped
 
 SHORT = 12
 

@@ -38,7 +38,8 @@ def git_tags(commit_text: str | None) -> dict[str, Any]:
 def build_description(table: str, dataset: str, profile: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """(tags, params) of a parent run, from the table and profile files (which also checks the names)."""
     from ganrepro.preparation.registry import get_spec
-    from ganrepro.workflow.spec import load_profile, load_table
+    from ganrepro.workflow.profile import load_profile
+    from ganrepro.workflow.spec import load_table
 
     spec = load_table(table)
     prof = load_profile(profile)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from ganrepro.config import Config
 from ganrepro.errors import ConfigError
 from ganrepro.training.packing import check_packable
-from ganrepro.workflow.spec import PACK_MODES
+from ganrepro.workflow.profile import PACK_MODES
 
 if TYPE_CHECKING:  # the plan asks for its packs; this module only reads its runs and configs
     from ganrepro.workflow.plan import Plan

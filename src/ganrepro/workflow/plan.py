@@ -31,8 +31,10 @@ from typing import TYPE_CHECKING, Any
 from ganrepro.config import Config, ConfigError, load_config
 from ganrepro.metrics import METRIC_NAMES
 from ganrepro.runfiles import CHECKPOINTS_DIR, FINAL_CHECKPOINT, METRICS_FILE
+from ganrepro.workflow.checks import available
 from ganrepro.workflow.packs import Pack, table_packs
-from ganrepro.workflow.spec import PackPolicy, Profile, Table, available, load_profile, load_table, parse_pack
+from ganrepro.workflow.profile import PackPolicy, Profile, load_profile, parse_pack
+from ganrepro.workflow.spec import Table, load_table
 
 if TYPE_CHECKING:
     from ganrepro.workflow.released import ReleasedModels

@@ -18,6 +18,7 @@ published sha256 is checked before anything is written, and without one the firs
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import PurePosixPath
@@ -26,10 +27,86 @@ from urllib.parse import urlsplit
 
 from ganrepro.config import Config, ConfigError, load_config
 from ganrepro.metrics import METRIC_NAMES
-from ganrepro.workflow.spec import Released
+from ganrepro.workflow.checks import as_mapping, check_keys
 
 if TYPE_CHECKING:
     from ganrepro.workflow.plan import Plan
+
+
+#: A released model's source: a URL the datasets' download code can fetch, or a file path.
+RELEASED_URL_SCHEMES = ("http://", "https://", "file://")
+
+
+@dataclass(frozen=True)
+class Released:
+    """A generator the authors published, evaluated beside a section's rows with the same protocol.
+
+    It applies to a build only on its own ``dataset`` at its own resolution ``size`` (a U-Net 256 cannot run at
+    64 px, and a model scored at a size it was not trained for would not be the authors' model).  ``sha256``
+    is the published hash, or None where the authors publish none: the first verified fetch then pins it (as
+    for dataset archives) and the report says so.  ``set`` holds non-data config keys that describe the
+    released network (the data keys always come from the table, so that it sees the same test images).
+    """
+
+    id: str
+    label: str
+    source: str
+    sha256: str | None
+    arch: str
+    dataset: str
+    size: int
+    set: dict[str, Any]
+
+    @property
+    def is_url(self) -> bool:
+        return self.source.startswith(RELEASED_URL_SCHEMES)
+
+
+def parse_released(value: Any, where: str) -> tuple[Released, ...]:
+    """``released:`` of a section: a list of ``{id, label, url | path, sha256, arch, dataset, size, set}``."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise ConfigError(f"{where}.released must be a list, got {value!r}")
+    out: list[Released] = []
+    for index, body in enumerate(value):
+        at = f"{where}.released[{index}]"
+        check_keys(
+            body, at, required=("id", "label", "sha256", "arch", "dataset", "size"), optional=("url", "path", "set")
+        )
+        if not isinstance(body["id"], str) or not re.fullmatch(r"[A-Za-z0-9_]+", body["id"]):
+            raise ConfigError(f"{at}.id must be letters, digits and underscores, got {body['id']!r}")
+        if ("url" in body) == ("path" in body):
+            raise ConfigError(f"{at}: give exactly one of 'url' (http(s):// or file://) and 'path'")
+        source = str(body.get("url") or body.get("path") or "")
+        if "url" in body and not source.startswith(RELEASED_URL_SCHEMES):
+            raise ConfigError(f"{at}.url must start with http://, https:// or file://, got {source!r}")
+        if "path" in body and (not source or source.startswith(RELEASED_URL_SCHEMES)):
+            raise ConfigError(f"{at}.path must be a file path (use 'url' for URLs), got {source!r}")
+        sha = body["sha256"]
+        if sha is not None and not (isinstance(sha, str) and re.fullmatch(r"[0-9a-f]{64}", sha)):
+            raise ConfigError(
+                f"{at}.sha256 must be 64 lower-case hex digits, or null where none is published "
+                f"(the first verified fetch then pins it), got {sha!r}"
+            )
+        size = body["size"]
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ConfigError(f"{at}.size must be the positive resolution the model was trained at, got {size!r}")
+        overrides = dict(as_mapping(body.get("set") or {}, f"{at}.set"))
+        data_keys = sorted(k for k in overrides if str(k).startswith("data."))
+        if data_keys:
+            raise ConfigError(
+                f"{at}.set.{data_keys[0]}: data keys come from the table (same test images as its rows); remove it"
+            )
+        if any(r.id == body["id"] for r in out):
+            raise ConfigError(f"{at}: duplicate released id {body['id']!r}")
+        out.append(
+            Released(
+                body["id"], str(body["label"]), source, sha, str(body["arch"]), str(body["dataset"]), size, overrides
+            )
+        )
+    return tuple(out)
+
 
 #: The folder under a build's results holding the imported released models (never a table name).
 RELEASED_DIR = "released"
