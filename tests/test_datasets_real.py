@@ -1,6 +1,7 @@
-"""The real pix2pix facades archive through a file:// mirror: the folder ``$GANREPRO_MIRROR`` names.
+"""The real pix2pix facades archive through a file:// mirror of the folder ``$GANREPRO_REAL_ARCHIVES`` names.
 
-Skipped only when no such archive is there (``GANREPRO_MIRROR=file:///path/holding/facades.tar.gz`` runs it).
+Skipped only when no such archive is there (``GANREPRO_REAL_ARCHIVES=/path/holding/facades.tar.gz`` runs it).
+The variable is this test's own: ``GANREPRO_MIRROR`` would send every other test's downloads there too.
 It runs the real download, checksum-lock, extraction and preparation code, then checks counts, the source
 hash and every decoded label map.
 """
@@ -8,7 +9,6 @@ hash and every decoded label map.
 from __future__ import annotations
 
 import os
-import urllib.parse
 from pathlib import Path
 
 import numpy as np
@@ -21,12 +21,15 @@ from ganrepro.preparation.labels import palette_array
 from ganrepro.preparation.prepare import prepare_dataset
 from ganrepro.preparation.registry import load_registry, prepared_dir
 
-MIRROR = os.environ.get("GANREPRO_MIRROR", "")
-ARCHIVE = Path(urllib.parse.urlparse(MIRROR).path or "/nonexistent") / "facades.tar.gz"
+ARCHIVES = os.environ.get("GANREPRO_REAL_ARCHIVES", "")
+ARCHIVE = Path(ARCHIVES or "/nonexistent") / "facades.tar.gz"
 SHA256 = "a8b27a993e834395aabd712b5e23dd9357a2a07c12cbaf67704de8a22c25c6de"
 
 
-@pytest.mark.skipif(not ARCHIVE.is_file(), reason=f"no facades.tar.gz in $GANREPRO_MIRROR ({MIRROR or 'unset'})")
+NO_ARCHIVE = f"no facades.tar.gz in $GANREPRO_REAL_ARCHIVES ({ARCHIVES or 'unset'})"
+
+
+@pytest.mark.skipif(not ARCHIVE.is_file(), reason=NO_ARCHIVE)
 def test_real_facades_download_and_prepare(tmp_path):
     spec = load_registry()["facades"]
     [result] = download_dataset(spec, tmp_path, mirror=ARCHIVE.parent.as_uri(), log=lambda m: None)
