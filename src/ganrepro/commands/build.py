@@ -8,7 +8,7 @@ import importlib.util
 import time
 from pathlib import Path
 
-from ganrepro.workflow.plan import DEFAULT_DATASET, DEFAULT_PROFILE
+from ganrepro.commands.pipeline import add_build_options, build_plan
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -21,12 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "Run it from the repository root. MLflow records are made only when mlflow is installed.",
     )
     parser.add_argument("table", help="a table name from params/tables/ (e.g. pix2pix_ablation)")
-    parser.add_argument("--dataset", default=DEFAULT_DATASET, help=f"dataset name (default {DEFAULT_DATASET})")
-    parser.add_argument(
-        "--profile", default=DEFAULT_PROFILE, help=f"profile in params/profiles/ (default {DEFAULT_PROFILE})"
-    )
-    parser.add_argument("--data-dir", default="data", help="data folder (default data)")
-    parser.add_argument("--mirror", default=None, help="base URL holding the dataset's archives (e.g. file:///dir)")
+    add_build_options(parser)
     parser.add_argument(
         "--jobs",
         type=int,
@@ -44,13 +39,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ganrepro.errors import UserError
-    from ganrepro.workflow.plan import Plan
     from ganrepro.workflow.runner import execute, plan_stages, stale_stages, time_table
 
     if args.jobs < 1:
         raise UserError(f"--jobs must be at least 1, got {args.jobs}")
-    plan = Plan(args.dataset, args.profile, args.data_dir, args.mirror)
-    plan.validate()
+    plan = build_plan(args)
     tracking = not args.no_track and importlib.util.find_spec("mlflow") is not None
     if not tracking:
         print(

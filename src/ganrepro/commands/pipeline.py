@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 
-def _add_build_options(parser: argparse.ArgumentParser) -> None:
+def add_build_options(parser: argparse.ArgumentParser) -> None:
+    """--dataset, --profile, --data-dir, --mirror and --pack: which build a command is about (see build_plan)."""
     from ganrepro.workflow.plan import DEFAULT_DATASET, DEFAULT_PROFILE
 
     parser.add_argument("--dataset", default=DEFAULT_DATASET, help=f"dataset name (default {DEFAULT_DATASET})")
@@ -30,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="write dvc.yaml: the Snakefile's jobs as DVC stages",
         description="Generates dvc.yaml from params/ (the same commands as the Snakefile).",
     )
-    _add_build_options(dvc)
+    add_build_options(dvc)
     dvc.add_argument("--out", default="dvc.yaml", help="file to write (default dvc.yaml; - for stdout)")
     dvc.add_argument("--check", action="store_true", help="exit 1 if --out differs from what would be generated")
     dvc.set_defaults(func=run_dvc_yaml)
@@ -40,12 +41,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="list a table build's runs, its packs and each training job's command",
         description="What `snakemake` would run for one dataset and profile, from params/.",
     )
-    _add_build_options(plan)
+    add_build_options(plan)
     plan.add_argument("--table", default=None, help="only this table")
     plan.set_defaults(func=run_plan)
 
 
-def _plan(args: argparse.Namespace):
+def build_plan(args: argparse.Namespace):
+    """The validated Plan that :func:`add_build_options` name."""
     from ganrepro.workflow.plan import Plan
 
     plan = Plan(args.dataset, args.profile, args.data_dir, args.mirror, args.pack)
@@ -60,7 +62,7 @@ def run_dvc_yaml(args: argparse.Namespace) -> int:
     from ganrepro.atomic import write_text
     from ganrepro.workflow.dvc import build_flags, render_dvc_yaml
 
-    plan = _plan(args)
+    plan = build_plan(args)
     text = render_dvc_yaml(plan)
     if args.out == "-":
         sys.stdout.write(text)
@@ -83,7 +85,7 @@ def run_dvc_yaml(args: argparse.Namespace) -> int:
 
 
 def run_plan(args: argparse.Namespace) -> int:
-    plan = _plan(args)
+    plan = build_plan(args)
     tables = [args.table] if args.table else list(plan.tables)
     policy = plan.pack_policy
     packing = f"packs: {policy.mode}, at most {policy.max_size} runs a pack" if policy.packing else "packs: none"
