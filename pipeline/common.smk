@@ -2,6 +2,7 @@
 # job starts. Every rule's paths and command line come from it (`params: cmd=`), as do dvc.yaml's stages.
 import re
 
+from ganrepro.workflow.packs import job_resources, pack_resources
 from ganrepro.workflow.plan import Plan
 
 PLAN = Plan(config["dataset"], config["profile"], config["data_dir"], config.get("mirror") or None,
@@ -10,8 +11,9 @@ PLAN.validate()
 PROFILE = PLAN.profile
 # The plan's paths with wildcards in place of a table, row and seed: the rules name files as the plan does.
 T, R, S = "{table}", "{row}", "{seed}"
-# What a training job asks of the executor (SLURM: --gpus, --time, --mem), one run or a pack alike.
-TRAINING = dict(gpu=PROFILE.gpus_per_job, runtime=PROFILE.runtime_min, mem_mb=PROFILE.mem_mb)
+# What a training job of one run asks of the executor (SLURM: --gpus, --time, --mem); a pack's job asks
+# pack_resources(PLAN, pack) (ganrepro.workflow.packs: more memory per member on a GPU, N times on a CPU).
+TRAINING = job_resources(PROFILE)
 
 
 wildcard_constraints:

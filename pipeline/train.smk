@@ -42,6 +42,6 @@ for pack in PLAN.packed():
             cmd=PLAN.train_pack_command(pack),
         threads: PROFILE.threads
         resources:
-            **TRAINING,
+            **pack_resources(PLAN, pack),
         shell:
             "{params.cmd}"

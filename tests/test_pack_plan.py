@@ -14,8 +14,9 @@ import pytest
 from ganrepro.cli import build_parser
 from ganrepro.commands.train_pack import parse_member
 from ganrepro.errors import ConfigError
+from ganrepro.training.trainer import state_bytes
 from ganrepro.workflow.dvc import dvc_stages
-from ganrepro.workflow.packs import table_packs
+from ganrepro.workflow.packs import job_resources, pack_resources, table_packs
 from ganrepro.workflow.plan import Plan
 from ganrepro.workflow.profile import PackPolicy, load_profile
 from ganrepro.workflow.stages import build_stages
@@ -117,9 +118,26 @@ def test_plan_lists_every_pack_with_its_members_and_command() -> None:
     lines = result.stdout.splitlines()
     assert "packs: compatible, at most 4 runs a pack" in lines
     assert "pix2pix_ablation: 14 rows x 1 seeds = 14 runs in 10 training jobs" in lines
-    header = lines.index("  pack cgan-seed0+3 (4 runs): cgan/seed0, l1_cgan/seed0, lambda_1/seed0, lambda_10/seed0")
+    # smoke asks 10 min and 2000 MB a job, on the CPU: a pack of 4 costs what its runs cost one after another
+    header = lines.index(
+        "  pack cgan-seed0+3 (4 runs; the job asks 40 min, 8000 MB): cgan/seed0, l1_cgan/seed0, lambda_1/seed0, "
+        "lambda_10/seed0"
+    )
     assert lines[header + 1].split()[3:5] == ["train-pack", "--config"]
     assert lines.index("  alone: l1/seed0") >= 0
+
+
+def test_a_pack_job_asks_a_snapshot_more_per_member_on_a_gpu_and_n_runs_on_a_cpu() -> None:
+    paper, smoke = load_profile("paper"), load_profile("smoke")
+    assert job_resources(paper) == {"gpu": 1, "runtime": 1440, "mem_mb": 16000}
+    assert job_resources(paper, 3, 2**20 + 1) == {"gpu": 1, "runtime": 1440, "mem_mb": 16000 + 2 * 2}
+    assert job_resources(smoke, 4, 10**9) == {"gpu": 0, "runtime": 40, "mem_mb": 8000}
+    plan = Plan("facades", "paper")
+    pack = next(p for p in plan.packs("pix2pix_ablation") if len(p.members) == 13)
+    # unet_256 + patch70: 57.2 M parameters, weights and two Adam moments in float32 (686 MB a checkpoint)
+    member = state_bytes(plan.config(pack.table, *pack.members[0]))
+    assert 650 * 2**20 < member < 660 * 2**20
+    assert pack_resources(plan, pack)["mem_mb"] == 16000 + 12 * 655
 
 
 def test_stages_train_each_pack_once_before_its_members_are_evaluated() -> None:

@@ -21,7 +21,7 @@ from ganrepro.cli import main
 from ganrepro.config import load_config
 from ganrepro.errors import DataError, TrainingDiverged, UserError
 from ganrepro.training import checkpoint
-from ganrepro.training.trainer import train
+from ganrepro.training.trainer import state_bytes, train
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -60,6 +60,13 @@ def test_same_seed_same_weights_and_declared_outputs(aligned_root: Path, tmp_pat
     train(cfg, tmp_path / "b", "cpu", progress_bar=False)
     assert first.completed and first.progress.step == 8 and first.progress.epoch == 2
     assert_identical(final_weights(tmp_path / "a"), final_weights(tmp_path / "b"))
+    # what a pack's job is sized by, counted without training: the bytes of the checkpoint's nets and moments
+    state = final_weights(tmp_path / "a")
+    held = [t for net in state["nets"].values() for t in net.values()]
+    held += [
+        s[k] for opt in state["optimizers"].values() for s in opt["state"].values() for k in ("exp_avg", "exp_avg_sq")
+    ]
+    assert state_bytes(cfg) == sum(t.numel() * t.element_size() for t in held)
     other = train(config_for(aligned_root, model, "seed=1"), tmp_path / "c", "cpu", progress_bar=False)
     assert other.completed
     g = "G" if model == "pix2pix" else "G_A"

@@ -85,6 +85,8 @@ def run_dvc_yaml(args: argparse.Namespace) -> int:
 
 
 def run_plan(args: argparse.Namespace) -> int:
+    from ganrepro.workflow.packs import pack_resources
+
     plan = build_plan(args)
     tables = [args.table] if args.table else list(plan.tables)
     policy = plan.pack_policy
@@ -98,6 +100,14 @@ def run_plan(args: argparse.Namespace) -> int:
         )
         for pack in packs:
             members = ", ".join(f"{row}/seed{seed}" for row, seed in pack.members)
-            kind = f"pack {pack.name} ({len(pack.members)} runs)" if len(pack.members) > 1 else "alone"
+            if len(pack.members) > 1:
+                job = pack_resources(plan, pack)
+                gpus = f"{job['gpu']} GPU, " if job["gpu"] else ""
+                kind = (
+                    f"pack {pack.name} ({len(pack.members)} runs; the job asks {gpus}{job['runtime']} min, "
+                    f"{job['mem_mb']} MB)"
+                )
+            else:
+                kind = "alone"
             print(f"  {kind}: {members}\n    {plan.training_command(pack)}")
     return 0

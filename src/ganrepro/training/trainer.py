@@ -52,6 +52,19 @@ def build_model(config: Config, device: torch.device) -> GANModel:
     return CycleGANModel(config, device)
 
 
+def state_bytes(config: Config) -> int:
+    """Bytes of one run's training state in its checkpoint: every network's parameters (float32) three times (the
+    weights and Adam's two moments) and its buffers.  Counted on the meta device, allocating nothing, so that the
+    workflow can size a pack's job before it runs: the pack's checkpoint writer holds one such host snapshot per
+    member (:mod:`~ganrepro.training.pack`)."""
+    meta = torch.device("meta")
+    with meta:
+        model = build_model(config, meta)
+    tensors = [(3, p) for net in model.nets.values() for p in net.parameters()]
+    tensors += [(1, b) for net in model.nets.values() for b in net.buffers()]
+    return sum(copies * t.numel() * t.element_size() for copies, t in tensors)
+
+
 def train(
     config: Config,
     run_dir: str | Path,

@@ -10,10 +10,17 @@
 
 Packs hold at most ``max_size`` members; the order of rows and seeds in the table is kept, so the grouping of a
 table is stable from one build to the next.
+
+What a training job asks of a cluster (:func:`job_resources`: SLURM ``--gpus``, ``--time``, ``--mem``) starts from
+the profile's per-job figures, which size one run.  A pack on a GPU runs its members' steps as one grouped step,
+so it keeps the run's time limit, and asks for one more checkpoint snapshot of host memory per extra member (the
+writer copies every member's state to host memory at once).  A pack without a GPU gains nothing from grouping:
+its members cost what they would one after another, so it asks N times a run's time and memory.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -21,7 +28,7 @@ from typing import TYPE_CHECKING
 from ganrepro.config import Config
 from ganrepro.errors import ConfigError
 from ganrepro.training.packing import check_packable
-from ganrepro.workflow.profile import PACK_MODES
+from ganrepro.workflow.profile import PACK_MODES, Profile
 
 if TYPE_CHECKING:  # the plan asks for its packs; this module only reads its runs and configs
     from ganrepro.workflow.plan import Plan
@@ -76,3 +83,23 @@ def table_packs(plan: Plan, table: str, mode: str, max_size: int) -> list[Pack]:
         else:
             target.append(((row, seed), config))
     return [Pack(table, tuple(run for run, _ in group)) for group in groups]
+
+
+def job_resources(profile: Profile, members: int = 1, member_state_bytes: int = 0) -> dict[str, int]:
+    """Snakemake ``resources:`` of a training job of ``members`` runs, each holding ``member_state_bytes`` of
+    training state (see the module docstring)."""
+    resources = {"gpu": profile.gpus_per_job, "runtime": profile.runtime_min, "mem_mb": profile.mem_mb}
+    if members == 1:
+        return resources
+    if profile.gpus_per_job == 0:
+        return {**resources, "runtime": profile.runtime_min * members, "mem_mb": profile.mem_mb * members}
+    return {**resources, "mem_mb": profile.mem_mb + (members - 1) * math.ceil(member_state_bytes / 2**20)}
+
+
+def pack_resources(plan: Plan, pack: Pack) -> dict[str, int]:
+    """:func:`job_resources` of ``pack``'s job (members share their networks' shapes, so the first one's state
+    size is every member's)."""
+    from ganrepro.training.trainer import state_bytes  # torch: only when a pack is sized
+
+    size = state_bytes(plan.config(pack.table, *pack.members[0])) if len(pack.members) > 1 else 0
+    return job_resources(plan.profile, len(pack.members), size)

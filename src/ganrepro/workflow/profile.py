@@ -43,8 +43,10 @@ class Profile:
     device: str  # `device`: auto | cpu | cuda | cuda:N, passed to train / evaluate / segmenter
     threads: int  # `threads`: CPU threads per job (Snakemake `threads:`; SLURM --cpus-per-task)
     gpus_per_job: int  # `gpus_per_job`: `resources: gpu=` of training, segmenter and evaluation jobs (0: none)
-    runtime_min: int  # `runtime_min` (default 60): per training job, for cluster executors (SLURM --time)
-    mem_mb: int  # `mem_mb` (default 4000): per training job, for cluster executors (SLURM --mem)
+    #: `runtime_min` (default 60) and `mem_mb` (default 4000): per training job of one run, for cluster executors
+    #: (SLURM --time, --mem); a pack's job asks more (:func:`ganrepro.workflow.packs.job_resources`)
+    runtime_min: int
+    mem_mb: int
     segmenter_arch: str  # `segmenter.arch`: the FCN-score's scorer, trained at the rows' crop size
     segmenter_epochs: int  # `segmenter.epochs`
     metrics: tuple[str, ...]  # `metrics`: computed by `ganrepro evaluate` for every row and seed
