@@ -24,6 +24,7 @@ from ganrepro.models import (
     init_weights,
     receptive_field,
 )
+from ganrepro.models.layers import ReflectionPad2d, reflect_pad
 
 # The PyTorch port's parameter counts (junyanz/pytorch-CycleGAN-and-pix2pix, default ngf = ndf = 64), every
 # architecture: (kind, name, norm, input channels, parameters).
@@ -141,6 +142,32 @@ def test_unet_runs_on_larger_multiples() -> None:
     net = build_generator("unet_32", 3, 2, ngf=4)
     with torch.no_grad():
         assert net(torch.randn(1, 3, 64, 96)).shape == (1, 2, 64, 96)
+
+
+@pytest.mark.parametrize("padding", [(1, 1, 1, 1), (3, 3, 3, 3), (2, 0, 1, 3)])
+def test_the_cuda_reflection_padding_copies_as_the_native_kernel_and_sums_the_same_gradients(padding) -> None:
+    """The slice formulation (what a CUDA run pads with) checked on the CPU against PyTorch's kernel: the same
+    values forward, gradients equal up to the order of their additions (at most 4 terms a pixel)."""
+    x = torch.randn(2, 3, 7, 9, dtype=torch.float64, requires_grad=True)
+    weights = torch.randn(2, 3, 7 + padding[2] + padding[3], 9 + padding[0] + padding[1], dtype=torch.float64)
+    ours = reflect_pad(x, padding)
+    native = nn.functional.pad(x, padding, mode="reflect")
+    assert torch.equal(ours, native)
+    (grad_ours,) = torch.autograd.grad((ours * weights).sum(), x)
+    (grad_native,) = torch.autograd.grad((native * weights).sum(), x)
+    torch.testing.assert_close(grad_ours, grad_native, rtol=0, atol=1e-12)
+    assert not torch.equal(grad_native, torch.autograd.grad((x * weights[..., :7, :9]).sum(), x)[0])
+
+
+def test_resnet_generators_pad_natively_on_the_cpu() -> None:
+    """Bit-identical to the reference port on the CPU: the native kernel, in every reflection pad."""
+    net = build_generator("resnet_6blocks", 3, 3, ngf=4)
+    pads = [m for m in net.modules() if isinstance(m, nn.ReflectionPad2d)]
+    assert len(pads) == 2 + 2 * 6 and all(isinstance(m, ReflectionPad2d) for m in pads)
+    x = torch.randn(1, 4, 6, 6, requires_grad=True)
+    native = nn.ReflectionPad2d(3)(x)
+    assert torch.equal(ReflectionPad2d(3)(x), native)
+    assert ReflectionPad2d(3)(x).grad_fn.name() == native.grad_fn.name() == "ReflectionPad2DBackward0"
 
 
 def test_encoder_decoder_has_no_concatenation() -> None:

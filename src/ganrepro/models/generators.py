@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from ganrepro.errors import ConfigError
-from ganrepro.models.layers import conv_bias, get_norm_layer
+from ganrepro.models.layers import ReflectionPad2d, conv_bias, get_norm_layer
 
 DROPOUT_NAMES: tuple[str, ...] = ("pytorch", "lua", "none")
 MIN_UNET_DOWNS = 5  # innermost + the 4ngf, 2ngf, ngf blocks + outermost
@@ -148,14 +148,14 @@ class ResnetBlock(nn.Module):
         norm_layer = get_norm_layer(norm)
         bias = conv_bias(norm)
         layers: list[nn.Module] = [
-            nn.ReflectionPad2d(1),
+            ReflectionPad2d(1),
             nn.Conv2d(channels, channels, kernel_size=3, bias=bias),
             norm_layer(channels),
             nn.ReLU(True),
         ]
         if use_dropout:
             layers.append(nn.Dropout(0.5))
-        layers += [nn.ReflectionPad2d(1), nn.Conv2d(channels, channels, kernel_size=3, bias=bias), norm_layer(channels)]
+        layers += [ReflectionPad2d(1), nn.Conv2d(channels, channels, kernel_size=3, bias=bias), norm_layer(channels)]
         self.conv_block = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -185,7 +185,7 @@ class ResnetGenerator(nn.Module):
         norm_layer = get_norm_layer(norm)
         bias = conv_bias(norm)
         layers: list[nn.Module] = [
-            nn.ReflectionPad2d(3),
+            ReflectionPad2d(3),
             nn.Conv2d(input_nc, ngf, kernel_size=7, bias=bias),
             norm_layer(ngf),
             nn.ReLU(True),
@@ -208,7 +208,7 @@ class ResnetGenerator(nn.Module):
                 norm_layer(channels // 2),
                 nn.ReLU(True),
             ]
-        layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, output_nc, kernel_size=7), nn.Tanh()]
+        layers += [ReflectionPad2d(3), nn.Conv2d(ngf, output_nc, kernel_size=7), nn.Tanh()]
         self.model = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -23,7 +23,8 @@ def seed_everything(seed: int, deterministic: bool = True) -> None:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.backends.cudnn.benchmark = False
         torch.backends.cudnn.deterministic = True
-        # warn_only: a few CUDA kernels (e.g. reflection-pad backward) have no deterministic version.
+        # warn_only: a CUDA kernel with no deterministic version warns instead of stopping the run (reflection
+        # padding, whose CUDA backward is one, pads deterministically on CUDA: ganrepro.models.layers).
         torch.use_deterministic_algorithms(True, warn_only=True)
 
 
