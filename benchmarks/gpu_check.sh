@@ -2,7 +2,8 @@
 # The GPU engine's checks on one CUDA GPU, in under 8 minutes, one summary line per figure at the end:
 #   1. prepare facades from an archive folder (default ../shared/datasets, else .device/datasets);
 #   2. the tests marked gpu (graphed = eager, graphed resume, resident batches on the GPU);
-#   3. benchmarks/train_throughput.py: three engines x pix2pix and CycleGAN, plus a CycleGAN profile;
+#   3. benchmarks/train_throughput.py: three engines x pix2pix and CycleGAN, plus a CycleGAN profile (its step
+#      timed under the project's settings, without determinism and with the native reflection-pad kernel);
 #   4. the same benchmark's pack mode: packs of 1, 3, 8 and 13 seeds, pix2pix and CycleGAN (aggregate samples/s);
 #   5. a 2-epoch facades pix2pix run (the paper config) followed by `ganrepro evaluate`.
 # Needs torch with CUDA, pytest, pillow, numpy, pyyaml, tqdm, matplotlib, pandas (no snakemake/mlflow/dvc).
@@ -44,35 +45,12 @@ step tests python3 -m pytest -q -m gpu tests/test_gpu_engine.py tests/test_pack.
 summary+=("gpu tests: $(grep -E '[0-9]+ (passed|failed)' "$logs/tests.log" | tail -n 1)")
 
 step benchmark python3 benchmarks/train_throughput.py --data "$data" --steps 200 --profile "$logs"
-summary+=("$(python3 - "$logs/benchmark.log" <<'PY'
-import json, sys
-lines = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
-for r in lines:
-    if "note" in r:
-        print(f"throughput {r['model']} {r['engine']}: {r['note']}")
-    else:
-        memory = r["peak_gpu_memory_gib"]
-        print(f"throughput {r['model']} {r['engine']}: {r['end_to_end_it_s']:.1f} it/s end to end, "
-              f"{r['in_loop_it_s']:.1f} it/s in the loop, peak GPU memory "
-              + (f"{memory:.2f} GiB" if memory is not None else "n/a"))
-PY
-)")
+summary+=("$(python3 benchmarks/gpu_check_summary.py engines "$logs/benchmark.log")")
 
 # 50 steps a pack (25 runs a model in all; each member also writes its checkpoint, 686 MB for pix2pix), cut at
 # 200 s so that the script keeps its budget: the packs measured by then are reported
 step pack timeout 200 python3 benchmarks/train_throughput.py --data "$data" --steps 50 --pack 1,3,8,13
-summary+=("$(python3 - "$logs/pack.log" <<'PY'
-import json, sys
-for r in (json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")):
-    if "steps" not in r:
-        print(f"pack {r['model']} x{r['pack']}: {r['note']}")
-        continue
-    memory = r["peak_gpu_memory_gib"]
-    print(f"pack {r['model']} x{r['pack']} ({r['engine']}): {r['end_to_end_samples_s']:.1f} samples/s end to end, "
-          f"{r['in_loop_samples_s']:.1f} in the loop, peak GPU memory " + (f"{memory:.2f} GiB" if memory else "n/a")
-          + (f" [{r['note']}]" if r.get("note") else ""))
-PY
-)")
+summary+=("$(python3 benchmarks/gpu_check_summary.py packs "$logs/pack.log")")
 
 run=$work/pix2pix_2epochs
 rm -rf "$run"
@@ -85,19 +63,9 @@ if ! step train train_2_epochs; then  # keep the evaluation check alive if the g
   rm -rf "$run"
   step train_eager train_2_epochs --set train.cuda_graph=off
 fi
-summary+=("$(python3 - "$run/losses.csv" <<'PY'
-import csv, sys
-rows = list(csv.DictReader(open(sys.argv[1])))
-epoch1 = [float(r["seconds"]) for r in rows if r["epoch"] == "1"]
-s = [float(r["seconds"]) for r in rows]
-print(f"2-epoch facades pix2pix: {len(rows)} steps in {s[-1]:.1f} s ({(len(s) - 1) / (s[-1] - s[0]):.1f} it/s in the loop; "
-      f"the step across the epoch boundary {s[len(epoch1)] - s[len(epoch1) - 1]:.3f} s)")
-PY
-)")
+summary+=("$(python3 benchmarks/gpu_check_summary.py train "$run/losses.csv")")
 step evaluate python3 -m ganrepro evaluate "$run" --metrics ssim,psnr --device cuda
-summary+=("evaluate after 2 epochs: $(python3 -c "import json,sys; m=json.load(open(sys.argv[1]))['metrics']; \
-print(', '.join(f'{k} {v[\"value\"]:.4g} ({v[\"n_images\"]} images)' for k, v in m.items()))" \
-  "$run/eval/test-trainmode/metrics.json" 2>&1 | tail -n 1)")
+summary+=("$(python3 benchmarks/gpu_check_summary.py evaluate "$run/eval/test-trainmode/metrics.json")")
 
 echo "=== summary ($(( $(date +%s) - started )) s) ==="
 printf '%s\n' "${summary[@]}"

@@ -18,8 +18,10 @@ first to last step).  The peak GPU memory of each run is printed beside it.
 configuration with seeds 0…N−1 trained together by ``train_pack`` end to end for ``--steps`` steps on the
 resident split, graphed on CUDA (eager if capture fails, which the row says) and eager on CPU; the rate is the
 aggregate in samples/s (N × steps per second), end to end and in the loop, with the peak GPU memory.
-``--profile DIR`` records ``--profile-steps`` eager CycleGAN steps with torch.profiler (after warm-up), prints
-the operators that take the most device time and writes a Chrome trace to DIR.
+``--profile DIR`` times the eager CycleGAN step under the project's settings and with each of two of them undone
+(deterministic algorithms, the deterministic reflection padding), records ``--profile-steps`` steps with
+torch.profiler (after warm-up), prints the operators that take the most device time and writes a Chrome trace
+to DIR.
 
     PYTHONPATH=src python benchmarks/train_throughput.py --data data/facades/prepared [--steps 300]
         [--models pix2pix,cyclegan] [--size 256] [--device auto] [--profile DIR] [--pack 1,3,8,13]
@@ -39,13 +41,16 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from ganrepro.config import Config, load_config
 from ganrepro.devices import resolve_device
+from ganrepro.models import layers
 from ganrepro.paths import params_dir
 from ganrepro.training import trainer
 from ganrepro.training.base import GANModel
 from ganrepro.training.pack import train_pack
+from ganrepro.training.rng import seed_everything
 
 ENGINES = {
     "dataloader+sync": ["data.resident=off", "data.num_workers=0", "train.cuda_graph=off"],
@@ -151,20 +156,67 @@ def cell(result: dict) -> str:
     return f"{result['end_to_end_it_s']:.2f} e2e / {result['in_loop_it_s']:.2f} loop it/s{memory}"
 
 
+@contextlib.contextmanager
+def variant(name: str) -> Iterator[None]:
+    """One of :data:`STEP_VARIANTS` for the steps run inside: the project's settings, or one of them undone."""
+    saved = (
+        torch.backends.cudnn.benchmark,
+        torch.backends.cudnn.deterministic,
+        torch.are_deterministic_algorithms_enabled(),
+    )
+    padding = layers.ReflectionPad2d.forward
+    if name == "nondeterministic+cudnn.benchmark":
+        torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = True, False
+        torch.use_deterministic_algorithms(False)
+    elif name == "native reflection pad":
+        layers.ReflectionPad2d.forward = nn.ReflectionPad2d.forward  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = saved[:2]
+        torch.use_deterministic_algorithms(saved[2], warn_only=True)
+        layers.ReflectionPad2d.forward = padding  # type: ignore[method-assign]
+
+
+#: what the CycleGAN step is timed under: the project's (deterministic cuDNN and kernels, reflection padding by
+#: slices on CUDA), PyTorch's fastest (what determinism costs), and the native padding kernel (what the
+#: deterministic padding costs)
+STEP_VARIANTS = ("project settings", "nondeterministic+cudnn.benchmark", "native reflection pad")
+
+
+def timed_steps(model: GANModel, batch: dict[str, torch.Tensor], steps: int, device: torch.device) -> float:
+    """Milliseconds an eager step takes, the median of ``steps`` steps each timed to the device's completion."""
+    times = []
+    for _ in range(steps):
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        start = time.perf_counter()
+        model.train_step(batch)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        times.append((time.perf_counter() - start) * 1000)
+    return sorted(times)[len(times) // 2]
+
+
 def profile(args: argparse.Namespace, device: torch.device) -> None:
-    """Where an eager CycleGAN step spends its time (operators sorted by device time, or CPU time on CPU)."""
+    """Where an eager CycleGAN step spends its time (operators sorted by device time, or CPU time on CPU), and
+    what it takes under each of :data:`STEP_VARIANTS` (a JSON line each)."""
     from torch.profiler import ProfilerActivity
     from torch.profiler import profile as torch_profile
 
-    config = config_for("cyclegan", args.data, args.size, 8, "resident+eager")
+    config = config_for("cyclegan", args.data, args.size, 8, "resident+eager", args.set)
+    seed_everything(config.seed)  # and the deterministic settings, as ``ganrepro train`` starts
     model = trainer.build_model(config, device)
     model.train_mode(True)
     batch = {
         "A": torch.rand(1, 3, args.size, args.size, device=device) * 2 - 1,
         "B": torch.rand(1, 3, args.size, args.size, device=device) * 2 - 1,
     }
-    for _ in range(3):
-        model.train_step(batch)
+    for name in STEP_VARIANTS:
+        with variant(name):
+            timed_steps(model, batch, 3, device)  # warm-up (and cuDNN's benchmark, where on)
+            ms = timed_steps(model, batch, args.profile_steps * 2, device)
+        print(json.dumps({"profile": "cyclegan eager step", "variant": name, "ms": ms}), flush=True)
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
     with torch_profile(activities=activities, record_shapes=True) as prof:
         for _ in range(args.profile_steps):

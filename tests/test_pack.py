@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import make_aligned, tiny_overrides
+from test_benchmarks import summary
 
 from ganrepro.cli import main
 from ganrepro.config import load_config
@@ -366,6 +367,14 @@ def test_benchmark_pack_mode_runs_on_cpu_and_its_lines_parse(
         assert row["end_to_end_samples_s"] > 0 and row["in_loop_samples_s"] > 0 and row["peak_gpu_memory_gib"] is None
     tables = [line for line in lines if line.startswith(("pix2pix ", "cyclegan "))]
     assert len(tables) == 2 and all(line.count("samples/s") == 2 for line in tables)
+    # gpu_check.sh's summary of the same output: one line per pack
+    log = aligned_root / "pack.log"
+    log.write_text("\n".join(lines))
+    lines = summary("packs", log)
+    assert [line.split(" (")[0] for line in lines] == [
+        f"pack {m} x{n}" for m in ("pix2pix", "cyclegan") for n in (1, 2)
+    ]
+    assert all("samples/s end to end" in line and "peak GPU memory n/a" in line for line in lines)
 
 
 def gpu_pack_configs(root: Path, model: str, *extra: str) -> list:

@@ -1,0 +1,81 @@
+"""benchmarks/: the throughput benchmark's engine mode and CycleGAN profile on the CPU (tiny networks, 2 steps), and
+gpu_check.sh's summary lines read from the files its steps write, so that neither first fails on a GPU."""
+
+from __future__ import annotations
+
+import json
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import tiny_overrides
+
+from ganrepro.cli import main
+from ganrepro.config import load_config
+from ganrepro.training.trainer import train
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = [
+    "network.ngf=8",
+    "network.ndf=8",
+    "network.discriminator=patch16",
+    "pix2pix:network.generator=unet_32",
+    "cyclegan:network.generator=resnet_2blocks",
+    "cyclegan:cyclegan.pool_size=3",
+]
+
+
+def summary(kind: str, path: Path) -> list[str]:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "gpu_check_summary.py"), kind, str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout.splitlines()
+
+
+def test_engine_mode_and_profile_run_on_cpu_and_summarise(
+    aligned_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["train_throughput.py", "--data", str(aligned_root), "--steps", "2", "--size", "32", "--device", "cpu"]
+    argv += ["--profile", str(tmp_path / "profile"), "--profile-steps", "1", *[f"--set={o}" for o in TINY]]
+    monkeypatch.setattr(sys, "argv", argv)
+    runpy.run_path(str(ROOT / "benchmarks" / "train_throughput.py"), run_name="__main__")
+    out = capsys.readouterr().out
+    records = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    engines = [(r["model"], r["engine"]) for r in records if "engine" in r]
+    assert engines == [
+        (m, e) for m in ("pix2pix", "cyclegan") for e in ("dataloader+sync", "resident+eager", "resident+graphed")
+    ]
+    variants = [r["variant"] for r in records if "variant" in r]
+    assert variants == ["project settings", "nondeterministic+cudnn.benchmark", "native reflection pad"]
+    assert all(r["ms"] > 0 for r in records if "variant" in r)
+    assert (tmp_path / "profile" / "cyclegan_step_trace.json").stat().st_size > 0
+
+    log = tmp_path / "benchmark.log"
+    log.write_text(out)
+    lines = summary("engines", log)
+    assert "throughput pix2pix resident+graphed: n/a on CPU" in lines
+    measured = [line for line in lines if "it/s end to end" in line]
+    assert len(measured) == 4 and all("peak GPU memory n/a" in line for line in measured)
+    assert lines[-1].startswith("CycleGAN eager step (median ms): project settings ")
+
+
+def test_training_and_evaluation_summaries_read_a_real_run(aligned_root: Path, tmp_path: Path) -> None:
+    overrides = [*tiny_overrides(aligned_root), "train.n_epochs=2", "train.n_epochs_decay=0"]
+    run = train(load_config(ROOT / "params" / "pix2pix.yaml", overrides), tmp_path / "run", "cpu", progress_bar=False)
+    assert main(["evaluate", str(run.run_dir), "--metrics", "ssim,psnr", "--device", "cpu"]) == 0
+    (line,) = summary("train", run.run_dir / "losses.csv")
+    assert line.startswith("2-epoch facades pix2pix: 8 steps in ") and "the step across the epoch boundary" in line
+    (line,) = summary("evaluate", run.run_dir / "eval" / "test-trainmode" / "metrics.json")
+    assert line.startswith("evaluate after 2 epochs: ssim ") and "psnr " in line and "images)" in line
+
+
+def test_a_missing_or_broken_file_is_one_summary_line(tmp_path: Path) -> None:
+    (tmp_path / "pack.log").write_text('{"model": "pix2pix", "pack": 3}\n')
+    assert summary("packs", tmp_path / "pack.log") == ["packs: no figure (KeyError: 'note'; see the step's log)"]
+    (line,) = summary("train", tmp_path / "absent.csv")
+    assert line.startswith("train: no figure (FileNotFoundError")
