@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 from ganrepro.config import Config, ConfigError, load_config
 from ganrepro.metrics import METRIC_NAMES
 from ganrepro.workflow.checks import as_mapping, check_keys
+from ganrepro.workflow.command_lines import assignments, logged, set_flags
 
 if TYPE_CHECKING:
     from ganrepro.workflow.plan import Plan
@@ -191,10 +192,9 @@ class ReleasedModels:
     def config(self, rid: str) -> Config:
         """The config ``import-checkpoint`` writes into the run directory (what the report checks it against)."""
         from ganrepro.commands.importer import import_defaults
-        from ganrepro.workflow.plan import _assignments
 
         entry, table = self.entry(rid), self.declared[rid][1]
-        sets = [*import_defaults(entry.arch), *_assignments(self.overrides(rid))]
+        sets = [*import_defaults(entry.arch), *assignments(self.overrides(rid))]
         return load_config([self.plan.table(table).base_config], sets)
 
     def validate(self) -> None:
@@ -245,8 +245,6 @@ class ReleasedModels:
 
     def import_command(self, rid: str) -> str:
         """Fetch (verified, mirror honoured), import into the run directory: one ``import-checkpoint``."""
-        from ganrepro.workflow.plan import _logged, _sets
-
         entry, table = self.entry(rid), self.declared[rid][1]
         argv = [
             "ganrepro",
@@ -256,7 +254,7 @@ class ReleasedModels:
             entry.arch,
             "--config",
             self.plan.table(table).base_config,
-            *_sets(self.overrides(rid)),
+            *set_flags(self.overrides(rid)),
             "--data-dir",
             self.plan.data_dir,
         ]
@@ -266,15 +264,13 @@ class ReleasedModels:
         if mirror and entry.is_url:
             argv += ["--mirror", mirror]
         argv += ["--out", self.run_dir(rid)]
-        return _logged(argv, self.plan.log(RELEASED_DIR, rid, "import"))
+        return logged(argv, self.plan.log(RELEASED_DIR, rid, "import"))
 
     def evaluate_command(self, rid: str) -> str:
         """The rows' evaluation command line (:meth:`Plan.evaluate_argv`) on the imported run directory."""
-        from ganrepro.workflow.plan import _logged
-
         segmenter = ["--segmenter", self.plan.segmenter_checkpoint(self.entry(rid).size)]
         naming = [t for t in self.plan.tables if any(e.id == rid for e in self.for_table(t))]
         wanted = {m for t in naming for m in self.plan.evaluation_metrics(t)}  # what the rows beside it get
         metrics = [m for m in METRIC_NAMES if m in wanted]
         argv = self.plan.evaluate_argv(self.run_dir(rid), segmenter, metrics)
-        return _logged(argv, self.plan.log(RELEASED_DIR, rid, "evaluate"))
+        return logged(argv, self.plan.log(RELEASED_DIR, rid, "evaluate"))
