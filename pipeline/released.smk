@@ -1,6 +1,9 @@
 # The authors' released generators that the tables name (`released:` in params/tables/*.yaml) and that apply to
 # this build (same dataset, same resolution): fetched and verified, imported into an ordinary run directory,
-# then evaluated by the rows' own evaluate command. Command lines come from PLAN.released.
+# then evaluated by the rows' own evaluate command. Paths and command lines come from PLAN.released (RID: its
+# paths with the wildcard in place of an id).
+
+RID = "{rid}"
 
 if PLAN.released.entries:
 
@@ -11,9 +14,9 @@ if PLAN.released.entries:
         input:
             PLAN.manifest,
         output:
-            "results/{dataset}/{profile}/released/{rid}/checkpoints/final.pt",
+            PLAN.released.final_checkpoint(RID),
         log:
-            "results/{dataset}/{profile}/logs/released/{rid}/import.log",
+            PLAN.released.import_log(RID),
         conda:
             "envs/ganrepro.yaml"
         params:
@@ -23,12 +26,12 @@ if PLAN.released.entries:
 
     rule evaluate_released:
         input:
-            checkpoint="results/{dataset}/{profile}/released/{rid}/checkpoints/final.pt",
-            segmenter=lambda wc: PLAN.segmenter_checkpoint(PLAN.released.entry(wc.rid).size),
+            checkpoint=PLAN.released.final_checkpoint(RID),
+            segmenter=lambda wc: PLAN.released.segmenter_checkpoint(wc.rid),
         output:
-            "results/{dataset}/{profile}/released/{rid}/eval/test-trainmode/metrics.json",
+            PLAN.released.metrics_json(RID),
         log:
-            "results/{dataset}/{profile}/logs/released/{rid}/evaluate.log",
+            PLAN.released.evaluate_log(RID),
         conda:
             "envs/ganrepro.yaml"
         threads: PROFILE.threads

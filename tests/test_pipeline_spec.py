@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -194,6 +195,19 @@ def test_committed_dvc_yaml_is_generated_from_params() -> None:
         [sys.executable, "-m", "ganrepro", "dvc-yaml", "--check"], cwd=ROOT, capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_rule_files_take_every_build_path_from_the_plan() -> None:
+    """A path spelt out in a rule file could drift from the one the plan gives the stages of dvc.yaml (and
+    from what the command writes); every rule names its files through PLAN, comments aside."""
+    spelt = re.compile(r"""["'](?:results|reports|data)/|\{dataset\}|\{profile\}""")
+    found = [
+        f"{path.name}:{number}: {line.strip()}"
+        for path in [ROOT / "Snakefile", *sorted((ROOT / "pipeline").glob("*.smk"))]
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if not line.lstrip().startswith("#") and spelt.search(line.split(" # ")[0])
+    ]
+    assert found == []
 
 
 def test_log_option_appends_the_commands_output(tmp_path: Path) -> None:

@@ -100,6 +100,11 @@ def test_released_models_apply_only_to_their_dataset_and_resolution() -> None:
     assert config.network.generator == "unet_256" and config.data == paper.config("pix2pix_ablation", "l1", 0).data
     stages = dvc_stages(paper)
     assert stages["import-released-pix2pix_facades_label2photo"]["cmd"][1] == command
+    assert command.split()[2] == paper.released.import_log("pix2pix_facades_label2photo")
+    assert stages["evaluate-released-pix2pix_facades_label2photo"]["deps"] == [
+        "results/facades/paper/released/pix2pix_facades_label2photo/checkpoints/final.pt",
+        "results/facades/paper/segmenter/fcn_resnet50-256/segmenter.pt",
+    ]
     assert paper.released.metrics_json("pix2pix_facades_label2photo") in stages["report-pix2pix_ablation"]["deps"]
 
     for dataset, profile, reason in (

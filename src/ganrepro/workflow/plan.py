@@ -1,4 +1,4 @@
-"""Every job of a table build as a path and a ``ganrepro`` command line: the one place both DAGs come from.
+"""Every job of a table build: its runs, packs and paths, and (through its base class) its command line.
 
 A :class:`Plan` is (dataset, profile, data folder, optional mirror, optional pack override).  For each table
 it expands rows × seeds into training runs, groups them into packs (the profile's ``pack:``) and says where
@@ -15,14 +15,14 @@ every file goes::
                                                                          (``ganrepro publish``)
 
 Everything but ``reports/published/`` is a build product, ignored by git, so that a fresh clone has none of
-it and the workflow builds everything.  The Snakefile's rules run the commands built here (``params: cmd=``)
-and :mod:`ganrepro.workflow.stages` lists the same commands as stages for ``ganrepro dvc-yaml``, so the two
-DAGs cannot disagree on a command line.
+it and the workflow builds everything.  The Snakefile's rules name the files named here, and run the command
+lines that :class:`~ganrepro.workflow.command_lines.CommandLines` (a base class of :class:`Plan`) builds from
+them (``params: cmd=``); :mod:`ganrepro.workflow.stages` lists the same commands as stages for ``ganrepro
+dvc-yaml``, so the two DAGs cannot disagree on a file or a command line.
 """
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
@@ -32,6 +32,7 @@ from ganrepro.config import Config, ConfigError, load_config
 from ganrepro.metrics import METRIC_NAMES
 from ganrepro.runfiles import CHECKPOINTS_DIR, FINAL_CHECKPOINT, METRICS_FILE
 from ganrepro.workflow.checks import available
+from ganrepro.workflow.command_lines import CommandLines, assignments
 from ganrepro.workflow.packs import Pack, table_packs
 from ganrepro.workflow.profile import PackPolicy, Profile, load_profile, parse_pack
 from ganrepro.workflow.spec import Table, load_table
@@ -46,28 +47,8 @@ DEFAULT_PROFILE = "paper"
 PUBLISHED = "reports/published"
 
 
-def _assignments(overrides: dict[str, Any]) -> list[str]:
-    """``key=value`` strings as ``--set`` parses them back (YAML scalars: true, null, 0.5, text)."""
-
-    def text(value: Any) -> str:
-        return "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
-
-    return [f"{key}={text(value)}" for key, value in overrides.items()]
-
-
-def _sets(overrides: dict[str, Any]) -> list[str]:
-    return [arg for item in _assignments(overrides) for arg in ("--set", item)]
-
-
-def _logged(argv: list[str], log: str) -> str:
-    """The command line, its output appended to ``log`` by ``ganrepro --log`` (which creates the folder, so
-    the same line runs under Snakemake and DVC)."""
-    assert argv[0] == "ganrepro"
-    return shlex.join(["ganrepro", "--log", log, *argv[1:]])
-
-
 @dataclass(frozen=True)
-class Plan:
+class Plan(CommandLines):
     dataset: str = DEFAULT_DATASET
     profile_name: str = DEFAULT_PROFILE
     data_dir: str = "data"
@@ -112,13 +93,9 @@ class Plan:
             )
         return {"data.root": self.prepared_dir, **profile, **row_overrides, "seed": seed}
 
-    def set_arguments(self, table: str, row: str, seed: int) -> str:
-        """The ``--set key=value`` arguments of one run, as one shell-quoted string (for the Snakefile)."""
-        return shlex.join(_sets(self.overrides(table, row, seed)))
-
     def config(self, table: str, row: str, seed: int) -> Config:
         """The resolved, validated config of one run (what ``ganrepro train`` will build)."""
-        return load_config([self.table(table).row_base_config(row)], _assignments(self.overrides(table, row, seed)))
+        return load_config([self.table(table).row_base_config(row)], assignments(self.overrides(table, row, seed)))
 
     def validate(self) -> None:
         """Resolve every run's config now, so a bad row or profile fails before any job starts."""
@@ -176,6 +153,11 @@ class Plan:
         seed = self.profile.seeds[0]
         return {t: self.config(t, next(iter(spec.rows)), seed).data.crop_size for t, spec in self.tables.items()}
 
+    def evaluation_metrics(self, table: str) -> list[str]:
+        """The profile's metrics and those the table's sections show (e.g. labelmap for photo→labels)."""
+        wanted = {*self.profile.metrics, *self.table(table).section_metrics}
+        return [m for m in METRIC_NAMES if m in wanted]
+
     # ------------------------------------------------------------------------------------------ the paths
 
     @property
@@ -204,6 +186,10 @@ class Plan:
     def segmenter_checkpoint(self, size: int) -> str:
         return f"{self.segmenter_dir(size)}/segmenter.pt"
 
+    def segmenter_inputs(self, table: str) -> list[str]:
+        """The segmenter an evaluation of ``table`` reads: none when no section shows FCN-scores."""
+        return [self.segmenter_checkpoint(self.crop_size(table))] if self.table(table).needs_segmenter else []
+
     def run_id(self, table: str, row: str, seed: int) -> str:
         """A run's path under :attr:`results`: ``{table}/{row}/seed{seed}``."""
         return f"{table}/{row}/seed{seed}"
@@ -225,6 +211,9 @@ class Plan:
 
     def log(self, *parts: str) -> str:
         return f"{self.results}/logs/{'/'.join(parts)}.log"
+
+    def pack_log(self, pack: Pack) -> str:
+        return self.log(pack.table, "packs", pack.name, "train")
 
     def report(self, table: str) -> str:
         """The latest build's report, whatever its dataset and profile (the file usually asked for)."""
@@ -253,201 +242,3 @@ class Plan:
         """One sample figure and one loss-curve figure per section of the table."""
         spec = self.table(table)
         return [f"{self.figures_dir(table)}/{s.id}_{kind}.png" for s in spec.sections for kind in ("samples", "losses")]
-
-    # ------------------------------------------------------------------------------------------ the commands
-
-    def download_command(self) -> str:
-        argv = ["ganrepro", "download", self.dataset, "--data-dir", self.data_dir]
-        if self.mirror:
-            argv += ["--mirror", self.mirror]
-        return _logged(argv, self.log("download", self.dataset))
-
-    def prepare_command(self) -> str:
-        return _logged(
-            ["ganrepro", "prepare", self.dataset, "--data-dir", self.data_dir], self.log("prepare", self.dataset)
-        )
-
-    def segmenter_command(self, size: int) -> str:
-        p = self.profile
-        argv = [
-            "ganrepro",
-            "segmenter",
-            "train",
-            self.dataset,
-            "--data-dir",
-            self.data_dir,
-            "--arch",
-            p.segmenter_arch,
-            "--size",
-            str(size),
-            "--epochs",
-            str(p.segmenter_epochs),
-            *self.fcn_arguments(training=True),
-            "--device",
-            p.device,
-            "--out",
-            self.segmenter_dir(size),
-        ]
-        return _logged(argv, self.log("segmenter", f"{p.segmenter_arch}-{size}"))
-
-    def fcn_arguments(self, training: bool = False) -> list[str]:
-        """The profile's FCN-score protocol for ``segmenter train`` (with its training crop) and ``evaluate``."""
-        argv = ["--fcn-protocol", self.profile.fcn_protocol]
-        if training and self.profile.fcn_train_crop is not None:
-            argv += ["--train-crop", str(self.profile.fcn_train_crop)]
-        return argv
-
-    def train_command(self, table: str, row: str, seed: int) -> str:
-        argv = [
-            "ganrepro",
-            "train",
-            "--config",
-            self.table(table).row_base_config(row),
-            *_sets(self.overrides(table, row, seed)),
-            "--device",
-            self.profile.device,
-            "--no-progress",
-            "--out",
-            self.run_dir(table, row, seed),
-        ]
-        return _logged(argv, self.log(table, row, f"seed{seed}", "train"))
-
-    def evaluate_argv(self, run_dir: str, segmenter: list[str], metrics: list[str], reverse: bool = False) -> list[str]:
-        """``ganrepro evaluate`` of one run directory: the same protocol for every row and released model."""
-        return [
-            "ganrepro",
-            "evaluate",
-            run_dir,
-            "--checkpoint",
-            FINAL_CHECKPOINT,
-            *segmenter,
-            *self.fcn_arguments(),
-            "--metrics",
-            ",".join(metrics),
-            "--skip-unavailable",
-            *(["--reverse"] if reverse else []),
-            "--device",
-            self.profile.device,
-        ]
-
-    def train_pack_command(self, pack: Pack) -> str:
-        """``ganrepro train-pack`` for ``pack``: each member's run directory and its full overrides."""
-        table = pack.table
-        members = [
-            shlex.join([self.run_dir(table, row, seed), *_assignments(self.overrides(table, row, seed))])
-            for row, seed in pack.members
-        ]
-        argv = [
-            "ganrepro",
-            "train-pack",
-            "--config",
-            self.table(pack.table).row_base_config(pack.members[0][0]),
-            *[arg for member in members for arg in ("--member", member)],
-            "--device",
-            self.profile.device,
-            "--no-progress",
-        ]
-        return _logged(argv, self.pack_log(pack))
-
-    def pack_log(self, pack: Pack) -> str:
-        return self.log(pack.table, "packs", pack.name, "train")
-
-    def training_command(self, pack: Pack) -> str:
-        """The job that trains ``pack``: ``ganrepro train`` for a run alone, ``train-pack`` for several."""
-        if len(pack.members) == 1:
-            return self.train_command(pack.table, *pack.members[0])
-        return self.train_pack_command(pack)
-
-    def segmenter_inputs(self, table: str) -> list[str]:
-        """The segmenter an evaluation of ``table`` reads: none when no section shows FCN-scores."""
-        return [self.segmenter_checkpoint(self.crop_size(table))] if self.table(table).needs_segmenter else []
-
-    def segmenter_arguments(self, table: str) -> list[str]:
-        return [arg for path in self.segmenter_inputs(table) for arg in ("--segmenter", path)]
-
-    def evaluation_metrics(self, table: str) -> list[str]:
-        """The profile's metrics and those the table's sections show (e.g. labelmap for photo→labels)."""
-        wanted = {*self.profile.metrics, *self.table(table).section_metrics}
-        return [m for m in METRIC_NAMES if m in wanted]
-
-    def evaluate_command(self, table: str, row: str, seed: int) -> str:
-        argv = self.evaluate_argv(
-            self.run_dir(table, row, seed),
-            self.segmenter_arguments(table),
-            self.evaluation_metrics(table),
-            self.table(table).scores_reverse(row),
-        )
-        return _logged(argv, self.log(table, row, f"seed{seed}", "evaluate"))
-
-    def track_parent_command(self, table: str) -> str:
-        argv = [
-            "ganrepro",
-            "track",
-            "start",
-            table,
-            "--dataset",
-            self.dataset,
-            "--profile",
-            self.profile_name,
-            "--out",
-            self.mlflow_parent(table),
-        ]
-        return _logged(argv, self.log(table, "mlflow_parent"))
-
-    def track_run_command(self, table: str, row: str, seed: int) -> str:
-        argv = [
-            "ganrepro",
-            "track",
-            "log",
-            self.run_dir(table, row, seed),
-            "--parent",
-            self.mlflow_parent(table),
-            "--table",
-            table,
-            "--row",
-            row,
-            "--seed",
-            str(seed),
-            "--out",
-            self.mlflow_child(table, row, seed),
-        ]
-        return _logged(argv, self.log(table, row, f"seed{seed}", "mlflow"))
-
-    def report_command(self, table: str) -> str:
-        """The build's report (:meth:`report_copy` and its figures), logged to the build's MLflow parent run."""
-        argv = [
-            "ganrepro",
-            "report",
-            table,
-            "--dataset",
-            self.dataset,
-            "--profile",
-            self.profile_name,
-            "--data-dir",
-            self.data_dir,
-            "--out",
-            self.report_copy(table),
-            "--figures",
-            self.figures_dir(table),
-            "--mlflow-parent",
-            self.mlflow_parent(table),
-        ]
-        return _logged(argv, self.log(table, "report"))
-
-    def latest_report_command(self, table: str) -> str:
-        """Copies the build's report and figures to :meth:`report` and :meth:`latest_figures_dir`.
-
-        A step of its own, whose input is the build's report: when ``reports/{table}.md`` already holds another
-        build's copy, asking for it with this build's config still builds this build (Snakemake counts a
-        requested file that exists as done unless an input of its own job is to be made)."""
-        argv = [
-            "ganrepro",
-            "report-copy",
-            self.report_copy(table),
-            self.figures_dir(table),
-            "--out",
-            self.report(table),
-            "--figures",
-            self.latest_figures_dir(table),
-        ]
-        return _logged(argv, self.log(table, "latest_report"))

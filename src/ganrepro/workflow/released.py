@@ -27,7 +27,9 @@ from urllib.parse import urlsplit
 
 from ganrepro.config import Config, ConfigError, load_config
 from ganrepro.metrics import METRIC_NAMES
+from ganrepro.runfiles import CHECKPOINTS_DIR, FINAL_CHECKPOINT, METRICS_FILE
 from ganrepro.workflow.checks import as_mapping, check_keys
+from ganrepro.workflow.command_lines import assignments, logged, set_flags
 
 if TYPE_CHECKING:
     from ganrepro.workflow.plan import Plan
@@ -191,10 +193,9 @@ class ReleasedModels:
     def config(self, rid: str) -> Config:
         """The config ``import-checkpoint`` writes into the run directory (what the report checks it against)."""
         from ganrepro.commands.importer import import_defaults
-        from ganrepro.workflow.plan import _assignments
 
         entry, table = self.entry(rid), self.declared[rid][1]
-        sets = [*import_defaults(entry.arch), *_assignments(self.overrides(rid))]
+        sets = [*import_defaults(entry.arch), *assignments(self.overrides(rid))]
         return load_config([self.plan.table(table).base_config], sets)
 
     def validate(self) -> None:
@@ -219,15 +220,28 @@ class ReleasedModels:
                 )
 
     # ------------------------------------------------------------------------------------------ the paths
+    # Plain formatting of ``rid``, never checked against :attr:`entries`: the rules pass ``"{rid}"`` and get
+    # the path with Snakemake's wildcard in it.
 
     def run_dir(self, rid: str) -> str:
         return f"{self.plan.results}/{RELEASED_DIR}/{rid}"
 
     def final_checkpoint(self, rid: str) -> str:
-        return f"{self.run_dir(rid)}/checkpoints/final.pt"
+        """The imported weights: where a trained run's final checkpoint is, so the rows' evaluation reads them."""
+        return f"{self.run_dir(rid)}/{CHECKPOINTS_DIR}/{FINAL_CHECKPOINT}"
 
     def metrics_json(self, rid: str) -> str:
-        return f"{self.run_dir(rid)}/eval/test-trainmode/metrics.json"
+        return f"{self.run_dir(rid)}/{METRICS_FILE}"
+
+    def import_log(self, rid: str) -> str:
+        return self.plan.log(RELEASED_DIR, rid, "import")
+
+    def evaluate_log(self, rid: str) -> str:
+        return self.plan.log(RELEASED_DIR, rid, "evaluate")
+
+    def segmenter_checkpoint(self, rid: str) -> str:
+        """The scorer its evaluation reads: the one trained at the model's own resolution."""
+        return self.plan.segmenter_checkpoint(self.entry(rid).size)
 
     def metrics_files(self, table: str) -> list[str]:
         """What the report of ``table`` reads besides its rows."""
@@ -245,8 +259,6 @@ class ReleasedModels:
 
     def import_command(self, rid: str) -> str:
         """Fetch (verified, mirror honoured), import into the run directory: one ``import-checkpoint``."""
-        from ganrepro.workflow.plan import _logged, _sets
-
         entry, table = self.entry(rid), self.declared[rid][1]
         argv = [
             "ganrepro",
@@ -256,7 +268,7 @@ class ReleasedModels:
             entry.arch,
             "--config",
             self.plan.table(table).base_config,
-            *_sets(self.overrides(rid)),
+            *set_flags(self.overrides(rid)),
             "--data-dir",
             self.plan.data_dir,
         ]
@@ -266,15 +278,13 @@ class ReleasedModels:
         if mirror and entry.is_url:
             argv += ["--mirror", mirror]
         argv += ["--out", self.run_dir(rid)]
-        return _logged(argv, self.plan.log(RELEASED_DIR, rid, "import"))
+        return logged(argv, self.import_log(rid))
 
     def evaluate_command(self, rid: str) -> str:
         """The rows' evaluation command line (:meth:`Plan.evaluate_argv`) on the imported run directory."""
-        from ganrepro.workflow.plan import _logged
-
-        segmenter = ["--segmenter", self.plan.segmenter_checkpoint(self.entry(rid).size)]
+        segmenter = ["--segmenter", self.segmenter_checkpoint(rid)]
         naming = [t for t in self.plan.tables if any(e.id == rid for e in self.for_table(t))]
         wanted = {m for t in naming for m in self.plan.evaluation_metrics(t)}  # what the rows beside it get
         metrics = [m for m in METRIC_NAMES if m in wanted]
         argv = self.plan.evaluate_argv(self.run_dir(rid), segmenter, metrics)
-        return _logged(argv, self.plan.log(RELEASED_DIR, rid, "evaluate"))
+        return logged(argv, self.evaluate_log(rid))

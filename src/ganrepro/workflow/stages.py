@@ -59,7 +59,7 @@ def _data_stages(plan: Plan) -> list[Stage]:
             )
         )
     released = plan.released
-    for rid, entry in released.entries.items():
+    for rid in released.entries:
         stages.append(
             Stage(
                 f"import-released-{rid}",
@@ -74,7 +74,7 @@ def _data_stages(plan: Plan) -> list[Stage]:
                 f"evaluate-released-{rid}",
                 "evaluate-released",
                 released.evaluate_command(rid),
-                (released.final_checkpoint(rid), plan.segmenter_checkpoint(entry.size)),
+                (released.final_checkpoint(rid), released.segmenter_checkpoint(rid)),
                 (released.metrics_json(rid),),
             )
         )
