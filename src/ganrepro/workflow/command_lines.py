@@ -45,10 +45,6 @@ def logged(argv: list[str], log: str) -> str:
 class CommandLines:
     """The command lines of a :class:`~ganrepro.workflow.plan.Plan`'s jobs (a base class of it)."""
 
-    def set_arguments(self: Plan, table: str, row: str, seed: int) -> str:
-        """The ``--set key=value`` arguments of one run, as one shell-quoted string (for the Snakefile)."""
-        return shlex.join(set_flags(self.overrides(table, row, seed)))
-
     def download_command(self: Plan) -> str:
         argv = ["ganrepro", "download", self.dataset, "--data-dir", self.data_dir]
         if self.mirror:
