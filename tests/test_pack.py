@@ -22,9 +22,10 @@ from ganrepro.errors import ConfigError, TrainingDiverged
 from ganrepro.models import build_generator
 from ganrepro.models.grouped import group_networks, merge_state, pack, split_state, unpack
 from ganrepro.training import checkpoint
-from ganrepro.training.pack import train_pack
+from ganrepro.training.pack import build_packed_model, train_pack
 from ganrepro.training.packing import check_packable
-from ganrepro.training.trainer import build_model, train
+from ganrepro.training.samples import side_effect_free, write_grid
+from ganrepro.training.trainer import _fixed_sample_batch, build_model, train
 
 ROOT = Path(__file__).resolve().parents[1]
 # two epochs of two items: four steps across an epoch boundary, no dropout (the math must match exactly)
@@ -119,10 +120,36 @@ def test_pack_of_three_ends_at_the_solo_weights(aligned_root: Path, tmp_path: Pa
         for name in solo_log:
             if name not in ("seconds",):
                 assert pack_log[name] == pytest.approx(solo_log[name], rel=2e-3, abs=1e-5), name
+        assert_samples_of_its_weights(configs[i], tmp_path / f"pack{i}", tmp_path / f"grid{i}.png")
     # the members really differ (seeds and weights), so the comparison above is not trivially true
     g = "G" if model == "pix2pix" else "G_A"
     w0, w1 = latest(tmp_path / "pack0")["nets"][g], latest(tmp_path / "pack1")["nets"][g]
     assert any(not torch.allclose(w0[k], w1[k]) for k in w0 if w0[k].is_floating_point())
+
+
+def assert_samples_of_its_weights(config, run_dir: Path, grid: Path) -> None:
+    """A member's last sample grid is what its own final weights draw (its solo networks, views of the grouped
+    ones, are never stale)."""
+    model = build_model(config, torch.device("cpu"))
+    model.load_state_dict(latest(run_dir))
+    with side_effect_free(model.nets):
+        write_grid(model.sample_row(_fixed_sample_batch(config)), grid)
+    assert grid.read_bytes() == sorted((run_dir / "samples").glob("*.png"))[-1].read_bytes()
+
+
+def test_members_hold_views_of_the_grouped_tensors(aligned_root: Path) -> None:
+    configs = member_configs(aligned_root, "pix2pix", "pytorch")
+    model = build_packed_model(configs, torch.device("cpu"), ["a", "b", "c"])
+    for name, net in model.nets.items():
+        grouped = {k: v.untyped_storage().data_ptr() for k, v in net.state_dict().items()}
+        for member in model.members:
+            solo = member.nets[name].state_dict()
+            assert all(v.untyped_storage().data_ptr() == grouped[k] for k, v in solo.items()), name
+    first = next(iter(model.members[1].nets["G"].parameters()))
+    before = first.detach().clone()
+    with torch.no_grad():
+        next(model.nets["G"].parameters()).add_(1.0)  # every member's slice of the first grouped weight
+    assert torch.equal(first, before + 1.0)
 
 
 def test_grouped_network_splits_back_and_matches_solo_outputs() -> None:

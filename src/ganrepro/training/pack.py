@@ -220,7 +220,6 @@ class PackWork(EngineWork):
         self.writer.run(payloads, lambda snapshots: commit_pack(self.dirs, snapshots, keep_as))
 
     def samples(self, step: int) -> None:
-        self.model.sync_members()
         for d, member, batch in zip(self.dirs, self.model.members, self.sample_batches):
             with side_effect_free(member.nets):
                 rows = member.sample_row(batch)

@@ -10,8 +10,9 @@ is N solo Adams; its state splits back into each member's.
 Every loss is a vector with one entry per member, each reduced exactly as the solo loss is (a mean over that
 member's elements).  The members' networks share no parameter, so back-propagating the sum of the vector gives
 each member the gradient of its own loss.  The solo models are kept: their pools are the members' pools, their
-``loss_names`` fix each member's loss log, and their networks are refreshed from the grouped ones to draw
-samples with the solo ``sample_row``.
+``loss_names`` fix each member's loss log, and their networks, whose tensors become views of the member's slice
+of the grouped ones (no second copy of every member's weights on the device), draw samples with the solo
+``sample_row``.
 """
 
 from __future__ import annotations
@@ -85,6 +86,7 @@ class PackedModel(GANModel):
         self.loss_names = tuple(dict.fromkeys(name for m in members for name in m.loss_names))
         self.forward_net = template.forward_net
         self.nets = {name: group_networks([m.nets[name] for m in members]) for name in template.nets}
+        self._share_member_tensors()
         grouped_of = {
             id(solo): grouped
             for name, net in template.nets.items()
@@ -164,8 +166,15 @@ class PackedModel(GANModel):
             for name, pool in member.pools.items():
                 pool.load_state_dict(state["pools"][name], self.device)
 
-    def sync_members(self) -> None:
-        """Copy the grouped networks' current weights and statistics into the members' solo networks."""
+    def _share_member_tensors(self) -> None:
+        """Make every member's solo parameters and buffers views of its slice of the grouped ones: the solo
+        networks then always hold the member's current weights and statistics, in no memory of their own."""
         for name, net in self.nets.items():
-            for member, state in zip(self.members, split_state(net.state_dict(), self.n, views=True)):
-                member.nets[name].load_state_dict(state)
+            for member, views in zip(self.members, split_state(net.state_dict(), self.n, views=True)):
+                solo = member.nets[name]
+                for key, value in solo.state_dict(keep_vars=True).items():
+                    if isinstance(value, torch.nn.Parameter):
+                        value.data = views[key]
+                    else:
+                        module, _, buffer = key.rpartition(".")
+                        solo.get_submodule(module).register_buffer(buffer, views[key])
