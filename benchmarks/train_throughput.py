@@ -284,15 +284,20 @@ def pack_cell(result: dict) -> str:
 
 def pack_mode(args: argparse.Namespace, device: torch.device) -> None:
     sizes = [int(n) for n in args.pack.split(",")]
+    models = args.models.split(",")
     print(f"pack mode: aggregate samples/s for packs of {', '.join(map(str, sizes))}")
-    for model in args.models.split(","):
+    for model in models:
         # untimed: the first run in a process pays one-time costs (CUDA context, cuDNN, plotting imports)
         guarded_pack(model, 1, argparse.Namespace(**{**vars(args), "steps": 2}), device)
-        results = []
-        for size in sizes:  # each result printed when measured: a run cut short by a time limit keeps them
-            results.append(guarded_pack(model, size, args, device))
-            print(json.dumps(results[-1]), flush=True)
-        print(f"{model:9s} | " + " | ".join(pack_cell(r) for r in results))
+    results: dict[str, list[dict]] = {model: [] for model in models}
+    # size by size, every model at each size, each result printed when measured: a run cut short by a time
+    # limit keeps what it measured, for every model
+    for size in sizes:
+        for model in models:
+            results[model].append(guarded_pack(model, size, args, device))
+            print(json.dumps(results[model][-1]), flush=True)
+    for model in models:
+        print(f"{model:9s} | " + " | ".join(pack_cell(r) for r in results[model]))
 
 
 def main() -> None:

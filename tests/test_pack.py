@@ -388,7 +388,7 @@ def test_benchmark_pack_mode_runs_on_cpu_and_its_lines_parse(
     runpy.run_path(str(ROOT / "benchmarks" / "train_throughput.py"), run_name="__main__")
     lines = capsys.readouterr().out.splitlines()
     rows = [json.loads(line) for line in lines if line.startswith("{")]
-    assert [(r["model"], r["pack"]) for r in rows] == [(m, n) for m in ("pix2pix", "cyclegan") for n in (1, 2)]
+    assert [(r["model"], r["pack"]) for r in rows] == [(m, n) for n in (1, 2) for m in ("pix2pix", "cyclegan")]
     for row in rows:
         assert "note" not in row and row["steps"] == 2 and row["engine"] == "resident+eager"
         assert row["end_to_end_samples_s"] > 0 and row["in_loop_samples_s"] > 0 and row["peak_gpu_memory_gib"] is None
@@ -399,7 +399,7 @@ def test_benchmark_pack_mode_runs_on_cpu_and_its_lines_parse(
     log.write_text("\n".join(lines))
     lines = summary("packs", log)
     assert [line.split(" (")[0] for line in lines] == [
-        f"pack {m} x{n}" for m in ("pix2pix", "cyclegan") for n in (1, 2)
+        f"pack {m} x{n}" for n in (1, 2) for m in ("pix2pix", "cyclegan")
     ]
     assert all("samples/s end to end" in line and "peak GPU memory n/a" in line for line in lines)
 
