@@ -1,4 +1,4 @@
-"""benchmarks/: the throughput benchmark's engine mode and CycleGAN profile on the CPU (tiny networks, 2 steps), and
+"""benchmarks/: the throughput benchmark's engine mode, CycleGAN profile and pack mode on the CPU (tiny networks, 2 steps),
 gpu_check.sh's summary lines read from the files its steps write, so that neither first fails on a GPU."""
 
 from __future__ import annotations
@@ -62,6 +62,47 @@ def test_engine_mode_and_profile_run_on_cpu_and_summarise(
     measured = [line for line in lines if "it/s end to end" in line]
     assert len(measured) == 4 and all("peak GPU memory n/a" in line for line in measured)
     assert lines[-1].startswith("CycleGAN eager step (median ms): project settings ")
+
+
+def test_benchmark_pack_mode_runs_on_cpu_and_its_lines_parse(
+    aligned_root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``train_throughput.py --pack``: packs of 1 and 2, both models, 2 steps each, tiny networks."""
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        [
+            "train_throughput.py",
+            "--data",
+            str(aligned_root),
+            "--pack",
+            "1,2",
+            "--steps",
+            "2",
+            "--size",
+            "32",
+            "--device",
+            "cpu",
+            *[f"--set={o}" for o in TINY],
+        ],
+    )
+    runpy.run_path(str(ROOT / "benchmarks" / "train_throughput.py"), run_name="__main__")
+    lines = capsys.readouterr().out.splitlines()
+    rows = [json.loads(line) for line in lines if line.startswith("{")]
+    assert [(r["model"], r["pack"]) for r in rows] == [(m, n) for n in (1, 2) for m in ("pix2pix", "cyclegan")]
+    for row in rows:
+        assert "note" not in row and row["steps"] == 2 and row["engine"] == "resident+eager"
+        assert row["end_to_end_samples_s"] > 0 and row["in_loop_samples_s"] > 0 and row["peak_gpu_memory_gib"] is None
+    tables = [line for line in lines if line.startswith(("pix2pix ", "cyclegan "))]
+    assert len(tables) == 2 and all(line.count("samples/s") == 2 for line in tables)
+    # gpu_check.sh's summary of the same output: one line per pack
+    log = aligned_root / "pack.log"
+    log.write_text("\n".join(lines))
+    lines = summary("packs", log)
+    assert [line.split(" (")[0] for line in lines] == [
+        f"pack {m} x{n}" for n in (1, 2) for m in ("pix2pix", "cyclegan")
+    ]
+    assert all("samples/s end to end" in line and "peak GPU memory n/a" in line for line in lines)
 
 
 def test_training_and_evaluation_summaries_read_a_real_run(aligned_root: Path, tmp_path: Path) -> None:

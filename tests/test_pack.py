@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import make_aligned, tiny_overrides
-from test_benchmarks import summary
 
 from ganrepro.cli import main
 from ganrepro.config import load_config
@@ -350,58 +349,6 @@ def test_pack_on_resident_data_equals_the_pack_through_dataloaders(aligned_root:
     for on, off in zip(ends["on"], ends["off"]):
         assert all(torch.equal(on[k], off[k]) for k in on)
     assert any(not torch.equal(ends["on"][0][k], ends["on"][1][k]) for k in ends["on"][0])  # the members differ
-
-
-def test_benchmark_pack_mode_runs_on_cpu_and_its_lines_parse(
-    aligned_root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """``train_throughput.py --pack``: packs of 1 and 2, both models, 2 steps each, tiny networks."""
-    import json
-    import runpy
-
-    tiny = [
-        "network.ngf=8",
-        "network.ndf=8",
-        "network.discriminator=patch16",
-        "pix2pix:network.generator=unet_32",
-        "cyclegan:network.generator=resnet_2blocks",
-        "cyclegan:cyclegan.pool_size=3",
-    ]
-    monkeypatch.setattr(
-        sys,
-        "argv",
-        [
-            "train_throughput.py",
-            "--data",
-            str(aligned_root),
-            "--pack",
-            "1,2",
-            "--steps",
-            "2",
-            "--size",
-            "32",
-            "--device",
-            "cpu",
-            *[f"--set={o}" for o in tiny],
-        ],
-    )
-    runpy.run_path(str(ROOT / "benchmarks" / "train_throughput.py"), run_name="__main__")
-    lines = capsys.readouterr().out.splitlines()
-    rows = [json.loads(line) for line in lines if line.startswith("{")]
-    assert [(r["model"], r["pack"]) for r in rows] == [(m, n) for n in (1, 2) for m in ("pix2pix", "cyclegan")]
-    for row in rows:
-        assert "note" not in row and row["steps"] == 2 and row["engine"] == "resident+eager"
-        assert row["end_to_end_samples_s"] > 0 and row["in_loop_samples_s"] > 0 and row["peak_gpu_memory_gib"] is None
-    tables = [line for line in lines if line.startswith(("pix2pix ", "cyclegan "))]
-    assert len(tables) == 2 and all(line.count("samples/s") == 2 for line in tables)
-    # gpu_check.sh's summary of the same output: one line per pack
-    log = aligned_root / "pack.log"
-    log.write_text("\n".join(lines))
-    lines = summary("packs", log)
-    assert [line.split(" (")[0] for line in lines] == [
-        f"pack {m} x{n}" for n in (1, 2) for m in ("pix2pix", "cyclegan")
-    ]
-    assert all("samples/s end to end" in line and "peak GPU memory n/a" in line for line in lines)
 
 
 def gpu_pack_configs(root: Path, model: str, *extra: str) -> list:
