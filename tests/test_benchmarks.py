@@ -1,5 +1,5 @@
-"""benchmarks/: the throughput benchmark's engine mode, CycleGAN profile and pack mode on the CPU (tiny networks, 2 steps),
-gpu_check.sh's summary lines read from the files its steps write, so that neither first fails on a GPU."""
+"""benchmarks/: the throughput benchmark's engine mode, CycleGAN profile and pack mode on the CPU (tiny networks,
+2 steps), and gpu_check.sh's summary lines read from the files its steps write, so that none first fails on a GPU."""
 
 from __future__ import annotations
 
