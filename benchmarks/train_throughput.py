@@ -45,7 +45,7 @@ from torch import nn
 
 from ganrepro.config import Config, load_config
 from ganrepro.devices import resolve_device
-from ganrepro.models import layers
+from ganrepro.models import padding as pad_module
 from ganrepro.paths import params_dir
 from ganrepro.training import trainer
 from ganrepro.training.base import GANModel
@@ -164,23 +164,23 @@ def variant(name: str) -> Iterator[None]:
         torch.backends.cudnn.deterministic,
         torch.are_deterministic_algorithms_enabled(),
     )
-    padding = layers.ReflectionPad2d.forward
+    pad_forward = pad_module.ReflectionPad2d.forward
     if name == "nondeterministic+cudnn.benchmark":
         torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = True, False
         torch.use_deterministic_algorithms(False)
     elif name == "native reflection pad":
-        layers.ReflectionPad2d.forward = nn.ReflectionPad2d.forward  # type: ignore[method-assign]
+        pad_module.ReflectionPad2d.forward = nn.ReflectionPad2d.forward  # type: ignore[method-assign]
     try:
         yield
     finally:
         torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = saved[:2]
         torch.use_deterministic_algorithms(saved[2], warn_only=True)
-        layers.ReflectionPad2d.forward = padding  # type: ignore[method-assign]
+        pad_module.ReflectionPad2d.forward = pad_forward  # type: ignore[method-assign]
 
 
-#: what the CycleGAN step is timed under: the project's (deterministic cuDNN and kernels, reflection padding by
-#: slices on CUDA), PyTorch's fastest (what determinism costs), and the native padding kernel (what the
-#: deterministic padding costs)
+#: what the CycleGAN step is timed under: the project's (deterministic cuDNN and kernels, reflection padding
+#: with a deterministic backward on CUDA), PyTorch's fastest (what determinism costs), and the native padding
+#: kernel (what the deterministic padding costs)
 STEP_VARIANTS = ("project settings", "nondeterministic+cudnn.benchmark", "native reflection pad")
 
 

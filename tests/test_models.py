@@ -24,7 +24,7 @@ from ganrepro.models import (
     init_weights,
     receptive_field,
 )
-from ganrepro.models.layers import ReflectionPad2d, reflect_pad
+from ganrepro.models.padding import ReflectionPad2d, reflect_pad
 
 # The PyTorch port's parameter counts (junyanz/pytorch-CycleGAN-and-pix2pix, default ngf = ndf = 64), every
 # architecture: (kind, name, norm, input channels, parameters).
@@ -145,9 +145,10 @@ def test_unet_runs_on_larger_multiples() -> None:
 
 
 @pytest.mark.parametrize("padding", [(1, 1, 1, 1), (3, 3, 3, 3), (2, 0, 1, 3)])
-def test_the_cuda_reflection_padding_copies_as_the_native_kernel_and_sums_the_same_gradients(padding) -> None:
-    """The slice formulation (what a CUDA run pads with) checked on the CPU against PyTorch's kernel: the same
-    values forward, gradients equal up to the order of their additions (at most 4 terms a pixel)."""
+def test_the_cuda_reflection_padding_pads_as_pytorch_and_folds_the_same_gradients(padding) -> None:
+    """The padding CUDA runs use, checked on the CPU against PyTorch's kernel: the same values forward,
+    gradients equal up to the order of their additions (at most 4 terms a pixel), and autograd's numerical
+    check of the backward."""
     x = torch.randn(2, 3, 7, 9, dtype=torch.float64, requires_grad=True)
     weights = torch.randn(2, 3, 7 + padding[2] + padding[3], 9 + padding[0] + padding[1], dtype=torch.float64)
     ours = reflect_pad(x, padding)
@@ -156,7 +157,8 @@ def test_the_cuda_reflection_padding_copies_as_the_native_kernel_and_sums_the_sa
     (grad_ours,) = torch.autograd.grad((ours * weights).sum(), x)
     (grad_native,) = torch.autograd.grad((native * weights).sum(), x)
     torch.testing.assert_close(grad_ours, grad_native, rtol=0, atol=1e-12)
-    assert not torch.equal(grad_native, torch.autograd.grad((x * weights[..., :7, :9]).sum(), x)[0])
+    assert not torch.equal(grad_native, weights[..., padding[2] : padding[2] + 7, padding[0] : padding[0] + 9])
+    assert torch.autograd.gradcheck(lambda t: reflect_pad(t, padding), (x[:1, :1].detach().requires_grad_(),))
 
 
 def test_resnet_generators_pad_natively_on_the_cpu() -> None:

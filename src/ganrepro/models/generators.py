@@ -12,7 +12,8 @@ import torch
 from torch import nn
 
 from ganrepro.errors import ConfigError
-from ganrepro.models.layers import ReflectionPad2d, conv_bias, get_norm_layer
+from ganrepro.models.layers import conv_bias, get_norm_layer
+from ganrepro.models.padding import ReflectionPad2d
 
 DROPOUT_NAMES: tuple[str, ...] = ("pytorch", "lua", "none")
 MIN_UNET_DOWNS = 5  # innermost + the 4ngf, 2ngf, ngf blocks + outermost

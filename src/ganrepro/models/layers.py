@@ -45,32 +45,6 @@ def get_norm_layer(norm: str) -> NormFactory:
     return lambda channels: nn.Identity()
 
 
-class ReflectionPad2d(nn.ReflectionPad2d):
-    """``nn.ReflectionPad2d`` whose CUDA backward is deterministic.
-
-    PyTorch's CUDA kernel adds the gradients of reflected pixels into the input gradient with atomics, in no
-    fixed order (it has no deterministic version: ``torch.use_deterministic_algorithms`` can only warn), so
-    CycleGAN's ResNet generators, which pad before every 3x3 and 7x7 convolution, would train to other bits
-    from one GPU run to the next and a resumed run could not equal an uninterrupted one.  On CUDA this pads by
-    concatenating flipped slices (:func:`reflect_pad`): the same copies forward, and a backward whose sums
-    autograd adds in a fixed order.  On the CPU the native kernel is kept: it is deterministic, and it is the
-    reference port's, so CPU runs stay bit-identical to it.
-    """
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return reflect_pad(x, self.padding) if x.is_cuda else super().forward(x)
-
-
-def reflect_pad(x: torch.Tensor, padding: tuple[int, int, int, int]) -> torch.Tensor:
-    """Reflection padding of the last two dimensions by ``(left, right, top, bottom)`` (as ``F.pad``'s
-    ``reflect`` mode: the edge pixel is not repeated), built from slices, flips and concatenations only."""
-    left, right, top, bottom = padding
-    width = x.shape[-1]
-    x = torch.cat([x[..., 1 : left + 1].flip(-1), x, x[..., width - right - 1 : width - 1].flip(-1)], -1)
-    height = x.shape[-2]
-    return torch.cat([x[..., 1 : top + 1, :].flip(-2), x, x[..., height - bottom - 1 : height - 1, :].flip(-2)], -2)
-
-
 def conv_bias(norm: str) -> bool:
     """Whether a conv that feeds the named norm layer gets a bias.
 
