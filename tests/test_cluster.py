@@ -6,6 +6,8 @@ and makes one training job hit its time limit: the job's process is frozen (SIGS
 step, so that it is still running, whatever the machine's speed, when its limit is lowered to SLURM's
 minimum of one minute; SLURM then kills it as it kills any job over its limit (SIGCONT, SIGTERM, SIGKILL
 after KillWait). Snakemake submits it again and the second job resumes from the checkpoint saved at SIGTERM.
+On the same cluster, the training outputs of that table's packs (`pack=compatible:4`) build as one SLURM job per
+pack, asking for the resources the pack's rule declares, with the weights a local build of them gives.
 
 The DVC test needs no cluster: `dvc repro` builds the smoke pix2pix table in a fresh copy, Snakemake builds two
 of its rows in another, and both give the same config digests and checkpoint bytes.
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -23,9 +26,14 @@ from pathlib import Path
 
 import pytest
 import yaml
+from cluster.build import accounting, stop, submit
 from cluster.node import Cluster, unusable_reason
 from test_pipeline_dag import BIN, run, snakemake, workflow_copy
 
+from ganrepro.training import checkpoint
+from ganrepro.training.rundir import read_run_config
+from ganrepro.workflow.packs import Pack
+from ganrepro.workflow.plan import Plan
 from ganrepro.workflow.spec import load_table
 
 pytestmark = pytest.mark.cluster
@@ -37,6 +45,7 @@ FROZEN_ROW = "l1_cgan"
 # what makes the time limit deterministic; the epochs only make sure there is a step to freeze after).
 VARIANT = "smoke_cluster"
 VARIANT_EPOCHS = 10
+SMOKE_STEPS = 4  # smoke: 4 training images, batch 1, 1 epoch
 
 
 @pytest.fixture(scope="module")
@@ -96,35 +105,8 @@ def job_of(pid: int) -> str:
 def test_table_builds_on_slurm_and_a_timed_out_job_resumes(slurm: Cluster, tmp_path: Path) -> None:
     work = workflow_copy(tmp_path / "w")
     variant_profile(work)
-    env = {
-        **slurm.env,
-        "GANREPRO_SLURM_PARTITION": slurm.partition,
-        "GANREPRO_SLURM_ACCOUNT": slurm.account,
-        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        "OMP_NUM_THREADS": "1",
-    }
-    for key in ("MLFLOW_TRACKING_URI", "GANREPRO_PARAMS", "GANREPRO_DATA_DIR"):
-        env.pop(key, None)
     log = open(tmp_path / "snakemake.log", "w")  # noqa: SIM115 (the background build writes it)
-    build = subprocess.Popen(
-        [
-            str(BIN / "snakemake"),
-            "--workflow-profile",
-            "pipeline/executors/slurm",
-            f"reports/{TABLE}.md",
-            "--config",
-            "dataset=synthetic",
-            f"profile={VARIANT}",
-            "--slurm-init-seconds-before-status-checks",
-            "2",
-            "--slurm-keep-successful-logs",
-        ],
-        cwd=work,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    build = submit(slurm, BIN, work, [f"reports/{TABLE}.md"], ["dataset=synthetic", f"profile={VARIANT}"], log)
     results = work / "results" / "synthetic" / VARIANT
     frozen = results / TABLE / FROZEN_ROW / "seed0"
     try:
@@ -133,13 +115,7 @@ def test_table_builds_on_slurm_and_a_timed_out_job_resumes(slurm: Cluster, tmp_p
         slurm.run("scontrol", "update", f"JobId={job}", "TimeLimit=1")
         build.wait(timeout=1500)
     finally:
-        if build.poll() is None:
-            build.terminate()  # Snakemake cancels its SLURM jobs on SIGTERM
-            try:
-                build.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                build.kill()
-                build.wait()
+        stop(build)
         log.close()
     output = (tmp_path / "snakemake.log").read_text()
     assert build.returncode == 0, output[-6000:]
@@ -178,6 +154,79 @@ def test_table_builds_on_slurm_and_a_timed_out_job_resumes(slurm: Cluster, tmp_p
         with_metrics = {r for (r,) in con.execute("SELECT DISTINCT run_uuid FROM metrics")}
     assert len(runs) == ROWS + 1 and set(runs.values()) == {"FINISHED"}  # the build's parent run and its rows
     assert len(children) == ROWS and children <= with_metrics
+
+
+PACKING = "compatible:4"  # pix2pix on smoke: two packs (2 and 4 runs) and eight runs alone
+
+
+def expected_pack_resources(plan: Plan, pack: Pack) -> dict[str, int]:
+    """What a pack's rule asks SLURM for: ``mem_mb`` (``--mem``, MB) and ``runtime`` (``--time``, minutes), as
+    pipeline/common.smk's TRAINING declares them for every training job (the profile's per-job values)."""
+    return {"mem_mb": plan.profile.mem_mb, "runtime": plan.profile.runtime_min}
+
+
+def megabytes(req_mem: str) -> float:
+    """sacct's ReqMem (``2000M``, ``8G``) in MB."""
+    scale = {"K": 1 / 1024, "M": 1, "G": 1024, "T": 1024**2}
+    return float(req_mem[:-1]) * scale[req_mem[-1]]
+
+
+def minutes(time_limit: str) -> float:
+    """sacct's Timelimit (``[D-]HH:MM:SS``) in minutes."""
+    days, _, clock = time_limit.rpartition("-")
+    hours, mins, secs = (int(part) for part in clock.split(":"))
+    return int(days or 0) * 1440 + hours * 60 + mins + secs / 60
+
+
+def test_each_pack_trains_as_one_slurm_job_asking_for_its_rules_resources(slurm: Cluster, tmp_path: Path) -> None:
+    """The training outputs of the pix2pix table's packs only (no evaluation, no segmenter): one SLURM job per
+    pack, with the resources its rule declares, whose members are ordinary run directories, bit-identical to
+    the same packs trained without SLURM."""
+    plan = Plan("synthetic", "smoke", "data", None, PACKING)
+    packs = [pack for pack in plan.packed() if pack.table == TABLE]
+    assert sorted(len(pack.members) for pack in packs) == [2, 4]
+    targets = [plan.final_checkpoint(TABLE, row, seed) for pack in packs for row, seed in pack.members]
+    config = ["dataset=synthetic", "profile=smoke", f"pack={PACKING}"]
+    # Built locally first; its prepared data (mtimes kept) spares the SLURM build its prepare job, which the
+    # table test submits already, so that this build's jobs are the packs alone.
+    local = workflow_copy(tmp_path / "local")
+    snakemake("--cores", "2", *targets, "--config", *config, cwd=local)
+    work = workflow_copy(tmp_path / "slurm")
+    shutil.copytree(local / "data", work / "data")
+    with open(tmp_path / "snakemake.log", "w") as log:
+        build = submit(slurm, BIN, work, targets, config, log)
+        try:
+            build.wait(timeout=900)
+        finally:
+            stop(build)
+    assert build.returncode == 0, (tmp_path / "snakemake.log").read_text()[-6000:]
+
+    # This build's jobs (the table test's share the cluster): exactly one per pack, all completed, each asking
+    # for what its rule declares.
+    fields = ["JobIdRaw", "State", "ReqMem", "Timelimit", "WorkDir%400", "Comment%500"]
+    jobs = {job["Comment"]: job for job in accounting(slurm, fields) if job["WorkDir"] == str(work)}
+    assert sorted(jobs) == sorted(f"rule_{pack.job_name}" for pack in packs), jobs
+    for pack in packs:
+        job = jobs[f"rule_{pack.job_name}"]
+        expected = expected_pack_resources(plan, pack)
+        assert job["State"] == "COMPLETED", job
+        assert (megabytes(job["ReqMem"]), minutes(job["Timelimit"])) == (expected["mem_mb"], expected["runtime"]), job
+
+    # Each member's run directory is what `ganrepro train` writes for that run alone, and its weights are the
+    # local build's, bit for bit.
+    for pack in packs:
+        for row, seed in pack.members:
+            run_dir = work / plan.run_dir(TABLE, row, seed)
+            run_config = plan.config(TABLE, row, seed)
+            assert read_run_config(run_dir / "config.yaml") == run_config.to_dict()
+            invocations = json.loads((run_dir / "provenance.json").read_text())["invocations"]
+            assert len(invocations) == 1 and invocations[0]["resumed_from_step"] is None
+            final = checkpoint.load(run_dir / "checkpoints" / "final.pt")
+            assert final["config_digest"] == run_config.digest() and final["step"] == SMOKE_STEPS
+            steps = [int(line.split(",")[0]) for line in (run_dir / "losses.csv").read_text().splitlines()[1:]]
+            assert steps == list(range(1, SMOKE_STEPS + 1))
+            target = plan.final_checkpoint(TABLE, row, seed)
+            assert (work / target).read_bytes() == (local / target).read_bytes(), target
 
 
 def test_dvc_repro_builds_the_same_runs_as_snakemake(tmp_path: Path) -> None:
