@@ -32,7 +32,7 @@ from test_pipeline_dag import BIN, run, snakemake, workflow_copy
 
 from ganrepro.training import checkpoint
 from ganrepro.training.rundir import read_run_config
-from ganrepro.workflow.packs import Pack
+from ganrepro.workflow.packs import pack_resources
 from ganrepro.workflow.plan import Plan
 from ganrepro.workflow.spec import load_table
 
@@ -120,14 +120,14 @@ def test_table_builds_on_slurm_and_a_timed_out_job_resumes(slurm: Cluster, tmp_p
     output = (tmp_path / "snakemake.log").read_text()
     assert build.returncode == 0, output[-6000:]
 
-    # Every training job was a SLURM job; the frozen one was killed by its time limit, then ran again.
-    accounting = slurm.run(
-        "sacct", "-X", "--parsable2", "--noheader", "--starttime", "2020-01-01", "--format=JobIdRaw,State,Comment%500"
-    ).stdout.splitlines()
-    jobs = [line.split("|", 2) for line in accounting if line]
-    train_jobs = [(jid, state, comment) for jid, state, comment in jobs if comment.startswith("rule_train_")]
+    # Every training job of this build (other tests share the cluster) was a SLURM job; the frozen one was
+    # killed by its time limit, then ran again.
+    jobs = [
+        j for j in accounting(slurm, ["JobIdRaw", "State", "WorkDir%400", "Comment%500"]) if j["WorkDir"] == str(work)
+    ]
+    train_jobs = [(j["JobIdRaw"], j["State"], j["Comment"]) for j in jobs if j["Comment"].startswith("rule_train_")]
     done = {comment for _, state, comment in train_jobs if state == "COMPLETED"}
-    assert len(done) == ROWS, accounting
+    assert len(done) == ROWS, jobs
     assert [(jid, state) for jid, state, _ in train_jobs if state != "COMPLETED"] == [(job, "TIMEOUT")]
     slurm_logs = work / ".snakemake" / "slurm_logs" / "rule_train"
     assert len(list(slurm_logs.glob("*/*.log"))) == ROWS + 1
@@ -157,12 +157,6 @@ def test_table_builds_on_slurm_and_a_timed_out_job_resumes(slurm: Cluster, tmp_p
 
 
 PACKING = "compatible:4"  # pix2pix on smoke: two packs (2 and 4 runs) and eight runs alone
-
-
-def expected_pack_resources(plan: Plan, pack: Pack) -> dict[str, int]:
-    """What a pack's rule asks SLURM for: ``mem_mb`` (``--mem``, MB) and ``runtime`` (``--time``, minutes), as
-    pipeline/common.smk's TRAINING declares them for every training job (the profile's per-job values)."""
-    return {"mem_mb": plan.profile.mem_mb, "runtime": plan.profile.runtime_min}
 
 
 def megabytes(req_mem: str) -> float:
@@ -208,7 +202,7 @@ def test_each_pack_trains_as_one_slurm_job_asking_for_its_rules_resources(slurm:
     assert sorted(jobs) == sorted(f"rule_{pack.job_name}" for pack in packs), jobs
     for pack in packs:
         job = jobs[f"rule_{pack.job_name}"]
-        expected = expected_pack_resources(plan, pack)
+        expected = pack_resources(plan, pack)  # the rule's resources: on the CPU, N runs' time and memory
         assert job["State"] == "COMPLETED", job
         assert (megabytes(job["ReqMem"]), minutes(job["Timelimit"])) == (expected["mem_mb"], expected["runtime"]), job
 
