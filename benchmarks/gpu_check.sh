@@ -9,9 +9,14 @@
 # Needs torch with CUDA, pytest, pillow, numpy, pyyaml, tqdm, matplotlib, pandas (no snakemake/mlflow/dvc).
 #
 #   benchmarks/gpu_check.sh [ARCHIVE_DIR]        logs and the profile trace go to $OUT or .device/gpu_check
+#
+# Environment: PYTHON (default python3), GPU_CHECK_WORK (the prepared data and the 2-epoch run, default
+# .device/gpu_check_work) and GPU_CHECK_SMOKE=1: the same steps on the CPU with tiny networks and a few steps,
+# which the CPU tests run so that the script itself is known to work before a GPU's minutes are spent on it.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH=src PYTHONUNBUFFERED=1
+py=${PYTHON:-python3}
 archives=${1:-}
 if [ -z "$archives" ]; then
   for candidate in ../shared/datasets .device/datasets; do
@@ -20,12 +25,28 @@ if [ -z "$archives" ]; then
 fi
 [ -n "$archives" ] && [ -f "$archives/facades.tar.gz" ] || { echo "facades.tar.gz not found; pass its folder" >&2; exit 2; }
 logs=${OUT:-.device/gpu_check}
-work=.device/gpu_check_work
+work=${GPU_CHECK_WORK:-.device/gpu_check_work}
 mkdir -p "$logs" "$work"
 export GANREPRO_DATA_DIR=$work/data
 data=$GANREPRO_DATA_DIR/facades/prepared
 summary=()
 started=$(date +%s)
+
+if [ "${GPU_CHECK_SMOKE:-0}" = 1 ]; then
+  device=cpu
+  tiny=(--set network.ngf=8 --set network.ndf=8 --set network.discriminator=patch16)
+  bench=(--device cpu --size 32 --steps 2 --profile-steps 1 "${tiny[@]}" --set pix2pix:network.generator=unet_32
+         --set cyclegan:network.generator=resnet_2blocks --set cyclegan:cyclegan.pool_size=3)
+  packs=("${bench[@]}" --pack 1,2)
+  train_extra=("${tiny[@]}" --set network.generator=unet_32 --set data.load_size=36 --set data.crop_size=32
+               --set data.max_items=4)
+else
+  device=cuda
+  bench=(--steps 200)
+  # 50 steps a pack (25 runs a model in all; each member also writes its checkpoint, 686 MB for pix2pix)
+  packs=(--steps 50 --pack 1,3,8,13)
+  train_extra=()
+fi
 
 step() {  # step NAME COMMAND...: run, log to $logs/NAME.log, keep its duration
   local name=$1; shift
@@ -37,35 +58,37 @@ step() {  # step NAME COMMAND...: run, log to $logs/NAME.log, keep its duration
   return $rc
 }
 
-python3 -c 'import torch; print("torch", torch.__version__, torch.cuda.get_device_name(0))' | tee "$logs/device.log"
-step prepare bash -c "python3 -m ganrepro download facades --mirror file://$(realpath "$archives") \
-  && python3 -m ganrepro prepare facades" || { echo "prepare failed" >&2; exit 1; }
+$py -c 'import sys, torch; cuda = torch.cuda.is_available()
+print("torch", torch.__version__, torch.cuda.get_device_name(0) if cuda else "(no CUDA device)")
+sys.exit(0 if cuda or sys.argv[1] == "cpu" else 1)' "$device" | tee "$logs/device.log" \
+  || { echo "no CUDA device: this script measures a GPU (GPU_CHECK_SMOKE=1 runs its steps on the CPU)" >&2; exit 2; }
+step prepare bash -c "$py -m ganrepro download facades --mirror file://$(realpath "$archives") \
+  && $py -m ganrepro prepare facades" || { echo "prepare failed" >&2; exit 1; }
 
-step tests python3 -m pytest -q -m gpu tests/test_gpu_engine.py tests/test_pack.py -p no:cacheprovider
-summary+=("gpu tests: $(grep -E '[0-9]+ (passed|failed)' "$logs/tests.log" | tail -n 1)")
+step tests $py -m pytest -q -m gpu tests/test_gpu_engine.py tests/test_pack.py -p no:cacheprovider
+summary+=("gpu tests: $(grep -E '[0-9]+ (passed|failed|skipped)' "$logs/tests.log" | tail -n 1)")
 
-step benchmark python3 benchmarks/train_throughput.py --data "$data" --steps 200 --profile "$logs"
-summary+=("$(python3 benchmarks/gpu_check_summary.py engines "$logs/benchmark.log")")
+step benchmark $py benchmarks/train_throughput.py --data "$data" "${bench[@]}" --profile "$logs"
+summary+=("$($py benchmarks/gpu_check_summary.py engines "$logs/benchmark.log")")
 
-# 50 steps a pack (25 runs a model in all; each member also writes its checkpoint, 686 MB for pix2pix), cut at
-# 200 s so that the script keeps its budget: the packs measured by then are reported
-step pack timeout 200 python3 benchmarks/train_throughput.py --data "$data" --steps 50 --pack 1,3,8,13
-summary+=("$(python3 benchmarks/gpu_check_summary.py packs "$logs/pack.log")")
+# cut at 200 s so that the script keeps its budget: the packs measured by then are reported
+step pack timeout 200 $py benchmarks/train_throughput.py --data "$data" "${packs[@]}"
+summary+=("$($py benchmarks/gpu_check_summary.py packs "$logs/pack.log")")
 
 run=$work/pix2pix_2epochs
 rm -rf "$run"
 train_2_epochs() {
-  python3 -m ganrepro train --config params/pix2pix.yaml --set "data.root=$data" --set train.n_epochs=2 \
-    --set train.n_epochs_decay=0 --device cuda --no-progress --out "$run" "$@"
+  $py -m ganrepro train --config params/pix2pix.yaml --set "data.root=$data" --set train.n_epochs=2 \
+    --set train.n_epochs_decay=0 "${train_extra[@]}" --device $device --no-progress --out "$run" "$@"
 }
 if ! step train train_2_epochs; then  # keep the evaluation check alive if the graphed engine fails
   summary+=("2-epoch facades pix2pix with train.cuda_graph=auto FAILED (see train.log); rerun eager below")
   rm -rf "$run"
   step train_eager train_2_epochs --set train.cuda_graph=off
 fi
-summary+=("$(python3 benchmarks/gpu_check_summary.py train "$run/losses.csv")")
-step evaluate python3 -m ganrepro evaluate "$run" --metrics ssim,psnr --device cuda
-summary+=("$(python3 benchmarks/gpu_check_summary.py evaluate "$run/eval/test-trainmode/metrics.json")")
+summary+=("$($py benchmarks/gpu_check_summary.py train "$run/losses.csv")")
+step evaluate $py -m ganrepro evaluate "$run" --metrics ssim,psnr --device $device
+summary+=("$($py benchmarks/gpu_check_summary.py evaluate "$run/eval/test-trainmode/metrics.json")")
 
 echo "=== summary ($(( $(date +%s) - started )) s) ==="
 printf '%s\n' "${summary[@]}"

@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import json
+import os
 import runpy
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import torch
 from conftest import tiny_overrides
 
 from ganrepro.cli import main
@@ -120,3 +122,48 @@ def test_a_missing_or_broken_file_is_one_summary_line(tmp_path: Path) -> None:
     assert summary("packs", tmp_path / "pack.log") == ["packs: no figure (KeyError: 'note'; see the step's log)"]
     (line,) = summary("train", tmp_path / "absent.csv")
     assert line.startswith("train: no figure (FileNotFoundError")
+
+
+REAL_ARCHIVES = Path(os.environ.get("GANREPRO_REAL_ARCHIVES", "/nonexistent"))
+
+
+def gpu_check(archives: Path, tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    environ = {**os.environ, "PYTHON": sys.executable, "OUT": str(tmp_path / "out"), **env}
+    environ["GPU_CHECK_WORK"] = str(tmp_path / "work")
+    script = ROOT / "benchmarks" / "gpu_check.sh"
+    return subprocess.run(
+        ["bash", str(script), str(archives)], env=environ, capture_output=True, text=True, timeout=900
+    )
+
+
+@pytest.mark.skipif(
+    not (REAL_ARCHIVES / "facades.tar.gz").is_file(), reason="needs $GANREPRO_REAL_ARCHIVES/facades.tar.gz"
+)
+def test_the_gpu_check_script_runs_its_steps_on_the_cpu_and_prints_every_summary_line(tmp_path: Path) -> None:
+    """``GPU_CHECK_SMOKE=1``: the script's own steps (prepare the real facades, the gpu tests, the benchmark with
+    its profile, pack mode, a 2-epoch run and its evaluation) on the CPU with tiny networks."""
+    result = gpu_check(REAL_ARCHIVES, tmp_path, GPU_CHECK_SMOKE="1")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    lines = result.stdout.split("=== summary")[1].splitlines()[1:]
+    assert lines[0].startswith("gpu tests: ") and "skipped" in lines[0] and "failed" not in lines[0]
+    assert "throughput pix2pix resident+graphed: n/a on CPU" in lines
+    assert sum("it/s end to end" in line for line in lines) == 4
+    assert any(line.startswith("CycleGAN eager step (median ms): project settings") for line in lines)
+    assert [line.split(" (")[0] for line in lines if line.startswith("pack ")] == [
+        f"pack {m} x{n}" for n in (1, 2) for m in ("pix2pix", "cyclegan")
+    ]
+    assert any(line.startswith("2-epoch facades pix2pix: 8 steps in ") for line in lines)
+    assert lines[-1].startswith("evaluate after 2 epochs: ssim ") and "psnr" in lines[-1]
+    assert not any("no figure" in line or "FAILED" in line for line in lines)
+    assert (tmp_path / "out" / "cyclegan_step_trace.json").is_file()
+
+
+def test_the_gpu_check_script_refuses_a_machine_without_cuda(tmp_path: Path) -> None:
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA device")
+    (tmp_path / "archives").mkdir()
+    (tmp_path / "archives" / "facades.tar.gz").write_bytes(b"")
+    result = gpu_check(tmp_path / "archives", tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("no CUDA device: this script measures a GPU")
+    assert not (tmp_path / "work" / "data").exists()  # refused before preparing anything
