@@ -40,15 +40,25 @@ def config(root: Path, model: str, *extra: str):
     return load_config(ROOT / "params" / f"{model}.yaml", [*tiny_overrides(root, model), *extra])
 
 
+@pytest.mark.parametrize("workers", [0, 2])  # 2: the loader's worker processes draw the same jitter
 @pytest.mark.parametrize("reference", ["pytorch", "lua"])
 @pytest.mark.parametrize("model", ["pix2pix", "cyclegan"])
-def test_resident_batches_are_bit_identical_to_the_dataloader(tmp_path: Path, model: str, reference: str) -> None:
+def test_resident_batches_are_bit_identical_to_the_dataloader(
+    tmp_path: Path, model: str, reference: str, workers: int
+) -> None:
     if model == "pix2pix":
         root = tmp_path / "aligned"
         make_aligned(root, "train", 5, size=40, seed=3)
     else:
         root = make_unaligned(tmp_path / "unaligned", (5, 3))
-    cfg = config(root, model, f"reference={reference}", "train.batch_size=2", "data.direction=AtoB")
+    cfg = config(
+        root,
+        model,
+        f"reference={reference}",
+        "train.batch_size=2",
+        "data.direction=AtoB",
+        f"data.num_workers={workers}",
+    )
     dataset = build_dataset(cfg, "train", augment=True)
     loader, resident = LoaderBatches(cfg, dataset, CPU), ResidentBatches(cfg, ResidentSplit(dataset, CPU))
     compared = 0

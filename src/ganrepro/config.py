@@ -51,7 +51,7 @@ class DataConfig:
     input_nc: int = 3
     output_nc: int = 3
     max_items: int | None = None  # use only the first N training items (quick profiles)
-    num_workers: int = 0  # DataLoader worker processes when the split is not kept resident
+    num_workers: int = 0  # DataLoader worker processes when the split is not kept resident (GPU profiles set it)
     # Keep the training split decoded and resized on the training device (ganrepro.loading.resident): ``auto``
     # when it fits ``resident_budget_mb``, ``on`` always, ``off`` never (a DataLoader reads every step).
     resident: Literal["auto", "on", "off"] = "auto"
