@@ -23,7 +23,7 @@ rule segmenter:
 rule evaluate:
     input:
         checkpoint=PLAN.final_checkpoint(T, R, S),
-        segmenter=lambda wc: PLAN.segmenter_inputs(wc.table),
+        segmenter=lambda wc: PLAN.run_segmenters(wc.table, wc.row, int(wc.seed)),
     output:
         PLAN.metrics_json(T, R, S),
     log:

@@ -21,7 +21,7 @@ rule track_parent:
 
 rule track_run:
     input:
-        metrics=PLAN.metrics_json(T, R, S),
+        metrics=lambda wc: PLAN.metrics_json(wc.table, wc.row, int(wc.seed)),  # a shared run's: its owner's
         parent=PLAN.mlflow_parent(T),
     output:
         PLAN.mlflow_child(T, R, S),

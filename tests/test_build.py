@@ -168,6 +168,15 @@ def test_build_runs_the_plans_commands_once_then_nothing(tmp_path: Path, monkeyp
     assert second.returncode == 0 and "0 of 7 stage(s) to run, 7 up to date" in second.stdout
     assert "[train]" not in second.stdout and "[report]" not in second.stdout
 
-    os.utime(tmp_path / "params/tables/tiny_ablation.yaml")  # an edited table re-runs its runs and report
+    # Its two rows resolve to pix2pix_ablation's L1 and L1+cGAN runs, so those are the runs it trains: an edit of
+    # the table they are trained for re-runs them and this report; an edit of this table only its report.
+    assert [plan.trained_as("tiny_ablation", row, seed) for row, seed in plan.runs("tiny_ablation")] == [
+        ("pix2pix_ablation", "l1", 0),
+        ("pix2pix_ablation", "l1_cgan", 0),
+    ]
+    os.utime(tmp_path / "params/tables/pix2pix_ablation.yaml")
     stale = build("--dry-run", cwd=tmp_path)
     assert stale.stdout.splitlines()[2:] == expected[2:]
+    build(cwd=tmp_path)
+    os.utime(tmp_path / "params/tables/tiny_ablation.yaml")
+    assert build("--dry-run", cwd=tmp_path).stdout.splitlines()[2:] == expected[-1:]

@@ -110,4 +110,8 @@ def run_plan(args: argparse.Namespace) -> int:
             else:
                 kind = "alone"
             print(f"  {kind}: {members}\n    {plan.training_command(pack)}")
+        for row, seed in runs:
+            if not plan.owns(table, row, seed):
+                owner = plan.run_id(*plan.trained_as(table, row, seed))
+                print(f"  shared: {row}/seed{seed} is {owner} (the same resolved config, trained and evaluated once)")
     return 0

@@ -354,6 +354,13 @@ def _provenance(data: ReportInput, notes: Footnotes) -> list[str]:
             f"`{r.checkpoint_sha256[:12]}` | {r.step} | {r.epoch} | `{(r.data_hash or 'unknown')[:12]}` | "
             f"{commits} | {pixel} |"
         )
+    shared = [f"{r.row}/seed{r.seed}" for r in data.runs if not data.plan.owns(data.table, r.row, r.seed)]
+    if shared:
+        lines += [
+            "",
+            f"{', '.join(shared)}: the same resolved config (config digest) as a run another table or row trains, so "
+            "that run is trained and evaluated once and its directory is named here.",
+        ]
     return [*lines, ""]
 
 

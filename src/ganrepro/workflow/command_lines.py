@@ -87,6 +87,7 @@ class CommandLines:
         return argv
 
     def train_command(self: Plan, table: str, row: str, seed: int) -> str:
+        table, row, seed = self.trained_as(table, row, seed)
         argv = [
             "ganrepro",
             "train",
@@ -146,15 +147,14 @@ class CommandLines:
             return self.train_command(pack.table, *pack.members[0])
         return self.train_pack_command(pack)
 
-    def segmenter_arguments(self: Plan, table: str) -> list[str]:
-        return [arg for path in self.segmenter_inputs(table) for arg in ("--segmenter", path)]
-
     def evaluate_command(self: Plan, table: str, row: str, seed: int) -> str:
+        """One evaluation of the run that trains this one, scoring what every table sharing it shows."""
+        table, row, seed = self.trained_as(table, row, seed)
         argv = self.evaluate_argv(
             self.run_dir(table, row, seed),
-            self.segmenter_arguments(table),
-            self.evaluation_metrics(table),
-            self.table(table).scores_reverse(row),
+            [arg for path in self.run_segmenters(table, row, seed) for arg in ("--segmenter", path)],
+            self.run_metrics(table, row, seed),
+            self.scores_reverse(table, row, seed),
         )
         return logged(argv, self.log(table, row, f"seed{seed}", "evaluate"))
 

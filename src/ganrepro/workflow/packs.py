@@ -69,6 +69,8 @@ def table_packs(plan: Plan, table: str, mode: str, max_size: int) -> list[Pack]:
         raise ConfigError(f"the maximum pack size must be at least 1, got {max_size}")
     groups: list[list[tuple[tuple[str, int], Config]]] = []
     for row, seed in plan.runs(table):
+        if not plan.owns(table, row, seed):  # trained as another table's (or row's) identical run
+            continue
         config = plan.config(table, row, seed)
         target = None
         for group in groups:

@@ -40,6 +40,8 @@ from ganrepro.workflow.spec import Table, load_table
 if TYPE_CHECKING:
     from ganrepro.workflow.released import ReleasedModels
 
+#: (table, row, seed): one run of a table.
+RunKey = tuple[str, str, int]
 DEFAULT_DATASET = "facades"
 DEFAULT_PROFILE = "paper"
 #: Committed reports. No workflow rule or DVC stage names a path in here, so they can neither make a build
@@ -144,6 +146,45 @@ class Plan(CommandLines):
             for seed in self.profile.seeds:
                 yield row, seed
 
+    # ------------------------------------------------------------------------ runs that several rows share
+
+    @cached_property
+    def _owners(self) -> dict[RunKey, RunKey]:
+        """Each run of every table → the run that trains it: itself, or the first run whose resolved config is
+        the same (CycleGAN Tables 2–3's pix2pix rows are pix2pix_ablation's and pix2pix_photo2labels' L1+cGAN
+        runs).  A table's own model's rows come first, so pix2pix runs belong to the pix2pix tables."""
+        keys = [(table, row, seed) for table in self.tables for row, seed in self.runs(table)]
+        keys.sort(key=lambda k: self.table(k[0]).row_model(k[1]) != self.table(k[0]).model)  # stable
+        first: dict[str, RunKey] = {}
+        return {key: first.setdefault(self.config(*key).digest(), key) for key in keys}
+
+    def trained_as(self, table: str, row: str, seed: int) -> RunKey:
+        """The run that trains this one's config, whose directory, checkpoints and metrics this one's are.  A
+        key that names no run (a rule's ``{table}``, ``{row}``, ``{seed}`` pattern) stands for itself."""
+        return self._owners.get((table, row, seed), (table, row, seed))
+
+    def owns(self, table: str, row: str, seed: int) -> bool:
+        """Whether the run is trained and evaluated as itself (not as another table's or row's identical run)."""
+        return self.trained_as(table, row, seed) == (table, row, seed)
+
+    def sharing(self, table: str, row: str, seed: int) -> list[RunKey]:
+        """Every run trained as the same run as this one (itself included), in table order."""
+        owner = self.trained_as(table, row, seed)
+        return [key for key, of in self._owners.items() if of == owner]
+
+    def run_metrics(self, table: str, row: str, seed: int) -> list[str]:
+        """What one evaluation of a shared run scores: every metric any table sharing it shows."""
+        wanted = {m for t, _, _ in self.sharing(table, row, seed) for m in self.evaluation_metrics(t)}
+        return [m for m in METRIC_NAMES if m in wanted]
+
+    def run_segmenters(self, table: str, row: str, seed: int) -> list[str]:
+        """The segmenter that evaluation reads (the same resolution for every run sharing it, or none)."""
+        return list(dict.fromkeys(p for t, _, _ in self.sharing(table, row, seed) for p in self.segmenter_inputs(t)))
+
+    def scores_reverse(self, table: str, row: str, seed: int) -> bool:
+        """Whether that evaluation scores the second generator too (some table sharing the run shows it)."""
+        return any(self.table(t).scores_reverse(r) for t, r, _ in self.sharing(table, row, seed))
+
     def crop_size(self, table: str) -> int:
         """The resolution every row of ``table`` trains at (one per table: see :meth:`validate`)."""
         return self._crop_sizes[table]
@@ -195,7 +236,8 @@ class Plan(CommandLines):
         return f"{table}/{row}/seed{seed}"
 
     def run_dir(self, table: str, row: str, seed: int) -> str:
-        return f"{self.results}/{self.run_id(table, row, seed)}"
+        """The directory of the run that trains this one (:meth:`trained_as`): its checkpoints and metrics."""
+        return f"{self.results}/{self.run_id(*self.trained_as(table, row, seed))}"
 
     def final_checkpoint(self, table: str, row: str, seed: int) -> str:
         return f"{self.run_dir(table, row, seed)}/{CHECKPOINTS_DIR}/{FINAL_CHECKPOINT}"
@@ -204,7 +246,8 @@ class Plan(CommandLines):
         return f"{self.run_dir(table, row, seed)}/{METRICS_FILE}"
 
     def mlflow_child(self, table: str, row: str, seed: int) -> str:
-        return f"{self.run_dir(table, row, seed)}/mlflow.json"
+        """The run's MLflow child of this table's parent: one per table even when the run is shared."""
+        return f"{self.results}/{self.run_id(table, row, seed)}/mlflow.json"
 
     def mlflow_parent(self, table: str) -> str:
         return f"{self.results}/{table}/mlflow_parent.json"

@@ -36,8 +36,10 @@ class Stage:
 def build_stages(plan: Plan) -> list[Stage]:
     """Every stage of every table of ``plan``, in an order that runs each stage after its inputs' stages."""
     stages = _data_stages(plan)
+    for table in plan.tables:  # every table's training first: a table may read runs another table trains
+        stages += _training_stages(plan, table)
     for table in plan.tables:
-        stages += _table_stages(plan, table)
+        stages += _reporting_stages(plan, table)
     return stages
 
 
@@ -81,10 +83,10 @@ def _data_stages(plan: Plan) -> list[Stage]:
     return stages
 
 
-def _table_stages(plan: Plan, table: str) -> list[Stage]:
-    """Training (one stage per pack, or per run alone) and evaluation, MLflow, then the two reports."""
+def _training_stages(plan: Plan, table: str) -> list[Stage]:
+    """Training (one stage per pack, or per run alone) and evaluation of the runs the table owns
+    (:meth:`~ganrepro.workflow.plan.Plan.owns`)."""
     spec, stages = plan.table(table), []
-    segmenter = plan.segmenter_inputs(table)  # none when no section shows FCN-scores
     for pack in plan.packs(table):
         solo = len(pack.members) == 1
         name = (
@@ -109,12 +111,18 @@ def _table_stages(plan: Plan, table: str) -> list[Stage]:
                     f"evaluate-{table}-{row}-seed{seed}",
                     "evaluate",
                     plan.evaluate_command(table, row, seed),
-                    (plan.final_checkpoint(table, row, seed), *segmenter),
+                    (plan.final_checkpoint(table, row, seed), *plan.run_segmenters(table, row, seed)),
                     (plan.metrics_json(table, row, seed),),
                     table,
                     ((row, seed),),
                 )
             )
+    return stages
+
+
+def _reporting_stages(plan: Plan, table: str) -> list[Stage]:
+    """MLflow (a child per run, shared runs included), then the two reports."""
+    stages = []
     stages.append(
         Stage(
             f"track-parent-{table}",
@@ -145,7 +153,7 @@ def _table_stages(plan: Plan, table: str) -> list[Stage]:
             "report",
             plan.report_command(table),
             (
-                *(plan.metrics_json(table, r, s) for r, s in runs),
+                *dict.fromkeys(plan.metrics_json(table, r, s) for r, s in runs),  # shared runs: their owners'
                 *(plan.mlflow_child(table, r, s) for r, s in runs),
                 *plan.released.metrics_files(table),
                 plan.mlflow_parent(table),
