@@ -358,8 +358,8 @@ def _provenance(data: ReportInput, notes: Footnotes) -> list[str]:
     if shared:
         lines += [
             "",
-            f"{', '.join(shared)}: the same resolved config (config digest) as a run another table or row trains, so "
-            "that run is trained and evaluated once and its directory is named here.",
+            f"{', '.join(shared)}: the same resolved config (config digest) as a run of another table or row. That "
+            "run is trained and evaluated once, and its directory is the one named here.",
         ]
     return [*lines, ""]
 
