@@ -65,29 +65,32 @@ sys.exit(0 if cuda or sys.argv[1] == "cpu" else 1)' "$device" | tee "$logs/devic
 step prepare bash -c "$py -m ganrepro download facades --mirror file://$(realpath "$archives") \
   && $py -m ganrepro prepare facades" || { echo "prepare failed" >&2; exit 1; }
 
-step tests $py -m pytest -q -m gpu tests/test_gpu_engine.py tests/test_pack.py -p no:cacheprovider
+# Every step has a time limit, so that a hang (a graph capture, a test) costs its limit and not the whole run:
+# the summary is printed whatever happens (typically after ~7 minutes; 9 if every step ran into its limit).
+step tests timeout 120 $py -m pytest -q -m gpu tests/test_gpu_engine.py tests/test_pack.py -p no:cacheprovider
 summary+=("gpu tests: $(grep -E '[0-9]+ (passed|failed|skipped)' "$logs/tests.log" | tail -n 1)")
 
-step benchmark $py benchmarks/train_throughput.py --data "$data" "${bench[@]}" --profile "$logs"
+step benchmark timeout 150 $py benchmarks/train_throughput.py --data "$data" "${bench[@]}" --profile "$logs"
 summary+=("$($py benchmarks/gpu_check_summary.py engines "$logs/benchmark.log")")
 
-# cut at 200 s so that the script keeps its budget: the packs measured by then are reported
-step pack timeout 200 $py benchmarks/train_throughput.py --data "$data" "${packs[@]}"
+# cut at what is left of 360 s, 60 to 200 s, so that the 2-epoch run and its evaluation keep 2 minutes of the
+# 8: the packs measured by then are reported
+left=$(( 360 - ($(date +%s) - started) ))
+cut=$(( left > 200 ? 200 : (left < 60 ? 60 : left) ))
+step pack timeout $cut $py benchmarks/train_throughput.py --data "$data" "${packs[@]}"
 summary+=("$($py benchmarks/gpu_check_summary.py packs "$logs/pack.log")")
 
 run=$work/pix2pix_2epochs
 rm -rf "$run"
-train_2_epochs() {
-  $py -m ganrepro train --config params/pix2pix.yaml --set "data.root=$data" --set train.n_epochs=2 \
-    --set train.n_epochs_decay=0 "${train_extra[@]}" --device $device --no-progress --out "$run" "$@"
-}
-if ! step train train_2_epochs; then  # keep the evaluation check alive if the graphed engine fails
+train=($py -m ganrepro train --config params/pix2pix.yaml --set "data.root=$data" --set train.n_epochs=2
+       --set train.n_epochs_decay=0 "${train_extra[@]}" --device $device --no-progress --out "$run")
+if ! step train timeout 90 "${train[@]}"; then  # keep the evaluation check alive if the graphed engine fails
   summary+=("2-epoch facades pix2pix with train.cuda_graph=auto FAILED (see train.log); rerun eager below")
   rm -rf "$run"
-  step train_eager train_2_epochs --set train.cuda_graph=off
+  step train_eager timeout 60 "${train[@]}" --set train.cuda_graph=off
 fi
 summary+=("$($py benchmarks/gpu_check_summary.py train "$run/losses.csv")")
-step evaluate $py -m ganrepro evaluate "$run" --metrics ssim,psnr --device $device
+step evaluate timeout 60 $py -m ganrepro evaluate "$run" --metrics ssim,psnr --device $device
 summary+=("$($py benchmarks/gpu_check_summary.py evaluate "$run/eval/test-trainmode/metrics.json")")
 
 echo "=== summary ($(( $(date +%s) - started )) s) ==="
