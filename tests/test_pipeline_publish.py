@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from test_report import TABLE, make_all, project  # noqa: F401  (project is a fixture)
+from report_helpers import TABLE, make_all, project  # noqa: F401  (project is a fixture)
 
 from ganrepro.errors import UserError
 from ganrepro.reporting import build_report

@@ -9,7 +9,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_report import NAMES, TABLE, confusions, intervals, make_run, project, report, table_line  # noqa: F401
+from report_helpers import (  # project: the fixture
+    NAMES,
+    TABLE,
+    TABLE_ROWS_YAML,
+    confusions,
+    intervals,
+    make_run,
+    project,  # noqa: F401
+    report,
+    table_line,
+)
 
 from ganrepro.config import ConfigError
 from ganrepro.metrics import per_image
@@ -18,17 +28,9 @@ from ganrepro.metrics.confusion import scores_from_confusion
 from ganrepro.workflow.plan import Plan
 from ganrepro.workflow.spec import load_table
 
-SECTIONS_YAML = """
-table: tiny
-title: Tiny tables
-model: pix2pix
-base_config: params/pix2pix.yaml
-citation: "Someone, Else. A Paper. 2017"
-paper_columns: [pixel_acc, class_acc, class_iou]
-rows:
-  l1:   {label: "L1",      set: {pix2pix.gan: none}}
-  full: {label: "L1+cGAN", set: {}}
-  lam:  {label: "λ = 1",   set: {pix2pix.lambda_l1: 1}}
+SECTIONS_YAML = (
+    TABLE_ROWS_YAML
+    + """title: Tiny tables
 sections:
   - id: labels
     title: "Photo to labels"
@@ -61,6 +63,7 @@ sections:
     not_trained:
       - {label: "released checkpoint", paper: [119.1], note: "measured by someone else; not evaluated here"}
 """
+)
 
 #: labelmap per-pixel accuracy by (row, seed); colours: L1+cGAN's generated histograms are the real ones, L1's
 #: move the first image's pixels 30 bins away (so the intersection depends on how often a resample draws it)
