@@ -7,7 +7,8 @@ every file goes::
     data/{dataset}/raw/…, data/{dataset}/prepared/manifest.json         download, prepare
     results/{dataset}/{profile}/segmenter/{arch}-{size}/segmenter.pt     the FCN-score's scorer
     results/{dataset}/{profile}/{table}/{row}/seed{seed}/                one training run (RUN_DIR), packed or not
-        checkpoints/final.pt, eval/test-trainmode/metrics.json, mlflow.json
+        checkpoints/final.pt, eval/test-trainmode/metrics.json, mlflow.json (a row whose resolved config is
+        another table's run is that run, :meth:`Plan.trained_as`: its folder holds only its mlflow.json)
     results/{dataset}/{profile}/{table}/mlflow_parent.json               the table build's MLflow parent run
     reports/{dataset}/{profile}/{table}.md (+ figures in …/{table}/)     the build's report
     reports/{table}.md (+ figures in reports/{table}/)                   its copy, the file usually asked for
