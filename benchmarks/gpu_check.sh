@@ -66,7 +66,7 @@ step prepare bash -c "$py -m ganrepro download facades --mirror file://$(realpat
   && $py -m ganrepro prepare facades" || { echo "prepare failed" >&2; exit 1; }
 
 # Every step has a time limit, so that a hang (a graph capture, a test) costs its limit and not the whole run:
-# the summary is printed whatever happens (typically after ~7 minutes; 9 if every step ran into its limit).
+# the summary is printed whatever happens (the limits add up to ~9 minutes if every step ran into its own).
 step tests timeout 120 $py -m pytest -q -m gpu tests/test_gpu_engine.py tests/test_pack.py -p no:cacheprovider
 summary+=("gpu tests: $(grep -E '[0-9]+ (passed|failed|skipped)' "$logs/tests.log" | tail -n 1)")
 
