@@ -122,8 +122,7 @@ def _training_stages(plan: Plan, table: str) -> list[Stage]:
 
 def _reporting_stages(plan: Plan, table: str) -> list[Stage]:
     """MLflow (a child per run, shared runs included), then the two reports."""
-    stages = []
-    stages.append(
+    stages = [
         Stage(
             f"track-parent-{table}",
             "track-parent",
@@ -132,7 +131,7 @@ def _reporting_stages(plan: Plan, table: str) -> list[Stage]:
             (plan.mlflow_parent(table),),
             table,
         )
-    )
+    ]
     runs = tuple(plan.runs(table))
     for row, seed in runs:
         stages.append(
